@@ -1,0 +1,1 @@
+//! Customer key providers: one `KeyProvider` trait and one file per KMS backend.
