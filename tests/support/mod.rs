@@ -1,0 +1,99 @@
+//! Shared by the integration and acceptance tests: find the project's pinned tools, pick free
+//! ports on 127.0.0.1, and run servers that stop when the test drops them.
+//!
+//! A tool that is missing fails the test with the command that installs it; nothing is skipped.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// The repository root (where Cargo.toml is).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The path of a tool installed by `scripts/install-tools` into `.tools/bin`.
+///
+/// Panics with the install command when it is missing, so a test never passes without it.
+pub fn tool(name: &str) -> PathBuf {
+    let path = repo_root().join(".tools/bin").join(name);
+    assert!(
+        path.exists(),
+        "tool `{name}` is not installed at {}; run `scripts/install-tools` (or `scripts/test`, which runs it)",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`, or panics after `timeout`.
+pub fn wait_for_port(port: u16, timeout: Duration, what: &str) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}");
+}
+
+/// A child process (a test server) that is killed and reaped when dropped.
+pub struct ServerProcess {
+    name: String,
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts `command`; `name` appears in panic messages.
+    pub fn spawn(name: &str, mut command: Command) -> Self {
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {name}: {e}"));
+        Self {
+            name: name.to_string(),
+            child,
+        }
+    }
+
+    /// Panics if the process has already exited (it failed to start, say).
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited early with {status}", self.name);
+        }
+    }
+
+    /// The operating-system process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh temporary directory under the system temp dir, removed on drop.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create temp dir")
+}
+
+/// Reads a file to a string, panicking with its path.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
