@@ -1,0 +1,172 @@
+//! The HTTP plumbing shared by the REST backends (Vault/OpenBao, Azure, GCP): one client with
+//! timeouts, bounded retries for idempotent calls, and the mapping of HTTP statuses to
+//! [`KmsErrorKind`].
+
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, StatusCode};
+
+use crate::kms::{Backend, KmsError, KmsErrorKind};
+
+/// How many times an idempotent call is tried in all.
+const ATTEMPTS: u32 = 3;
+/// The first pause between attempts; it doubles each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A client whose every request ends after `timeout`.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+}
+
+/// A response body with its status.
+pub(crate) struct Response {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// Parses the body as JSON, or says which response could not be read.
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        backend: Backend,
+        key: &str,
+        what: &str,
+    ) -> Result<T, KmsError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            KmsError::new(
+                backend,
+                key,
+                KmsErrorKind::InvalidResponse(format!("{what}: {e}")),
+            )
+        })
+    }
+}
+
+/// Sends the request `build` makes. When `idempotent`, connection failures, timeouts, 429 and
+/// 502/503/504 are retried with backoff; otherwise the first outcome is returned.
+pub(crate) async fn send(
+    backend: Backend,
+    key: &str,
+    timeout: Duration,
+    idempotent: bool,
+    build: impl Fn() -> RequestBuilder,
+) -> Result<Response, KmsError> {
+    let attempts = if idempotent { ATTEMPTS } else { 1 };
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        let outcome = match build().send().await {
+            Ok(response) => {
+                let status = response.status();
+                match response.bytes().await {
+                    Ok(body) => Ok(Response {
+                        status,
+                        body: body.to_vec(),
+                    }),
+                    Err(e) => Err(transport_kind(&e, timeout)),
+                }
+            }
+            Err(e) => Err(transport_kind(&e, timeout)),
+        };
+        let retryable = match &outcome {
+            Ok(r) => matches!(
+                r.status,
+                StatusCode::TOO_MANY_REQUESTS
+                    | StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            ),
+            Err(_) => true,
+        };
+        if !retryable || attempt >= attempts {
+            return outcome.map_err(|kind| KmsError::new(backend, key, kind));
+        }
+        tracing::debug!(%backend, key, attempt, "retrying idempotent KMS call");
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+        attempt += 1;
+    }
+}
+
+fn transport_kind(error: &reqwest::Error, timeout: Duration) -> KmsErrorKind {
+    if error.is_timeout() {
+        KmsErrorKind::Timeout(timeout)
+    } else {
+        KmsErrorKind::Unavailable(without_url(error))
+    }
+}
+
+/// The error text without the request URL (which is logged elsewhere and may be long).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(&format!(" ({url})"), "");
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// The error kind for an unsuccessful status, with the backend's own message.
+pub(crate) fn status_kind(status: StatusCode, message: String) -> KmsErrorKind {
+    let message = format!("HTTP {}: {message}", status.as_u16());
+    match status {
+        StatusCode::UNAUTHORIZED => KmsErrorKind::Unauthenticated(message),
+        StatusCode::FORBIDDEN => KmsErrorKind::PermissionDenied(message),
+        StatusCode::NOT_FOUND => KmsErrorKind::KeyNotFound(message),
+        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+            KmsErrorKind::Unavailable(message)
+        }
+        _ => KmsErrorKind::InvalidResponse(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_what_to_check() {
+        assert!(matches!(
+            status_kind(StatusCode::UNAUTHORIZED, "x".into()),
+            KmsErrorKind::Unauthenticated(_)
+        ));
+        assert!(matches!(
+            status_kind(StatusCode::FORBIDDEN, "x".into()),
+            KmsErrorKind::PermissionDenied(_)
+        ));
+        assert!(matches!(
+            status_kind(StatusCode::NOT_FOUND, "x".into()),
+            KmsErrorKind::KeyNotFound(_)
+        ));
+        assert!(matches!(
+            status_kind(StatusCode::SERVICE_UNAVAILABLE, "x".into()),
+            KmsErrorKind::Unavailable(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_unavailable_after_retries() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let http = client(Duration::from_secs(2)).unwrap();
+        let url = format!("http://127.0.0.1:{port}/");
+        let err = send(Backend::GcpKms, "k", Duration::from_secs(2), true, || {
+            http.get(&url)
+        })
+        .await
+        .err()
+        .unwrap();
+        assert!(matches!(err.kind, KmsErrorKind::Unavailable(_)), "{err}");
+    }
+}
