@@ -9,6 +9,7 @@ mod error;
 mod http;
 pub mod local;
 mod secret;
+pub mod vault;
 
 use async_trait::async_trait;
 use base64::Engine as _;
