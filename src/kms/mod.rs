@@ -5,6 +5,7 @@
 //! [`SecretBytes`]. Every call has a timeout; only calls that change nothing on the server are
 //! retried (all of the ones below: they are pure cryptographic operations or reads).
 
+pub mod aws;
 mod error;
 mod http;
 pub mod local;

@@ -1,0 +1,175 @@
+//! AWS KMS backend against moto's KMS (`moto_server`, PyPI moto[server]==5.2.5) started by the
+//! test on a free port.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
+use engram::kms::aws::{AwsKms, AwsKmsConfig};
+use engram::kms::{KeyProvider, KmsErrorKind, WrapContext};
+use support::{ServerProcess, free_port, tool, wait_for_port};
+
+struct Moto {
+    endpoint: String,
+    _process: ServerProcess,
+}
+
+fn start_moto() -> Moto {
+    let port = free_port();
+    let mut command = Command::new(tool("moto_server"));
+    command
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut process = ServerProcess::spawn("moto_server", command);
+    wait_for_port(port, Duration::from_secs(60), "moto_server");
+    process.assert_running();
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _process: process,
+    }
+}
+
+fn set_test_credentials() {
+    // SAFETY: set before any thread of this test reads the environment; every test sets the
+    // same values, so concurrent tests agree.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::remove_var("AWS_PROFILE");
+    }
+}
+
+async fn provider(moto: &Moto, key_id: &str) -> AwsKms {
+    set_test_credentials();
+    AwsKms::new(AwsKmsConfig {
+        key_id: key_id.to_string(),
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(moto.endpoint.clone()),
+        timeout: Duration::from_secs(10),
+        ..AwsKmsConfig::default()
+    })
+    .await
+}
+
+/// Creates a symmetric key in moto and returns its id.
+async fn create_key(moto: &Moto) -> String {
+    set_test_credentials();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .load()
+        .await;
+    let client = aws_sdk_kms::Client::new(&config);
+    client
+        .create_key()
+        .description("engram test key")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+#[tokio::test]
+async fn keyring_through_aws_kms_encrypts_and_decrypts_payloads() {
+    let moto = start_moto();
+    let key_id = create_key(&moto).await;
+    let kms = provider(&moto, &key_id).await;
+
+    let mut doc = KeyringDocument::create(KeyId::new("orders").unwrap(), &kms)
+        .await
+        .unwrap();
+    let second = doc.add_key(&kms).await.unwrap();
+    doc.promote(&second).unwrap();
+    doc.rewrap_all(&kms).await.unwrap();
+
+    let parsed = KeyringDocument::from_json(&doc.to_json()).unwrap();
+    let ring = Keyring::unwrap_document(&parsed, &kms).await.unwrap();
+    assert_eq!(ring.primary_id(), &second);
+    let codec = PayloadCodec::new(Arc::new(ring));
+    let original = Payload::new("json/plain", b"{\"amount\":12}".to_vec());
+    let encoded = codec.encode(vec![original.clone()]).unwrap();
+    assert_eq!(codec.decode(encoded).unwrap(), vec![original]);
+
+    let description = kms.describe_key().await.unwrap();
+    assert!(description.enabled);
+    assert!(description.key.contains(&key_id), "{description:?}");
+}
+
+#[tokio::test]
+async fn encryption_context_binds_the_wrapped_key() {
+    let moto = start_moto();
+    let key_id = create_key(&moto).await;
+    let kms = provider(&moto, &key_id).await;
+    let context = WrapContext::new("orders", "dek-1");
+    let generated = kms.generate_data_key(&context).await.unwrap();
+    assert_eq!(generated.plaintext.len(), 32);
+    assert_eq!(
+        kms.unwrap(&generated.wrapped, &context).await.unwrap(),
+        generated.plaintext
+    );
+    let wrapped = kms.wrap(&generated.plaintext, &context).await.unwrap();
+    assert_eq!(
+        kms.unwrap(&wrapped, &context).await.unwrap(),
+        generated.plaintext
+    );
+    let err = kms
+        .unwrap(&generated.wrapped, &WrapContext::new("payments", "dek-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind, KmsErrorKind::InvalidCiphertext(_)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_key_is_key_not_found_naming_the_key() {
+    let moto = start_moto();
+    let missing = "11111111-2222-3333-4444-555555555555";
+    let kms = provider(&moto, missing).await;
+    let err = kms
+        .generate_data_key(&WrapContext::new("orders", "dek-1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind, KmsErrorKind::KeyNotFound(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("AWS KMS key `{missing}`")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_reported_as_such() {
+    set_test_credentials();
+    let port = free_port();
+    let kms = AwsKms::new(AwsKmsConfig {
+        key_id: "k".into(),
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        timeout: Duration::from_secs(5),
+        ..AwsKmsConfig::default()
+    })
+    .await;
+    let err = kms.describe_key().await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            KmsErrorKind::Unavailable(_) | KmsErrorKind::Timeout(_)
+        ),
+        "{err}"
+    );
+}
