@@ -1,0 +1,3 @@
+//! Data sources, one file per Terraform type.
+
+pub mod history_shards;

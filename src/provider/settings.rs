@@ -1,0 +1,243 @@
+//! The provider configuration as typed settings, and its checks. Secrets (the Kubernetes token,
+//! the Temporal client key) are kept out of `Debug` output.
+
+use crate::framework::{AttributePath, Diagnostics, Value};
+use std::fmt;
+
+/// What the provider block configured, shared by every resource.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    /// Namespace for resources that do not name one.
+    pub default_namespace: String,
+    /// How to reach Kubernetes.
+    pub kubernetes: KubernetesSettings,
+    /// How to reach Temporal, when configured.
+    pub temporal: Option<TemporalSettings>,
+}
+
+/// How to reach the Kubernetes API.
+#[derive(Clone, Default)]
+pub struct KubernetesSettings {
+    /// A kubeconfig path.
+    pub config_path: Option<String>,
+    /// A kubeconfig context.
+    pub config_context: Option<String>,
+    /// An API server URL (instead of a kubeconfig).
+    pub host: Option<String>,
+    /// A bearer token for `host`.
+    pub token: Option<String>,
+    /// The API server's CA (PEM).
+    pub cluster_ca_certificate: Option<String>,
+}
+
+impl fmt::Debug for KubernetesSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubernetesSettings")
+            .field("config_path", &self.config_path)
+            .field("config_context", &self.config_context)
+            .field("host", &self.host)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to reach the Temporal frontend.
+#[derive(Clone, Default)]
+pub struct TemporalSettings {
+    /// `host:port`.
+    pub address: String,
+    /// CA for TLS.
+    pub ca_certificate: Option<String>,
+    /// Client certificate for mTLS.
+    pub client_certificate: Option<String>,
+    /// Client key for mTLS.
+    pub client_key: Option<String>,
+    /// TLS server name override.
+    pub server_name: Option<String>,
+}
+
+impl fmt::Debug for TemporalSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TemporalSettings")
+            .field("address", &self.address)
+            .field("server_name", &self.server_name)
+            .field(
+                "client_key",
+                &self.client_key.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn string(v: &Value, name: &str) -> Option<String> {
+    v.get(name).as_str().map(str::to_string)
+}
+
+/// The only element of a `max_items = 1` list block, or null.
+fn single(config: &Value, block: &str) -> Value {
+    match config.get(block) {
+        Value::List(items) => items.first().cloned().unwrap_or_default(),
+        _ => Value::Null,
+    }
+}
+
+impl ProviderSettings {
+    /// Reads validated configuration.
+    pub fn from_config(config: &Value) -> Self {
+        let k = single(config, "kubernetes");
+        let t = single(config, "temporal");
+        Self {
+            default_namespace: string(config, "default_namespace")
+                .unwrap_or_else(|| "temporal".into()),
+            kubernetes: KubernetesSettings {
+                config_path: string(&k, "config_path"),
+                config_context: string(&k, "config_context"),
+                host: string(&k, "host"),
+                token: string(&k, "token"),
+                cluster_ca_certificate: string(&k, "cluster_ca_certificate"),
+            },
+            temporal: string(&t, "address").map(|address| TemporalSettings {
+                address,
+                ca_certificate: string(&t, "ca_certificate"),
+                client_certificate: string(&t, "client_certificate"),
+                client_key: string(&t, "client_key"),
+                server_name: string(&t, "server_name"),
+            }),
+        }
+    }
+}
+
+/// Checks that go beyond single attributes: combinations and formats. Unknown values pass.
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let k = single(config, "kubernetes");
+    let kpath = |name: &str| AttributePath::root("kubernetes").index(0).attr(name);
+    if let Some(host) = k.get("host").as_str() {
+        if !(host.starts_with("https://") || host.starts_with("http://")) {
+            diags.attribute_error(
+                kpath("host"),
+                "Invalid kubernetes.host",
+                format!("{host:?} is not a URL; give the API server as https://HOST:PORT."),
+            );
+        }
+        if !k.get("config_path").is_null() {
+            diags.attribute_error(
+                kpath("config_path"),
+                "Conflicting Kubernetes settings",
+                "Set either `config_path` (a kubeconfig) or `host` with `token` and `cluster_ca_certificate`, not both.",
+            );
+        }
+    }
+    if let Some(ca) = k.get("cluster_ca_certificate").as_str()
+        && !ca.contains("-----BEGIN CERTIFICATE-----")
+    {
+        diags.attribute_error(
+            kpath("cluster_ca_certificate"),
+            "Invalid kubernetes.cluster_ca_certificate",
+            "Expected a PEM certificate starting with -----BEGIN CERTIFICATE-----; use file(\"ca.crt\") or base64decode() of the kubeconfig's certificate-authority-data.",
+        );
+    }
+
+    let t = single(config, "temporal");
+    let tpath = |name: &str| AttributePath::root("temporal").index(0).attr(name);
+    if !t.is_null() && t.get("address").is_null() {
+        diags.attribute_error(
+            tpath("address"),
+            "Missing temporal.address",
+            "The temporal block needs the frontend address as host:port, e.g. \"temporal-frontend.temporal:7233\".",
+        );
+    }
+    if let Some(address) = t.get("address").as_str() {
+        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            diags.attribute_error(
+                tpath("address"),
+                "Invalid temporal.address",
+                format!("{address:?} is not host:port; give the frontend's gRPC address, e.g. \"temporal-frontend.temporal:7233\"."),
+            );
+        }
+    }
+    if t.get("client_certificate").is_null() != t.get("client_key").is_null()
+        && !t.get("client_certificate").is_unknown()
+        && !t.get("client_key").is_unknown()
+    {
+        diags.attribute_error(
+            tpath("client_key"),
+            "Incomplete Temporal client certificate",
+            "Set both `client_certificate` and `client_key` for mutual TLS, or neither.",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(kubernetes: Value, temporal: Value) -> Value {
+        Value::object([
+            ("default_namespace", Value::Null),
+            ("kubernetes", Value::List(vec![kubernetes])),
+            ("temporal", Value::List(vec![temporal])),
+        ])
+    }
+
+    fn errors(c: &Value) -> Vec<String> {
+        let mut d = Diagnostics::default();
+        validate(c, &mut d);
+        d.iter()
+            .map(|d| d.attribute.as_ref().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn bad_combinations_name_their_attribute() {
+        let c = config(
+            Value::object([
+                ("host", Value::string("10.0.0.1")),
+                ("config_path", Value::string("~/.kube/config")),
+                ("cluster_ca_certificate", Value::string("abc")),
+            ]),
+            Value::object([
+                ("address", Value::string("frontend")),
+                ("client_key", Value::string("k")),
+            ]),
+        );
+        assert_eq!(
+            errors(&c),
+            [
+                "kubernetes[0].host",
+                "kubernetes[0].config_path",
+                "kubernetes[0].cluster_ca_certificate",
+                "temporal[0].address",
+                "temporal[0].client_key"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_values_pass_validation() {
+        let c = config(
+            Value::object([("host", Value::Unknown)]),
+            Value::object([("address", Value::Unknown), ("client_key", Value::Unknown)]),
+        );
+        assert!(errors(&c).is_empty());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let c = config(
+            Value::object([
+                ("host", Value::string("https://k")),
+                ("token", Value::string("s3cr3t-token")),
+            ]),
+            Value::object([
+                ("address", Value::string("t:7233")),
+                ("client_key", Value::string("PRIVATE")),
+            ]),
+        );
+        let s = format!("{:?}", ProviderSettings::from_config(&c));
+        assert!(!s.contains("s3cr3t-token") && !s.contains("PRIVATE"), "{s}");
+        assert!(s.contains("[redacted]"));
+    }
+}
