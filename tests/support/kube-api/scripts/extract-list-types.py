@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Regenerates src/openapi-list-types.json from Kubernetes' published OpenAPI definitions.
+
+The definitions come from PyPI kubernetes-validate==1.37.0 (installed by scripts/tools/kube-api into
+.tools/venvs/kubernetes-validate). For every kind the test server serves, this walks the type graph
+from the kind's root definition and keeps only what server-side apply needs: the fields of each
+struct, and for lists and maps their x-kubernetes-list-type, x-kubernetes-list-map-keys and
+x-kubernetes-map-type annotations. Descriptions, enums and validation rules are dropped.
+
+Usage: scripts/extract-list-types.py [path/to/_definitions.json]
+"""
+import glob
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
+VERSION = "v1.37.0-local"
+OUTPUT = os.path.join(HERE, "..", "src", "openapi-list-types.json")
+
+KINDS = {
+    "v1/Namespace": "io.k8s.api.core.v1.Namespace",
+    "v1/ConfigMap": "io.k8s.api.core.v1.ConfigMap",
+    "v1/Secret": "io.k8s.api.core.v1.Secret",
+    "v1/Service": "io.k8s.api.core.v1.Service",
+    "v1/ServiceAccount": "io.k8s.api.core.v1.ServiceAccount",
+    "apps/v1/Deployment": "io.k8s.api.apps.v1.Deployment",
+    "apps/v1/StatefulSet": "io.k8s.api.apps.v1.StatefulSet",
+    "batch/v1/Job": "io.k8s.api.batch.v1.Job",
+    "networking.k8s.io/v1/NetworkPolicy": "io.k8s.api.networking.v1.NetworkPolicy",
+    "policy/v1/PodDisruptionBudget": "io.k8s.api.policy.v1.PodDisruptionBudget",
+    "rbac.authorization.k8s.io/v1/Role": "io.k8s.api.rbac.v1.Role",
+    "rbac.authorization.k8s.io/v1/RoleBinding": "io.k8s.api.rbac.v1.RoleBinding",
+}
+
+
+def find_definitions():
+    if len(sys.argv) > 1:
+        return sys.argv[1]
+    pattern = os.path.join(ROOT, ".tools", "venvs", "kubernetes-validate", "lib", "python3*",
+                           "site-packages", "kubernetes_validate", "kubernetes-json-schema",
+                           VERSION, "_definitions.json")
+    found = glob.glob(pattern)
+    if not found:
+        sys.exit("kubernetes-validate is not installed; run scripts/install-tools")
+    return found[0]
+
+
+def ref_name(ref):
+    return ref.rsplit("/", 1)[-1]
+
+
+class Extractor:
+    def __init__(self, definitions):
+        self.definitions = definitions
+        self.types = {}
+
+    def describe(self, schema):
+        """A compact descriptor: s scalar, u untyped, r struct reference, l list, m map."""
+        if "$ref" in schema:
+            name = ref_name(schema["$ref"])
+            self.visit(name)
+            return {"t": "r", "r": name} if name in self.types else {"t": "s"}
+        kind = schema.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if "array" in kinds:
+            out = {"t": "l", "e": self.describe(schema.get("items", {})),
+                   "lt": schema.get("x-kubernetes-list-type", "atomic")}
+            if "x-kubernetes-list-map-keys" in schema:
+                out["k"] = schema["x-kubernetes-list-map-keys"]
+            return out
+        if "object" in kinds and "additionalProperties" in schema:
+            return {"t": "m", "e": self.describe(schema["additionalProperties"]),
+                    "mt": schema.get("x-kubernetes-map-type", "granular")}
+        if "object" in kinds and "properties" not in schema:
+            return {"t": "u"}
+        return {"t": "s"}
+
+    def visit(self, name):
+        if name in self.types:
+            return
+        definition = self.definitions[name]
+        properties = definition.get("properties")
+        if not properties:
+            return
+        entry = {"fields": {}}
+        self.types[name] = entry
+        if definition.get("x-kubernetes-map-type") == "atomic":
+            entry["atomic"] = True
+        for field, schema in sorted(properties.items()):
+            entry["fields"][field] = self.describe(schema)
+
+
+def main():
+    path = find_definitions()
+    with open(path) as f:
+        definitions = json.load(f)["$defs"]
+    extractor = Extractor(definitions)
+    for root in KINDS.values():
+        extractor.visit(root)
+    data = {
+        "source": "PyPI kubernetes-validate==1.37.0, kubernetes-json-schema/%s/_definitions.json" % VERSION,
+        "kinds": KINDS,
+        "types": dict(sorted(extractor.types.items())),
+    }
+    with open(OUTPUT, "w") as f:
+        json.dump(data, f, separators=(",", ":"), sort_keys=False)
+        f.write("\n")
+    print("wrote %s (%d types)" % (os.path.normpath(OUTPUT), len(extractor.types)))
+
+
+if __name__ == "__main__":
+    main()

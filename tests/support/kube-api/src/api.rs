@@ -1,0 +1,108 @@
+//! The resource API: routes a request to discovery or to the verb handlers, and turns results into
+//! responses.
+
+use crate::request::{Query, Target, parse_target};
+use crate::state::Shared;
+use crate::status::ApiError;
+use crate::{delete, discovery, read, watch, writes};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Largest request body accepted, as on a real API server (3 MiB objects, some headroom).
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// What a handler needs to know about the request besides its target.
+pub struct Call {
+    /// Parsed query parameters.
+    pub query: Query,
+    /// The request body.
+    pub body: bytes::Bytes,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The `Accept` header.
+    pub accept: String,
+    /// The field manager: `fieldManager`, else derived from the User-Agent as the real server does.
+    pub manager: Option<String>,
+    /// The User-Agent-derived manager name for ordinary writes.
+    pub default_manager: String,
+}
+
+/// A JSON response with a status code.
+pub fn json(code: StatusCode, value: Value) -> Response {
+    (code, axum::Json(value)).into_response()
+}
+
+/// The handler for every non-admin path.
+pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    match route(shared, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn route(shared: Arc<Shared>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    if let Some(answer) = discovery::answer(&path, &shared) {
+        return Ok(json(StatusCode::OK, answer));
+    }
+    if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
+        return Ok((StatusCode::OK, "ok").into_response());
+    }
+    let target = parse_target(&path, &shared.resources).ok_or_else(|| ApiError::no_route(&path))?;
+    let header = |name: header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let query = Query::parse(parts.uri.query())?;
+    let user_agent = header(header::USER_AGENT);
+    let default_manager = user_agent
+        .split('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("unknown")
+        .chars()
+        .take(128)
+        .collect();
+    let call = Call {
+        manager: query.get("fieldManager").map(str::to_string),
+        query,
+        body: to_bytes(Body::new(body), MAX_BODY_BYTES)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?,
+        content_type: header(header::CONTENT_TYPE),
+        accept: header(header::ACCEPT),
+        default_manager,
+    };
+    dispatch(&shared, &parts.method, &target, call).await
+}
+
+async fn dispatch(
+    shared: &Arc<Shared>,
+    method: &Method,
+    target: &Target,
+    call: Call,
+) -> Result<Response, ApiError> {
+    let named = target.name.is_some();
+    match (method.as_str(), named) {
+        ("GET", false) if call.query.flag("watch") => watch::serve(shared, target, &call.query),
+        ("GET", false) => read::list(shared, target, &call),
+        ("GET", true) => read::get(shared, target, &call),
+        ("POST", false) => writes::create(shared, target, &call),
+        ("PUT", true) => writes::replace(shared, target, &call),
+        ("PATCH", true) => writes::patch(shared, target, &call),
+        ("DELETE", true) => delete::delete(shared, target, &call),
+        ("DELETE", false) => delete::delete_collection(shared, target, &call),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method})"
+        ))),
+    }
+}

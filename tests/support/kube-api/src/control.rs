@@ -1,0 +1,262 @@
+//! What the controllers of a real cluster would write, done on request: workload status,
+//! Job completion or failure, and an optional mode that marks workloads ready after a delay.
+
+use crate::resources::ResourceType;
+use crate::state::Shared;
+use crate::status::{ApiError, Subject};
+use crate::store::ObjectKey;
+use crate::write::{Outcome, Recording, Write, timestamp};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The manager name status writes are recorded under, as in a real cluster.
+const CONTROLLER: &str = "kube-controller-manager";
+
+/// Which object a control operation addresses.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// e.g. `apps/v1`.
+    pub api_version: String,
+    /// e.g. `Deployment`.
+    pub kind: String,
+    /// Namespace, empty for cluster-scoped objects.
+    #[serde(default)]
+    pub namespace: String,
+    /// Object name.
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// A reference to a namespaced object.
+    pub fn new(api_version: &str, kind: &str, namespace: &str, name: &str) -> Self {
+        Self {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+fn locate<'s>(
+    shared: &'s Shared,
+    target: &ObjectRef,
+) -> Result<(&'s ResourceType, ObjectKey), ApiError> {
+    let index = shared
+        .resource_index(&target.api_version, &target.kind)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown kind {} {}",
+                target.api_version, target.kind
+            ))
+        })?;
+    let resource = &shared.resources[index];
+    let key = ObjectKey {
+        resource: index,
+        namespace: if resource.namespaced {
+            target.namespace.clone()
+        } else {
+            String::new()
+        },
+        name: target.name.clone(),
+    };
+    Ok((resource, key))
+}
+
+/// Replaces an object's status, as its controller would through the status subresource.
+pub fn set_status(shared: &Shared, target: &ObjectRef, status: Value) -> Result<Value, ApiError> {
+    update_status(shared, target, |_| Ok(status))
+}
+
+fn update_status(
+    shared: &Shared,
+    target: &ObjectRef,
+    make: impl FnOnce(&Value) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let (resource, key) = locate(shared, target)?;
+    let mut store = shared.store();
+    let live = store.get(&key).cloned().ok_or_else(|| {
+        ApiError::not_found(Subject {
+            resource: &resource.plural,
+            group: &resource.group,
+            name: &key.name,
+        })
+    })?;
+    let mut next = live.clone();
+    next["status"] = make(&live)?;
+    let write = Write {
+        resource,
+        key,
+        subresource: resource.has_status.then_some("status"),
+        dry_run: false,
+        recording: Recording::Updated(CONTROLLER),
+    };
+    Ok(match write.commit(&mut store, Some(&live), next)? {
+        Outcome::Created(v) | Outcome::Updated(v) | Outcome::Unchanged(v) | Outcome::Removed(v) => {
+            v
+        }
+    })
+}
+
+fn number(object: &Value, pointer: &str, default: i64) -> i64 {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_i64)
+        .unwrap_or(default)
+}
+
+fn condition(kind: &str, reason: &str, message: &str) -> Value {
+    let now = timestamp();
+    json!({
+        "type": kind,
+        "status": "True",
+        "lastTransitionTime": now,
+        "lastUpdateTime": now,
+        "reason": reason,
+        "message": message,
+    })
+}
+
+/// Marks a Deployment or StatefulSet fully rolled out and ready at its current generation.
+pub fn mark_ready(shared: &Shared, target: &ObjectRef) -> Result<Value, ApiError> {
+    let kind = target.kind.clone();
+    update_status(shared, target, |live| {
+        let replicas = number(live, "/spec/replicas", 1);
+        let generation = number(live, "/metadata/generation", 1);
+        let name = live
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match kind.as_str() {
+            "Deployment" => Ok(json!({
+                "observedGeneration": generation,
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+                "conditions": [
+                    condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
+                    condition("Progressing", "NewReplicaSetAvailable", &format!("ReplicaSet \"{name}\" has successfully progressed.")),
+                ],
+            })),
+            "StatefulSet" => Ok(json!({
+                "observedGeneration": generation,
+                "replicas": replicas,
+                "currentReplicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+                "currentRevision": format!("{name}-{generation}"),
+                "updateRevision": format!("{name}-{generation}"),
+                "collisionCount": 0,
+            })),
+            other => Err(ApiError::bad_request(format!(
+                "{other} has no readiness to set; use a Job outcome or a status"
+            ))),
+        }
+    })
+}
+
+/// How a Job ends.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum JobOutcome {
+    /// All completions succeeded.
+    Complete,
+    /// The Job failed (e.g. its backoff limit was exceeded).
+    Failed {
+        /// The condition's reason, e.g. `BackoffLimitExceeded`.
+        reason: String,
+        /// The condition's message.
+        message: String,
+    },
+}
+
+/// Finishes a Job with the given outcome, writing the status its controller would.
+pub fn finish_job(
+    shared: &Shared,
+    namespace: &str,
+    name: &str,
+    outcome: &JobOutcome,
+) -> Result<Value, ApiError> {
+    let target = ObjectRef::new("batch/v1", "Job", namespace, name);
+    update_status(shared, &target, |live| {
+        let now = timestamp();
+        let start = live
+            .pointer("/status/startTime")
+            .cloned()
+            .unwrap_or_else(|| json!(now));
+        Ok(match outcome {
+            JobOutcome::Complete => json!({
+                "startTime": start,
+                "completionTime": now,
+                "succeeded": number(live, "/spec/completions", 1),
+                "active": 0,
+                "ready": 0,
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+                "conditions": [
+                    condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+                    condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+                ],
+            }),
+            JobOutcome::Failed { reason, message } => json!({
+                "startTime": start,
+                "failed": number(live, "/spec/backoffLimit", 6) + 1,
+                "active": 0,
+                "ready": 0,
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+                "conditions": [
+                    condition("FailureTarget", reason, message),
+                    condition("Failed", reason, message),
+                ],
+            }),
+        })
+    })
+}
+
+/// Called after each create or update: in auto-ready mode, schedules the workload to become
+/// ready (or the Job to complete) after the configured delay.
+pub fn after_write(shared: &Arc<Shared>, resource: &ResourceType, object: &Value) {
+    let Some(delay) = shared.auto_ready() else {
+        return;
+    };
+    if !matches!(resource.kind.as_str(), "Deployment" | "StatefulSet" | "Job") {
+        return;
+    }
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let target = ObjectRef::new(
+        &resource.api_version(),
+        &resource.kind,
+        &text("/metadata/namespace"),
+        &text("/metadata/name"),
+    );
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let done = if target.kind == "Job" {
+            finish_job(
+                &shared,
+                &target.namespace,
+                &target.name,
+                &JobOutcome::Complete,
+            )
+        } else {
+            mark_ready(&shared, &target)
+        };
+        if let Err(error) = done {
+            eprintln!(
+                "kube-api-server: auto-ready for {} {}: {error}",
+                target.kind, target.name
+            );
+        }
+    });
+}

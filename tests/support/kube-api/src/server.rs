@@ -1,0 +1,195 @@
+//! Starting, restarting and stopping the server.
+
+use crate::handle::Handle;
+use crate::resources::{self, ResourceType};
+use crate::state::Shared;
+use crate::{admin, api, faults, kubeconfig};
+use axum::Router;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long a restart waits for open connections to finish before cutting them.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// How the server starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The address to bind; port 0 picks a free port.
+    pub address: SocketAddr,
+    /// The resource types served. Namespaces must come first.
+    pub resources: Vec<ResourceType>,
+    /// Mark workloads ready (and Jobs complete) this long after each write.
+    pub auto_ready: Option<Duration>,
+}
+
+impl Default for Options {
+    /// 127.0.0.1 on a free port; the built-in kinds plus ServiceMonitor and PrometheusRule.
+    fn default() -> Self {
+        let mut resources = resources::builtin();
+        resources.extend(resources::prometheus_operator());
+        Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            resources,
+            auto_ready: None,
+        }
+    }
+}
+
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Serves the router on one address and can stop and serve again there.
+pub(crate) struct Runner {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    running: Mutex<Option<Running>>,
+}
+
+impl Runner {
+    fn serve(self: &Arc<Self>, listener: TcpListener) {
+        let handle = Handle {
+            shared: self.shared.clone(),
+            runner: Arc::downgrade(self),
+        };
+        let router = Router::new()
+            .nest(admin::PREFIX, admin::router(handle))
+            .fallback(api::handle)
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                faults::inject,
+            ))
+            .with_state(self.shared.clone());
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                let _ = signal.await;
+            };
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                eprintln!("kube-api-server: {error}");
+            }
+        });
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Running { shutdown, task });
+    }
+
+    fn take_running(&self) -> Option<Running> {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    pub(crate) async fn restart(self: &Arc<Self>, keep_data: bool) -> io::Result<()> {
+        if let Some(running) = self.take_running() {
+            let _ = running.shutdown.send(());
+            self.shared.restart(keep_data);
+            let abort = running.task.abort_handle();
+            if tokio::time::timeout(DRAIN, running.task).await.is_err() {
+                abort.abort();
+            }
+        } else {
+            self.shared.restart(keep_data);
+        }
+        let listener = TcpListener::bind(self.address).await?;
+        self.serve(listener);
+        Ok(())
+    }
+
+    fn stop(&self) {
+        if let Some(running) = self.take_running() {
+            let _ = running.shutdown.send(());
+            self.shared.restart(true);
+            running.task.abort();
+        }
+    }
+}
+
+/// A Kubernetes API server for tests, on 127.0.0.1 with a free port. Stops when dropped.
+///
+/// ```no_run
+/// # async fn example() -> std::io::Result<()> {
+/// let server = kube_api::KubeApiServer::start().await?;
+/// // KUBECONFIG=server.kubeconfig_path() for kube-rs or kubectl
+/// println!("{} {}", server.url(), server.kubeconfig_path().display());
+/// # Ok(())
+/// # }
+/// ```
+pub struct KubeApiServer {
+    url: String,
+    kubeconfig: PathBuf,
+    runner: Arc<Runner>,
+    _directory: tempfile::TempDir,
+}
+
+impl KubeApiServer {
+    /// Starts a server with the default [`Options`]. Must be called inside a tokio runtime; the
+    /// server runs on that runtime's tasks. Returns once the port is bound (the server answers
+    /// from then on) and the kubeconfig is written.
+    pub async fn start() -> io::Result<Self> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a server with the given options.
+    pub async fn start_with(options: Options) -> io::Result<Self> {
+        let listener = TcpListener::bind(options.address).await?;
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(options.resources));
+        shared.set_auto_ready(options.auto_ready);
+        let runner = Arc::new(Runner {
+            address,
+            shared,
+            running: Mutex::new(None),
+        });
+        runner.serve(listener);
+        let url = format!("http://{address}");
+        let directory = tempfile::tempdir()?;
+        let kubeconfig = directory.path().join("kubeconfig");
+        kubeconfig::write(&kubeconfig, &url)?;
+        Ok(Self {
+            url,
+            kubeconfig,
+            runner,
+            _directory: directory,
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.runner.address
+    }
+
+    /// A kubeconfig file that points at this server (removed when the server is dropped).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The test handle: workload status, Job outcomes, faults, restarts.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.runner.shared.clone(),
+            runner: Arc::downgrade(&self.runner),
+        }
+    }
+}
+
+impl Drop for KubeApiServer {
+    fn drop(&mut self) {
+        self.runner.stop();
+    }
+}

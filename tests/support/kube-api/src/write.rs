@@ -1,0 +1,297 @@
+//! The steps every write shares: server-set metadata, status kept apart, validation, defaults,
+//! ownership, generation, finalizers, no-op detection, dry run, and storing.
+
+use crate::defaults::{self, Context};
+use crate::managed;
+use crate::ownership::{self, Writer};
+use crate::resources::ResourceType;
+use crate::schema::Shape;
+use crate::status::{ApiError, Subject};
+use crate::store::{ObjectKey, Store};
+use crate::validation;
+use serde_json::{Value, json};
+
+/// The current time as the API writes it (RFC 3339, seconds, UTC).
+pub fn timestamp() -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
+}
+
+/// How the write's ownership is recorded.
+pub enum Recording<'a> {
+    /// Server-side apply already wrote managedFields.
+    Applied,
+    /// An ordinary write by this field manager.
+    Updated(&'a str),
+}
+
+/// One write to one object.
+pub struct Write<'a> {
+    /// The resource type.
+    pub resource: &'a ResourceType,
+    /// Where the object lives.
+    pub key: ObjectKey,
+    /// `Some("status")` for status subresource writes.
+    pub subresource: Option<&'a str>,
+    /// `dryRun=All`: compute the result but do not store it.
+    pub dry_run: bool,
+    /// How ownership is recorded.
+    pub recording: Recording<'a>,
+}
+
+/// What a write did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A new object (201).
+    Created(Value),
+    /// The object changed (200).
+    Updated(Value),
+    /// Nothing changed; the stored object, resourceVersion unchanged (200).
+    Unchanged(Value),
+    /// The last finalizer of an object being deleted was removed, so it is gone (200).
+    Removed(Value),
+}
+
+impl Write<'_> {
+    /// The subject of error messages.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            resource: &self.resource.plural,
+            group: &self.resource.group,
+            name: &self.key.name,
+        }
+    }
+
+    /// Writes `new` over `old` (`None` when creating).
+    pub fn commit(
+        &self,
+        store: &mut Store,
+        old: Option<&Value>,
+        mut new: Value,
+    ) -> Result<Outcome, ApiError> {
+        let kind = self.resource.kind.as_str();
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the object must be a JSON object"));
+        }
+        self.set_identity(&mut new);
+        match old {
+            Some(old) => self.carry_over(old, &mut new),
+            None => self.prepare_create(store, &mut new)?,
+        }
+        let mut causes = validation::validate(kind, &new);
+        if let Some(old) = old {
+            causes.extend(validation::immutable(kind, old, &new));
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(kind, self.subject(), causes));
+        }
+        let uid = new
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let cluster_ip = match old.and_then(|o| o.pointer("/spec/clusterIP")) {
+            Some(ip) => ip.as_str().unwrap_or_default().to_string(),
+            None if kind == "Service" => store.allocate_cluster_ip(),
+            None => String::new(),
+        };
+        let context = Context {
+            uid: &uid,
+            cluster_ip: &cluster_ip,
+        };
+        defaults::apply_defaults(kind, &mut new, &context);
+        if let Recording::Updated(manager) = self.recording {
+            let writer = Writer {
+                manager,
+                api_version: &self.resource.api_version(),
+                now: &timestamp(),
+                subresource: self.subresource,
+            };
+            let shape = Shape::for_kind(&self.resource.api_version(), kind);
+            ownership::record_update(old.unwrap_or(&Value::Null), &mut new, shape, &writer)
+                .map_err(ApiError::bad_request)?;
+        }
+        if let Some(old) = old {
+            self.bump_generation(old, &mut new);
+            if is_unchanged(old, &new) {
+                return Ok(Outcome::Unchanged(old.clone()));
+            }
+        }
+        let finished = old.is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some())
+            && new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+        if self.dry_run {
+            return Ok(match old {
+                Some(_) => Outcome::Updated(new),
+                None => Outcome::Created(new),
+            });
+        }
+        if finished {
+            store.put(self.key.clone(), new);
+            let removed = store.remove(&self.key).unwrap_or_default();
+            crate::delete::finish_namespace_if_empty(store, &self.key.namespace);
+            return Ok(Outcome::Removed(removed));
+        }
+        let stored = store.put(self.key.clone(), new);
+        Ok(match old {
+            Some(_) => Outcome::Updated(stored),
+            None => Outcome::Created(stored),
+        })
+    }
+
+    fn set_identity(&self, new: &mut Value) {
+        if let Some(map) = new.as_object_mut() {
+            map.insert("apiVersion".into(), json!(self.resource.api_version()));
+            map.insert("kind".into(), json!(self.resource.kind));
+            let metadata = map.entry("metadata").or_insert_with(|| json!({}));
+            if let Some(metadata) = metadata.as_object_mut() {
+                metadata.insert("name".into(), json!(self.key.name));
+                if self.resource.namespaced {
+                    metadata.insert("namespace".into(), json!(self.key.namespace));
+                }
+                metadata.remove("resourceVersion");
+            }
+        }
+    }
+
+    fn carry_over(&self, old: &Value, new: &mut Value) {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            let pointer = format!("/metadata/{field}");
+            if let (Some(value), Some(metadata)) = (
+                old.pointer(&pointer),
+                new.get_mut("metadata").and_then(Value::as_object_mut),
+            ) {
+                metadata.insert(field.into(), value.clone());
+            }
+        }
+        if !self.resource.has_status {
+            return;
+        }
+        let Some(map) = new.as_object_mut() else {
+            return;
+        };
+        if self.subresource == Some("status") {
+            let status = map.remove("status");
+            let mut kept = old.clone();
+            if let (Some(kept_map), Some(status)) = (kept.as_object_mut(), status) {
+                kept_map.insert("status".into(), status);
+            }
+            if let (Some(kept_map), Some(Value::Object(metadata))) =
+                (kept.as_object_mut(), map.remove("metadata"))
+            {
+                let mut meta = kept_map
+                    .get("metadata")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
+                if let Some(fields) = metadata.get("managedFields") {
+                    meta["managedFields"] = fields.clone();
+                }
+                kept_map.insert("metadata".into(), meta);
+            }
+            *new = kept;
+        } else {
+            match old.get("status") {
+                Some(status) => map.insert("status".into(), status.clone()),
+                None => map.remove("status"),
+            };
+        }
+    }
+
+    fn prepare_create(&self, store: &Store, new: &mut Value) -> Result<(), ApiError> {
+        if self.resource.namespaced {
+            check_namespace(store, &self.key, self.resource)?;
+        }
+        let generation = self.resource.has_generation;
+        let clears_status = self.resource.has_status && self.resource.kind != "Namespace";
+        if let Some(map) = new.as_object_mut() {
+            if clears_status {
+                map.remove("status");
+            }
+            if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+                metadata.insert("creationTimestamp".into(), json!(timestamp()));
+                metadata.remove("deletionTimestamp");
+                metadata.remove("generation");
+                if generation {
+                    metadata.insert("generation".into(), json!(1));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn bump_generation(&self, old: &Value, new: &mut Value) {
+        if !self.resource.has_generation {
+            return;
+        }
+        let spec = |object: &Value| {
+            let mut copy = object.clone();
+            if let Some(map) = copy.as_object_mut() {
+                map.remove("metadata");
+                map.remove("status");
+            }
+            copy
+        };
+        if spec(old) != spec(new) {
+            let next = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            new["metadata"]["generation"] = json!(next);
+        }
+    }
+}
+
+/// Writes into a namespace that does not exist are 404; into one being deleted, 403.
+fn check_namespace(
+    store: &Store,
+    key: &ObjectKey,
+    resource: &ResourceType,
+) -> Result<(), ApiError> {
+    let namespaces = ObjectKey {
+        resource: 0,
+        namespace: String::new(),
+        name: key.namespace.clone(),
+    };
+    match store.get(&namespaces) {
+        None => Err(ApiError::not_found(Subject {
+            resource: "namespaces",
+            group: "",
+            name: &key.namespace,
+        })),
+        Some(ns) if ns.pointer("/metadata/deletionTimestamp").is_some() => Err(
+            ApiError::namespace_terminating(&key.namespace, &resource.plural, &key.name),
+        ),
+        Some(_) => Ok(()),
+    }
+}
+
+fn is_unchanged(old: &Value, new: &Value) -> bool {
+    let strip = |object: &Value| {
+        let mut copy = object.clone();
+        if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("resourceVersion");
+            metadata.remove("managedFields");
+        }
+        copy
+    };
+    if strip(old) != strip(new) {
+        return false;
+    }
+    match (managed::read(old), managed::read(new)) {
+        (Ok(a), Ok(b)) => managed::same_ownership(&a, &b),
+        _ => false,
+    }
+}

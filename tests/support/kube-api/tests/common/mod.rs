@@ -1,0 +1,51 @@
+//! Shared by the conformance tests: a started server and a kube-rs client for it.
+
+#![allow(dead_code)]
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use kube_api::KubeApiServer;
+use serde_json::json;
+
+/// A server and a client that talks to it.
+pub struct Fixture {
+    pub server: KubeApiServer,
+    pub client: Client,
+}
+
+/// A kube-rs client loaded from a kubeconfig file, exactly as a user's would be.
+pub async fn client_for(path: &std::path::Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path).expect("kubeconfig parses");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kube-rs accepts the kubeconfig");
+    Client::try_from(config).expect("client builds")
+}
+
+/// Starts a server and connects a client to it.
+pub async fn start() -> Fixture {
+    let server = KubeApiServer::start().await.expect("server starts");
+    let client = client_for(server.kubeconfig_path()).await;
+    Fixture { server, client }
+}
+
+/// Creates a namespace.
+pub async fn namespace(client: &Client, name: &str) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace created");
+}
+
+/// The `Status` of a failed kube-rs call.
+pub fn api_error<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> kube::core::Status {
+    match result {
+        Err(kube::Error::Api(status)) => *status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
