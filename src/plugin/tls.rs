@@ -66,12 +66,9 @@ pub fn auto_mtls(client_cert_pem: &str) -> Result<AutoMtls, TlsError> {
 }
 
 /// A self-signed certificate for `localhost` (the name go-plugin verifies), valid from a
-/// little before now for one year.
+/// little before now for one year. Terraform trusts exactly this certificate as its root.
 fn server_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), TlsError> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
     params
@@ -80,11 +77,9 @@ fn server_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'stati
     params
         .distinguished_name
         .push(DnType::OrganizationName, "terraform-provider-engram");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyCertSign,
     ];
     params.extended_key_usages = vec![
         ExtendedKeyUsagePurpose::ServerAuth,

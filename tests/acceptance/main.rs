@@ -1,0 +1,10 @@
+//! Acceptance tests: a real Terraform CLI (1.15.5, and 1.0.3 for a smoke subset) plans and
+//! applies configurations against the built provider. Install the CLIs with
+//! `scripts/install-tools`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod history_shards;
+mod provider_config;
+mod terraform;

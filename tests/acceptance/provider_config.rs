@@ -1,0 +1,101 @@
+//! The provider block: wrong values are named, and nothing connects when nothing needs to.
+
+use crate::terraform::{Version, Workspace};
+
+fn with_provider(provider_body: &str) -> Workspace {
+    Workspace::new(
+        Version::V1_15_5,
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+{provider_body}
+}}
+data "engram_history_shards" "s" {{
+  peak_workflows_per_second = 50
+}}
+output "count" {{ value = data.engram_history_shards.s.history_shard_count }}
+"#
+        ),
+    )
+}
+
+fn plan_fails(ws: &Workspace) -> String {
+    let run = ws.run(&["plan", "-no-color", "-input=false"]);
+    assert_eq!(run.code, 1, "plan should fail:\n{}", run.all());
+    run.all()
+}
+
+#[test]
+fn data_sources_need_no_cluster_even_when_one_is_configured() {
+    // Port 1 on loopback: nothing listens there. Configure must not try.
+    let ws = with_provider(
+        r#"  kubernetes {
+    host  = "https://127.0.0.1:1"
+    token = "not-used"
+  }
+  temporal {
+    address = "127.0.0.1:1"
+  }"#,
+    );
+    ws.apply();
+    assert_eq!(ws.outputs()["count"], 512);
+    ws.assert_no_changes();
+}
+
+#[test]
+fn kubernetes_host_must_be_a_url() {
+    let out = plan_fails(&with_provider(
+        "  kubernetes {\n    host = \"10.0.0.1\"\n  }",
+    ));
+    assert!(out.contains("Invalid kubernetes.host"), "{out}");
+    assert!(out.contains("https://HOST:PORT"), "{out}");
+}
+
+#[test]
+fn kubeconfig_and_host_conflict() {
+    let out = plan_fails(&with_provider(
+        "  kubernetes {\n    host = \"https://k:6443\"\n    config_path = \"~/.kube/config\"\n  }",
+    ));
+    assert!(out.contains("Conflicting Kubernetes settings"), "{out}");
+}
+
+#[test]
+fn temporal_address_needs_a_port() {
+    let out = plan_fails(&with_provider(
+        "  temporal {\n    address = \"temporal-frontend\"\n  }",
+    ));
+    assert!(out.contains("Invalid temporal.address"), "{out}");
+    assert!(out.contains("host:port"), "{out}");
+}
+
+#[test]
+fn half_a_client_certificate_is_rejected() {
+    let out = plan_fails(&with_provider(
+        "  temporal {\n    address = \"t:7233\"\n    client_certificate = \"x\"\n  }",
+    ));
+    assert!(
+        out.contains("Incomplete Temporal client certificate"),
+        "{out}"
+    );
+}
+
+#[test]
+fn blank_default_namespace_is_rejected() {
+    let out = plan_fails(&with_provider("  default_namespace = \"\""));
+    assert!(out.contains("default_namespace"), "{out}");
+    assert!(out.contains("must not be empty"), "{out}");
+}
+
+#[test]
+fn the_kubernetes_token_never_reaches_state() {
+    let ws = with_provider(
+        "  kubernetes {\n    host = \"https://127.0.0.1:1\"\n    token = \"tok-9f8e7d6c5b4a\"\n  }",
+    );
+    ws.apply();
+    assert!(!ws.file("terraform.tfstate").contains("tok-9f8e7d6c5b4a"));
+}
