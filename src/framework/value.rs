@@ -189,8 +189,11 @@ impl Value {
 
     /// Decodes Terraform's msgpack encoding of a value of type `ty`.
     pub fn from_msgpack(bytes: &[u8], ty: &Type) -> Result<Self, ValueError> {
-        let raw = rmpv::decode::read_value(&mut &bytes[..])
-            .map_err(|e| ValueError::Msgpack(e.to_string()))?;
+        let mut rest = bytes;
+        let raw = rmpv::decode::read_value(&mut rest).map_err(|e| ValueError::Msgpack(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(ValueError::Msgpack(format!("{} bytes after the value", rest.len())));
+        }
         from_rmpv(&raw, ty, &mut Vec::new())
     }
 
@@ -649,7 +652,7 @@ mod tests {
 
     #[test]
     fn garbage_bytes_are_an_error_not_a_panic() {
-        for bytes in [&[0xc1u8][..], &[0x92, 0x01][..], &[][..]] {
+        for bytes in [&[0xd9u8][..], &[0x92, 0x01][..], &[][..], &[0xc0, 0xc0][..]] {
             assert!(Value::from_msgpack(bytes, &nested_type()).is_err());
         }
     }

@@ -185,7 +185,7 @@ mod tests {
     fn undecodable_values_become_diagnostics() {
         let mut d = Diagnostics::default();
         let bad = pb::DynamicValue {
-            msgpack: vec![0xc1],
+            msgpack: vec![0x92, 0x01],
             json: vec![],
         };
         assert_eq!(

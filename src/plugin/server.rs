@@ -405,6 +405,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         req: Request<pb::plan_resource_change::Request>,
     ) -> Rpc<pb::plan_resource_change::Response> {
         let req = req.into_inner();
+        tracing::debug!(type_name = %req.type_name, "PlanResourceChange");
         let r = self.resource(&req.type_name)?;
         let mut diags = Diagnostics::default();
         let prior = decode(req.prior_state.as_ref(), &r.ty, "prior state", &mut diags);
@@ -457,6 +458,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         req: Request<pb::apply_resource_change::Request>,
     ) -> Rpc<pb::apply_resource_change::Response> {
         let req = req.into_inner();
+        tracing::debug!(type_name = %req.type_name, "ApplyResourceChange");
         let r = self.resource(&req.type_name)?;
         let mut diags = Diagnostics::default();
         let prior = decode(req.prior_state.as_ref(), &r.ty, "prior state", &mut diags);
@@ -731,5 +733,130 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{Attribute, Block};
+    use std::time::Duration;
+
+    /// A provider whose one data source waits until it is cancelled.
+    struct Waiting;
+
+    struct Slow;
+
+    #[tonic::async_trait]
+    impl DataSource<()> for Slow {
+        fn type_name(&self) -> &'static str {
+            "test_slow"
+        }
+
+        fn schema(&self) -> Schema {
+            Schema::new(Block::new(
+                "",
+                vec![Attribute::new("id", Type::String).computed()],
+            ))
+        }
+
+        async fn read(&self, ctx: &Context<()>, _config: &Value, diags: &mut Diagnostics) -> Value {
+            tokio::select! {
+                _ = ctx.cancel.cancelled() => {
+                    diags.error("Cancelled", "Terraform asked the provider to stop.");
+                    Value::Null
+                }
+                _ = tokio::time::sleep(Duration::from_secs(30)) => Value::object([("id", Value::string("late"))]),
+            }
+        }
+    }
+
+    #[tonic::async_trait]
+    impl Provider for Waiting {
+        type Data = ();
+
+        fn type_name(&self) -> &'static str {
+            "test"
+        }
+
+        fn schema(&self) -> Schema {
+            Schema::default()
+        }
+
+        async fn configure(&self, _config: &Value, _diags: &mut Diagnostics) -> Option<()> {
+            Some(())
+        }
+
+        fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
+            Vec::new()
+        }
+
+        fn data_sources(&self) -> Vec<Arc<dyn DataSource<()>>> {
+            vec![Arc::new(Slow)]
+        }
+    }
+
+    fn read_request() -> Request<pb::read_data_source::Request> {
+        Request::new(pb::read_data_source::Request {
+            type_name: "test_slow".into(),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn stop_cancels_work_in_flight_and_the_server_keeps_serving() {
+        let service = Arc::new(ProviderService::new(Waiting));
+        let reading = {
+            let service = service.clone();
+            tokio::spawn(async move { service.read_data_source(read_request()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        service
+            .stop_provider(Request::new(pb::stop_provider::Request {}))
+            .await
+            .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(5), reading)
+            .await
+            .expect("the read ended after stop")
+            .unwrap()
+            .expect("a complete response, not a transport error")
+            .into_inner();
+        assert_eq!(answer.diagnostics[0].summary, "Cancelled");
+        assert!(answer.state.is_none());
+
+        // A later call gets a fresh token: it is not cancelled by the earlier stop.
+        assert!(!service.context().cancel.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn unknown_types_are_a_clear_status() {
+        let service = ProviderService::new(Waiting);
+        let err = service
+            .read_data_source(Request::new(pb::read_data_source::Request {
+                type_name: "test_missing".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::NotFound);
+        assert!(err.message().contains("test_missing"));
+    }
+
+    #[tokio::test]
+    async fn schemas_and_metadata_list_every_type() {
+        let service = ProviderService::new(Waiting);
+        let meta = service
+            .get_metadata(Request::new(pb::get_metadata::Request {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(meta.data_sources[0].type_name, "test_slow");
+        assert!(meta.server_capabilities.unwrap().plan_destroy);
+        let schemas = service
+            .get_provider_schema(Request::new(pb::get_provider_schema::Request {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(schemas.data_source_schemas.contains_key("test_slow"));
     }
 }
