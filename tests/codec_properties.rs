@@ -29,8 +29,13 @@ fn payload() -> impl Strategy<Value = Payload> {
     (
         prop::collection::btree_map(".{0,12}", prop::collection::vec(any::<u8>(), 0..24), 0..4),
         prop::collection::vec(any::<u8>(), 0..2048),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..2),
     )
-        .prop_map(|(metadata, data)| Payload { metadata, data })
+        .prop_map(|(metadata, data, external_payloads)| Payload {
+            metadata,
+            data,
+            external_payloads,
+        })
 }
 
 proptest! {
@@ -82,7 +87,11 @@ proptest! {
             ("encoding".to_string(), b"binary/encrypted".to_vec()),
             ("encryption-key-id".to_string(), key_id),
         ]);
-        let outcome = codec.decode_one(Payload { metadata, data });
+        let outcome = codec.decode_one(Payload {
+            metadata,
+            data,
+            external_payloads: Vec::new(),
+        });
         prop_assert!(outcome.is_err());
     }
 

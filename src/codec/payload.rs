@@ -25,6 +25,11 @@ pub struct Payload {
     /// The encoded value.
     #[prost(bytes = "vec", tag = "2")]
     pub data: Vec<u8>,
+    /// Temporal's `external_payloads` (field 3, `ExternalPayloadDetails` messages), carried as
+    /// their serialized bytes so the codec keeps them inside the ciphertext without needing
+    /// their schema. Not part of the protojson form.
+    #[prost(bytes = "vec", repeated, tag = "3")]
+    pub external_payloads: Vec<Vec<u8>>,
 }
 
 impl Payload {
@@ -36,6 +41,7 @@ impl Payload {
                 encoding.as_bytes().to_vec(),
             )]),
             data: data.into(),
+            external_payloads: Vec::new(),
         }
     }
 
@@ -113,7 +119,11 @@ impl<'de> Deserialize<'de> for Payload {
         }
         let data = decode_base64(&json.data)
             .map_err(|e| D::Error::custom(format!("data is not base64: {e}")))?;
-        Ok(Self { metadata, data })
+        Ok(Self {
+            metadata,
+            data,
+            external_payloads: Vec::new(),
+        })
     }
 }
 

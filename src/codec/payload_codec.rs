@@ -79,6 +79,7 @@ impl PayloadCodec {
             ]
             .into(),
             data,
+            external_payloads: Vec::new(),
         })
     }
 
