@@ -1,27 +1,13 @@
-//! `engram`: the operator's command line. Each subcommand is a thin front over a library
-//! module, so what it prints is what the Terraform provider computes.
+//! `engram shard-calc`: the history-shard calculator on the command line. Same code path as the
+//! `engram_history_shards` data source, so the numbers are identical.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use engram::sizing::{self, Environment, ShardInputs, ShardRecommendation};
 use serde::Serialize;
-use std::process::ExitCode;
 
-/// Operate self-hosted, customer-keyed Temporal.
-#[derive(Parser)]
-#[command(name = "engram", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Recommend Temporal's numHistoryShards (fixed for a cluster's life) from your load.
-    ShardCalc(ShardCalc),
-}
-
+/// How `shard-calc` prints its result.
 #[derive(Clone, Copy, ValueEnum)]
-enum Output {
+pub enum Output {
     /// A readable table and the arithmetic.
     Table,
     /// JSON: inputs and recommendation.
@@ -30,8 +16,9 @@ enum Output {
     Yaml,
 }
 
+/// `engram shard-calc`: the flags mirror `engram_history_shards`' attributes.
 #[derive(Args)]
-struct ShardCalc {
+pub struct ShardCalc {
     /// Workflow starts per second at the busiest moment.
     #[arg(long)]
     peak_workflows_per_second: f64,
@@ -64,7 +51,8 @@ struct Report<'a> {
     recommendation: &'a ShardRecommendation,
 }
 
-fn shard_calc(args: ShardCalc) -> Result<String, String> {
+/// Runs the calculator; returns the text to print or the error (naming the flag).
+pub fn run(args: ShardCalc) -> Result<String, String> {
     let environment: Environment = args
         .environment
         .parse()
@@ -134,21 +122,4 @@ fn table(r: &ShardRecommendation) -> String {
         r.history_shard_count
     ));
     out.join("\n")
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::ShardCalc(args) => shard_calc(args),
-    };
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
 }

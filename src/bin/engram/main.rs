@@ -1,0 +1,40 @@
+//! `engram`: the operator's command line. Each subcommand is a thin front over a library
+//! module, so what it prints is what the Terraform provider computes.
+
+mod shard_calc;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Operate self-hosted, customer-keyed Temporal.
+#[derive(Parser)]
+#[command(name = "engram", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Recommend Temporal's numHistoryShards (fixed for a cluster's life) from your load.
+    ShardCalc(shard_calc::ShardCalc),
+}
+
+fn main() -> ExitCode {
+    // One TLS implementation for every client in the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::ShardCalc(args) => shard_calc::run(args),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
