@@ -160,7 +160,7 @@ pub fn mark_ready(shared: &Shared, target: &ObjectRef) -> Result<Value, ApiError
 
 /// How a Job ends.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(rename_all = "camelCase", tag = "outcome")]
+#[serde(tag = "outcome")]
 pub enum JobOutcome {
     /// All completions succeeded.
     Complete,

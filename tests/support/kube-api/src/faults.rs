@@ -11,7 +11,11 @@ use std::time::Duration;
 
 /// What a faulty request gets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Effect {
     /// An error Status with this code (e.g. 500, 503, or 429), with `Retry-After` when given.
     Status {

@@ -24,6 +24,17 @@ pub async fn client_for(path: &std::path::Path) -> Client {
     Client::try_from(config).expect("client builds")
 }
 
+/// A client like [`client_for`] but without kube-rs's default retry of 429, 503 and 504, so tests
+/// see those answers themselves.
+pub async fn client_without_retry(path: &std::path::Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path).expect("kubeconfig parses");
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kube-rs accepts the kubeconfig");
+    config.default_retry = false;
+    Client::try_from(config).expect("client builds")
+}
+
 /// Starts a server and connects a client to it.
 pub async fn start() -> Fixture {
     let server = KubeApiServer::start().await.expect("server starts");
