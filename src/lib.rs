@@ -11,3 +11,4 @@ pub mod kms;
 pub mod plugin;
 pub mod provider;
 pub mod sizing;
+pub mod temporal;
