@@ -9,7 +9,6 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Largest request body accepted, as on a real API server (3 MiB objects, some headroom).
@@ -32,7 +31,7 @@ pub struct Call {
 }
 
 /// A JSON response with a status code.
-pub fn json(code: StatusCode, value: Value) -> Response {
+pub fn json(code: StatusCode, value: impl serde::Serialize) -> Response {
     (code, axum::Json(value)).into_response()
 }
 

@@ -94,7 +94,7 @@ fn update_status(
     };
     Ok(match write.commit(&mut store, Some(&live), next)? {
         Outcome::Created(v) | Outcome::Updated(v) | Outcome::Unchanged(v) | Outcome::Removed(v) => {
-            v
+            Arc::unwrap_or_clone(v)
         }
     })
 }

@@ -235,7 +235,7 @@ fn remove(
             if namespace {
                 object["status"] = json!({"phase": "Terminating"});
             }
-            object = store.put(key.clone(), object);
+            object = Arc::unwrap_or_clone(store.put(key.clone(), object));
         }
         if !namespace {
             return Removal::Pending(object);
@@ -249,7 +249,9 @@ fn remove(
             None => Removal::Gone,
         };
     }
-    let removed = store.remove(key).unwrap_or_default();
+    let Some(removed) = store.remove(key) else {
+        return Removal::Gone;
+    };
     let uid = removed
         .pointer("/metadata/uid")
         .and_then(Value::as_str)

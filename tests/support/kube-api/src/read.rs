@@ -26,7 +26,7 @@ pub fn get(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Respons
         name: name.clone(),
     };
     let store = shared.store();
-    let object = store.get(&key).cloned().ok_or_else(|| {
+    let object = store.get_shared(&key).ok_or_else(|| {
         ApiError::not_found(Subject {
             resource: &resource.plural,
             group: &resource.group,
@@ -46,7 +46,7 @@ pub fn select(
     shared: &Shared,
     target: &Target,
     call: &Call,
-) -> Result<(Vec<Value>, u64), ApiError> {
+) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
     let labels = LabelSelector::parse(call.query.get("labelSelector").unwrap_or_default())?;
     let fields = FieldSelector::parse(call.query.get("fieldSelector").unwrap_or_default())?;
     let store = shared.store();

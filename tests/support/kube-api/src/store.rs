@@ -50,14 +50,14 @@ pub struct Event {
     /// Where the object lives.
     pub key: ObjectKey,
     /// The object after the change (before it, for deletions, with a new resourceVersion).
-    pub object: Value,
+    pub object: Arc<Value>,
     /// The resourceVersion of the change.
     pub resource_version: u64,
 }
 
 /// The in-memory object store.
 pub struct Store {
-    objects: BTreeMap<ObjectKey, Value>,
+    objects: BTreeMap<ObjectKey, Arc<Value>>,
     resource_version: u64,
     history: VecDeque<Arc<Event>>,
     oldest_kept: u64,
@@ -99,11 +99,16 @@ impl Store {
 
     /// One object.
     pub fn get(&self, key: &ObjectKey) -> Option<&Value> {
-        self.objects.get(key)
+        self.objects.get(key).map(Arc::as_ref)
+    }
+
+    /// One object, shared rather than copied.
+    pub fn get_shared(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.objects.get(key).cloned()
     }
 
     /// Objects of a resource type, in one namespace or (with `None`) all of them, by name.
-    pub fn list(&self, resource: usize, namespace: Option<&str>) -> Vec<(&ObjectKey, &Value)> {
+    pub fn list(&self, resource: usize, namespace: Option<&str>) -> Vec<(&ObjectKey, &Arc<Value>)> {
         self.objects
             .iter()
             .filter(|(key, _)| {
@@ -139,22 +144,24 @@ impl Store {
     }
 
     /// Stores an object under a new resourceVersion and records the event; returns the stored object.
-    pub fn put(&mut self, key: ObjectKey, mut object: Value) -> Value {
+    pub fn put(&mut self, key: ObjectKey, mut object: Value) -> Arc<Value> {
         let kind = if self.objects.contains_key(&key) {
             EventType::Modified
         } else {
             EventType::Added
         };
         let version = self.bump(&mut object);
+        let object = Arc::new(object);
         self.objects.insert(key.clone(), object.clone());
         self.record(kind, key, object.clone(), version);
         object
     }
 
     /// Removes an object and records the deletion; returns it as last seen.
-    pub fn remove(&mut self, key: &ObjectKey) -> Option<Value> {
-        let mut object = self.objects.remove(key)?;
+    pub fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Value>> {
+        let mut object = Arc::unwrap_or_clone(self.objects.remove(key)?);
         let version = self.bump(&mut object);
+        let object = Arc::new(object);
         self.record(EventType::Deleted, key.clone(), object.clone(), version);
         Some(object)
     }
@@ -202,7 +209,7 @@ impl Store {
         self.resource_version
     }
 
-    fn record(&mut self, kind: EventType, key: ObjectKey, object: Value, version: u64) {
+    fn record(&mut self, kind: EventType, key: ObjectKey, object: Arc<Value>, version: u64) {
         let event = Arc::new(Event {
             kind,
             key,

@@ -1,6 +1,7 @@
 //! `meta.k8s.io/v1` Table responses, which `kubectl get` asks for: a name and an age per row.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Whether the Accept header asks for a Table.
 pub fn wanted(accept: &str) -> bool {
@@ -27,7 +28,7 @@ fn age(created: &str) -> String {
 }
 
 /// A Table with one row per object.
-pub fn render(objects: &[Value], resource_version: u64) -> Value {
+pub fn render(objects: &[Arc<Value>], resource_version: u64) -> Value {
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {

@@ -58,7 +58,7 @@ pub fn serve(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Res
             let event = Event {
                 kind: EventType::Added,
                 key: key.clone(),
-                object: object.clone(),
+                object: Arc::clone(object),
                 resource_version: current,
             };
             if matches(&event) {

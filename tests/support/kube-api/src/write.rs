@@ -10,6 +10,7 @@ use crate::status::{ApiError, Subject};
 use crate::store::{ObjectKey, Store};
 use crate::validation;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The current time as the API writes it (RFC 3339, seconds, UTC).
 pub fn timestamp() -> String {
@@ -46,13 +47,13 @@ pub struct Write<'a> {
 #[derive(Debug)]
 pub enum Outcome {
     /// A new object (201).
-    Created(Value),
+    Created(Arc<Value>),
     /// The object changed (200).
-    Updated(Value),
+    Updated(Arc<Value>),
     /// Nothing changed; the stored object, resourceVersion unchanged (200).
-    Unchanged(Value),
+    Unchanged(Arc<Value>),
     /// The last finalizer of an object being deleted was removed, so it is gone (200).
-    Removed(Value),
+    Removed(Arc<Value>),
 }
 
 impl Write<'_> {
@@ -117,7 +118,10 @@ impl Write<'_> {
         if let Some(old) = old {
             self.bump_generation(old, &mut new);
             if is_unchanged(old, &new) {
-                return Ok(Outcome::Unchanged(old.clone()));
+                let stored = store
+                    .get_shared(&self.key)
+                    .unwrap_or_else(|| Arc::new(old.clone()));
+                return Ok(Outcome::Unchanged(stored));
             }
         }
         let finished = old.is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some())
@@ -127,13 +131,15 @@ impl Write<'_> {
                 .is_none_or(Vec::is_empty);
         if self.dry_run {
             return Ok(match old {
-                Some(_) => Outcome::Updated(new),
-                None => Outcome::Created(new),
+                Some(_) => Outcome::Updated(Arc::new(new)),
+                None => Outcome::Created(Arc::new(new)),
             });
         }
         if finished {
             store.put(self.key.clone(), new);
-            let removed = store.remove(&self.key).unwrap_or_default();
+            let removed = store
+                .remove(&self.key)
+                .unwrap_or_else(|| Arc::new(Value::Null));
             crate::delete::finish_namespace_if_empty(store, &self.key.namespace);
             return Ok(Outcome::Removed(removed));
         }
@@ -235,15 +241,7 @@ impl Write<'_> {
         if !self.resource.has_generation {
             return;
         }
-        let spec = |object: &Value| {
-            let mut copy = object.clone();
-            if let Some(map) = copy.as_object_mut() {
-                map.remove("metadata");
-                map.remove("status");
-            }
-            copy
-        };
-        if spec(old) != spec(new) {
+        if !equal_except(old, new, &["metadata", "status"], &[]) {
             let next = old
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
@@ -279,19 +277,30 @@ fn check_namespace(
 }
 
 fn is_unchanged(old: &Value, new: &Value) -> bool {
-    let strip = |object: &Value| {
-        let mut copy = object.clone();
-        if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.remove("resourceVersion");
-            metadata.remove("managedFields");
-        }
-        copy
-    };
-    if strip(old) != strip(new) {
+    if !equal_except(old, new, &[], &["resourceVersion", "managedFields"]) {
         return false;
     }
     match (managed::read(old), managed::read(new)) {
         (Ok(a), Ok(b)) => managed::same_ownership(&a, &b),
         _ => false,
     }
+}
+
+/// Whether two objects are equal apart from some top-level fields and some metadata fields,
+/// compared in place rather than on copies.
+fn equal_except(a: &Value, b: &Value, top: &[&str], metadata: &[&str]) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |map: &'_ serde_json::Map<String, Value>| {
+        map.keys().filter(|k| !top.contains(&k.as_str())).count()
+    };
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| !top.contains(&k.as_str()))
+            .all(|(k, x)| match b.get(k) {
+                Some(y) if k == "metadata" => equal_except(x, y, metadata, &[]),
+                Some(y) => x == y,
+                None => false,
+            })
 }

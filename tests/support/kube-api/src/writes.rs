@@ -23,6 +23,15 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}")))
 }
 
+/// Apply bodies are YAML; JSON (what kube-rs sends) is valid YAML and takes the faster parser.
+fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(_) => serde_yaml_ng::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
+    }
+}
+
 fn key_for(shared: &Shared, target: &Target, name: &str) -> ObjectKey {
     let resource = &shared.resources[target.resource];
     ObjectKey {
@@ -223,8 +232,7 @@ fn server_side_apply(
             "PATCH requests with application/apply-patch+yaml require the fieldManager parameter",
         )
     })?;
-    let mut config: Value = serde_yaml_ng::from_slice(&call.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let mut config = parse_apply_body(&call.body)?;
     if !config.is_object() {
         return Err(ApiError::bad_request(
             "the apply configuration must be an object",
