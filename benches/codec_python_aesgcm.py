@@ -29,7 +29,7 @@ def main():
         sealed = key.encrypt(nonce, data, b"")
         enc = throughput(size, lambda: key.encrypt(os.urandom(12), data, b""))
         dec = throughput(size, lambda: key.decrypt(nonce, sealed, b""))
-        print(f"{label:>7}  {enc:>13.0}  {dec:>13.0}")
+        print(f"{label:>7}  {enc:>13.0f}  {dec:>13.0f}")
 
 
 if __name__ == "__main__":

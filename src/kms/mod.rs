@@ -6,10 +6,13 @@
 //! retried (all of the ones below: they are pure cryptographic operations or reads).
 
 pub mod aws;
+pub mod azure;
 mod error;
+pub mod gcp;
 mod http;
 pub mod local;
 mod secret;
+mod token;
 pub mod vault;
 
 use async_trait::async_trait;
