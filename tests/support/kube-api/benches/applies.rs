@@ -11,8 +11,14 @@ use kube_api::KubeApiServer;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const STARTS: usize = 50;
-const APPLIES: usize = 3000;
+/// Full runs under `cargo bench`; a quick smoke run when built as a test (`cargo test --benches`).
+fn sizes() -> (usize, usize) {
+    if std::env::args().any(|a| a == "--bench") {
+        (50, 3000)
+    } else {
+        (3, 20)
+    }
+}
 
 async fn client(server: &KubeApiServer) -> Client {
     let kubeconfig = Kubeconfig::read_from(server.kubeconfig_path()).expect("kubeconfig");
@@ -59,13 +65,13 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-fn report(label: &str, wall: Duration, cpu: Duration) {
+fn report(label: &str, applies: usize, wall: Duration, cpu: Duration) {
     println!(
-        "{label} (n={APPLIES}): {:.0} applies/s wall clock, {:.0} applies per CPU-second ({:?} wall, {:?} CPU per apply)",
-        APPLIES as f64 / wall.as_secs_f64(),
-        APPLIES as f64 / cpu.as_secs_f64().max(0.001),
-        wall / APPLIES as u32,
-        cpu / APPLIES as u32
+        "{label} (n={applies}): {:.0} applies/s wall clock, {:.0} applies per CPU-second ({:?} wall, {:?} CPU per apply)",
+        applies as f64 / wall.as_secs_f64(),
+        applies as f64 / cpu.as_secs_f64().max(0.001),
+        wall / applies as u32,
+        cpu / applies as u32
     );
 }
 
@@ -74,9 +80,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
-async fn startup() {
-    let mut times = Vec::with_capacity(STARTS);
-    for _ in 0..STARTS {
+async fn startup(starts: usize) {
+    let mut times = Vec::with_capacity(starts);
+    for _ in 0..starts {
         let started = Instant::now();
         let server = KubeApiServer::start().await.expect("start");
         let bound = started.elapsed();
@@ -89,20 +95,20 @@ async fn startup() {
     bound.sort();
     answered.sort();
     println!(
-        "start-up, start() returned (n={STARTS}): median {:?}, p95 {:?}, max {:?}",
+        "start-up, start() returned (n={starts}): median {:?}, p95 {:?}, max {:?}",
         percentile(&bound, 0.5),
         percentile(&bound, 0.95),
         bound[bound.len() - 1]
     );
     println!(
-        "start-up to first answered request incl. kubeconfig load (n={STARTS}): median {:?}, p95 {:?}, max {:?}",
+        "start-up to first answered request incl. kubeconfig load (n={starts}): median {:?}, p95 {:?}, max {:?}",
         percentile(&answered, 0.5),
         percentile(&answered, 0.95),
         answered[answered.len() - 1]
     );
 }
 
-async fn applies() {
+async fn applies(applies: usize) {
     let server = KubeApiServer::start().await.expect("start");
     let deployments: Api<Deployment> = Api::namespaced(client(&server).await, "default");
     let params = PatchParams::apply("bench");
@@ -115,7 +121,7 @@ async fn applies() {
     }
     let started = Instant::now();
     let cpu = cpu_time();
-    for i in 0..APPLIES {
+    for i in 0..applies {
         let name = format!("web-{}", i % 10);
         deployments
             .patch(&name, &params, &Patch::Apply(manifest(&name, 2 + i % 3)))
@@ -124,6 +130,7 @@ async fn applies() {
     }
     report(
         "server-side apply, changing Deployments",
+        applies,
         started.elapsed(),
         cpu_time() - cpu,
     );
@@ -134,7 +141,7 @@ async fn applies() {
         .expect("apply");
     let started = Instant::now();
     let cpu = cpu_time();
-    for _ in 0..APPLIES {
+    for _ in 0..applies {
         deployments
             .patch("web-0", &params, &Patch::Apply(&unchanged))
             .await
@@ -142,6 +149,7 @@ async fn applies() {
     }
     report(
         "server-side apply, no change",
+        applies,
         started.elapsed(),
         cpu_time() - cpu,
     );
@@ -152,8 +160,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let (starts, count) = sizes();
     runtime.block_on(async {
-        startup().await;
-        applies().await;
+        startup(starts).await;
+        applies(count).await;
     });
 }

@@ -7,6 +7,8 @@
 //! under `/__admin`) sets workload status, finishes Jobs, injects faults and restarts the server.
 //! `docs/testing.md` lists what is modelled and what is not.
 
+#![warn(missing_docs)]
+
 mod admin;
 mod api;
 mod apply;

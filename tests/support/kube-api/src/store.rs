@@ -55,6 +55,9 @@ pub struct Event {
     pub resource_version: u64,
 }
 
+/// Past events after a resourceVersion, and a receiver for the events that follow.
+pub type Subscription = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 /// The in-memory object store.
 pub struct Store {
     objects: BTreeMap<ObjectKey, Arc<Value>>,
@@ -180,12 +183,11 @@ impl Store {
 
     /// Events after `since` for which `filter` holds, and a receiver for the ones that follow;
     /// `Err(since)` when that history is no longer kept.
-    #[allow(clippy::type_complexity)]
     pub fn watch_from(
         &self,
         since: u64,
         filter: impl Fn(&Event) -> bool,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), u64> {
+    ) -> Result<Subscription, u64> {
         if since < self.oldest_kept {
             return Err(since);
         }

@@ -77,6 +77,9 @@ impl Write<'_> {
         if !new.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON object"));
         }
+        if new.get("metadata").is_some_and(|m| !m.is_object()) {
+            return Err(ApiError::bad_request("metadata must be an object"));
+        }
         self.set_identity(&mut new);
         match old {
             Some(old) => self.carry_over(old, &mut new),
