@@ -7,7 +7,8 @@ from the kind's root definition and keeps only what server-side apply needs: the
 struct, and for lists and maps their x-kubernetes-list-type, x-kubernetes-list-map-keys and
 x-kubernetes-map-type annotations. Descriptions, enums and validation rules are dropped.
 
-Usage: scripts/extract-list-types.py [path/to/_definitions.json]
+Usage: scripts/extract-list-types.py [--check] [path/to/_definitions.json]
+  --check   compare with the committed file instead of writing it; exit 1 when they differ
 """
 import glob
 import json
@@ -35,9 +36,9 @@ KINDS = {
 }
 
 
-def find_definitions():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
+def find_definitions(args):
+    if args:
+        return args[0]
     pattern = os.path.join(ROOT, ".tools", "venvs", "kubernetes-validate", "lib", "python3*",
                            "site-packages", "kubernetes_validate", "kubernetes-json-schema",
                            VERSION, "_definitions.json")
@@ -93,7 +94,10 @@ class Extractor:
 
 
 def main():
-    path = find_definitions()
+    args = sys.argv[1:]
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
+    path = find_definitions(args)
     with open(path) as f:
         definitions = json.load(f)["$defs"]
     extractor = Extractor(definitions)
@@ -104,9 +108,15 @@ def main():
         "kinds": KINDS,
         "types": dict(sorted(extractor.types.items())),
     }
+    text = json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n"
+    if check:
+        with open(OUTPUT) as f:
+            if f.read() != text:
+                sys.exit("%s is out of date; run scripts/extract-list-types.py" % os.path.normpath(OUTPUT))
+        print("%s matches the OpenAPI definitions (%d types)" % (os.path.normpath(OUTPUT), len(extractor.types)))
+        return
     with open(OUTPUT, "w") as f:
-        json.dump(data, f, separators=(",", ":"), sort_keys=False)
-        f.write("\n")
+        f.write(text)
     print("wrote %s (%d types)" % (os.path.normpath(OUTPUT), len(extractor.types)))
 
 

@@ -24,9 +24,10 @@ pub struct Call {
     pub content_type: String,
     /// The `Accept` header.
     pub accept: String,
-    /// The field manager: `fieldManager`, else derived from the User-Agent as the real server does.
+    /// The `fieldManager` parameter, if given.
     pub manager: Option<String>,
-    /// The User-Agent-derived manager name for ordinary writes.
+    /// The manager name ordinary writes use without `fieldManager`: the User-Agent up to its
+    /// first `/`, as the real server derives it.
     pub default_manager: String,
 }
 

@@ -285,7 +285,7 @@ pub fn finish_namespace_if_empty(store: &mut Store, namespace: &str) {
         return;
     }
     let key = ObjectKey {
-        resource: 0,
+        resource: crate::resources::NAMESPACES,
         namespace: String::new(),
         name: namespace.to_string(),
     };

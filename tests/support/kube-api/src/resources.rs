@@ -75,7 +75,10 @@ impl ResourceType {
     }
 }
 
-/// The built-in kinds the provider uses.
+/// Where Namespace sits in every server's resource list.
+pub const NAMESPACES: usize = 0;
+
+/// The built-in kinds the provider uses, Namespace first.
 pub fn builtin() -> Vec<ResourceType> {
     let b = ResourceType::builtin;
     vec![

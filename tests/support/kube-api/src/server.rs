@@ -22,7 +22,7 @@ const DRAIN: Duration = Duration::from_secs(2);
 pub struct Options {
     /// The address to bind; port 0 picks a free port.
     pub address: SocketAddr,
-    /// The resource types served. Namespaces must come first.
+    /// The resource types served; the core v1 Namespace type must come first.
     pub resources: Vec<ResourceType>,
     /// Mark workloads ready (and Jobs complete) this long after each write.
     pub auto_ready: Option<Duration>,
@@ -142,6 +142,16 @@ impl KubeApiServer {
 
     /// Starts a server with the given options.
     pub async fn start_with(options: Options) -> io::Result<Self> {
+        let namespaces_first = options
+            .resources
+            .get(resources::NAMESPACES)
+            .is_some_and(|r| r.group.is_empty() && r.kind == "Namespace");
+        if !namespaces_first {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Options::resources must start with the core v1 Namespace type",
+            ));
+        }
         let listener = TcpListener::bind(options.address).await?;
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared::new(options.resources));

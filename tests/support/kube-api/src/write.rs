@@ -262,7 +262,7 @@ fn check_namespace(
     resource: &ResourceType,
 ) -> Result<(), ApiError> {
     let namespaces = ObjectKey {
-        resource: 0,
+        resource: crate::resources::NAMESPACES,
         namespace: String::new(),
         name: key.namespace.clone(),
     };

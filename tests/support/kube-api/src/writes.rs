@@ -10,7 +10,7 @@ use crate::resources::ResourceType;
 use crate::schema::Shape;
 use crate::state::Shared;
 use crate::status::{ApiError, Cause};
-use crate::store::ObjectKey;
+use crate::store::{ObjectKey, Store};
 use crate::write::{Outcome, Recording, Write, timestamp};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -141,9 +141,8 @@ pub fn create(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Resp
 }
 
 /// The stored object a PUT or PATCH changes, 404 when absent.
-fn existing(shared: &Shared, write: &Write<'_>) -> Result<Value, ApiError> {
-    shared
-        .store()
+fn existing(store: &Store, write: &Write<'_>) -> Result<Value, ApiError> {
+    store
         .get(&write.key)
         .cloned()
         .ok_or_else(|| ApiError::not_found(write.subject()))
@@ -178,10 +177,7 @@ pub fn replace(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Res
         recording: Recording::Updated(manager),
     };
     let mut store = shared.store();
-    let live = store
-        .get(&write.key)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(write.subject()))?;
+    let live = existing(&store, &write)?;
     check_resource_version(&object, &live, &write)?;
     let outcome = write.commit(&mut store, Some(&live), object)?;
     drop(store);
@@ -205,16 +201,12 @@ pub fn patch(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Respo
         dry_run: call.query.dry_run(),
         recording: Recording::Updated(manager),
     };
-    let live = existing(shared, &write)?;
+    let mut store = shared.store();
+    let live = existing(&store, &write)?;
     let patched = apply_patch(&live, &call.body, kind, shape)?;
     check_identity(resource, target, &name, &patched)?;
-    let mut store = shared.store();
-    let current = store
-        .get(&write.key)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(write.subject()))?;
-    check_resource_version(&patched, &current, &write)?;
-    let outcome = write.commit(&mut store, Some(&current), patched)?;
+    check_resource_version(&patched, &live, &write)?;
+    let outcome = write.commit(&mut store, Some(&live), patched)?;
     drop(store);
     Ok(respond(outcome, shared, resource))
 }
