@@ -51,6 +51,9 @@ pub struct Event {
     pub key: ObjectKey,
     /// The object after the change (before it, for deletions, with a new resourceVersion).
     pub object: Arc<Value>,
+    /// The object before a modification, so watches with selectors can tell when it entered or
+    /// left their selection.
+    pub previous: Option<Arc<Value>>,
     /// The resourceVersion of the change.
     pub resource_version: u64,
 }
@@ -148,15 +151,20 @@ impl Store {
 
     /// Stores an object under a new resourceVersion and records the event; returns the stored object.
     pub fn put(&mut self, key: ObjectKey, mut object: Value) -> Arc<Value> {
-        let kind = if self.objects.contains_key(&key) {
-            EventType::Modified
-        } else {
-            EventType::Added
-        };
         let version = self.bump(&mut object);
         let object = Arc::new(object);
-        self.objects.insert(key.clone(), object.clone());
-        self.record(kind, key, object.clone(), version);
+        let previous = self.objects.insert(key.clone(), object.clone());
+        let kind = match previous {
+            Some(_) => EventType::Modified,
+            None => EventType::Added,
+        };
+        self.record(Event {
+            kind,
+            key,
+            object: object.clone(),
+            previous,
+            resource_version: version,
+        });
         object
     }
 
@@ -165,7 +173,13 @@ impl Store {
         let mut object = Arc::unwrap_or_clone(self.objects.remove(key)?);
         let version = self.bump(&mut object);
         let object = Arc::new(object);
-        self.record(EventType::Deleted, key.clone(), object.clone(), version);
+        self.record(Event {
+            kind: EventType::Deleted,
+            key: key.clone(),
+            object: object.clone(),
+            previous: None,
+            resource_version: version,
+        });
         Some(object)
     }
 
@@ -211,13 +225,8 @@ impl Store {
         self.resource_version
     }
 
-    fn record(&mut self, kind: EventType, key: ObjectKey, object: Arc<Value>, version: u64) {
-        let event = Arc::new(Event {
-            kind,
-            key,
-            object,
-            resource_version: version,
-        });
+    fn record(&mut self, event: Event) {
+        let event = Arc::new(event);
         if self.history.len() == HISTORY
             && let Some(dropped) = self.history.pop_front()
         {

@@ -28,6 +28,48 @@ fn line(kind: &str, object: &Value) -> bytes::Bytes {
     bytes::Bytes::from(text)
 }
 
+/// Which changes a watch reports.
+struct Filter {
+    resource: usize,
+    namespace: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    fn in_scope(&self, event: &Event) -> bool {
+        event.key.resource == self.resource
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| *ns == event.key.namespace)
+    }
+
+    fn selects(&self, object: &Value) -> bool {
+        self.labels.matches(object) && self.fields.matches(object)
+    }
+
+    /// The line a change produces, if any. As in the real watch cache, a modification that moves
+    /// an object into the selection is ADDED, and one that moves it out is DELETED.
+    fn line_for(&self, event: &Event) -> Option<bytes::Bytes> {
+        let now = self.selects(&event.object);
+        let kind = match (
+            event.kind,
+            event.previous.as_deref().map(|p| self.selects(p)),
+        ) {
+            (EventType::Modified, Some(before)) => match (before, now) {
+                (true, true) => "MODIFIED",
+                (false, true) => "ADDED",
+                (true, false) => "DELETED",
+                (false, false) => return None,
+            },
+            (kind, _) if now => kind.as_str(),
+            _ => return None,
+        };
+        Some(line(kind, &event.object))
+    }
+}
+
 /// Starts a watch on a collection.
 pub fn serve(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Response, ApiError> {
     let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or_default())?;
@@ -39,29 +81,19 @@ pub fn serve(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Res
         .unwrap_or(DEFAULT_TIMEOUT);
     let requested = query.get("resourceVersion").unwrap_or_default();
     let initial_events = query.flag("sendInitialEvents");
-    let resource = target.resource;
-    let namespace = target.namespace.clone();
-    let matches = move |event: &Event| {
-        event.key.resource == resource
-            && namespace
-                .as_ref()
-                .is_none_or(|ns| *ns == event.key.namespace)
-            && labels.matches(&event.object)
-            && fields.matches(&event.object)
-    };
+    let filter = Arc::new(Filter {
+        resource: target.resource,
+        namespace: target.namespace.clone(),
+        labels,
+        fields,
+    });
 
     let store = shared.store();
     let current = store.resource_version();
     let mut first: Vec<bytes::Bytes> = Vec::new();
     let since = if requested.is_empty() || requested == "0" || initial_events {
-        for (key, object) in store.list(target.resource, target.namespace.as_deref()) {
-            let event = Event {
-                kind: EventType::Added,
-                key: key.clone(),
-                object: Arc::clone(object),
-                resource_version: current,
-            };
-            if matches(&event) {
+        for (_, object) in store.list(target.resource, target.namespace.as_deref()) {
+            if filter.selects(object) {
                 first.push(line("ADDED", object));
             }
         }
@@ -82,7 +114,7 @@ pub fn serve(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Res
             ApiError::bad_request(format!("invalid resource version: {requested:?}"))
         })?
     };
-    let watched = store.watch_from(since, &matches);
+    let watched = store.watch_from(since, |event| filter.in_scope(event));
     drop(store);
 
     let body = match watched {
@@ -91,11 +123,11 @@ pub fn serve(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Res
             Body::from(line("ERROR", &error))
         }
         Ok((past, receiver)) => {
-            first.extend(past.iter().map(|e| line(e.kind.as_str(), &e.object)));
+            first.extend(past.iter().filter_map(|e| filter.line_for(e)));
             let live = BroadcastStream::new(receiver).filter_map(move |item| {
                 let out = match item {
-                    Ok(event) if event.resource_version > since && matches(&event) => {
-                        Some(line(event.kind.as_str(), &event.object))
+                    Ok(event) if event.resource_version > since && filter.in_scope(&event) => {
+                        filter.line_for(&event)
                     }
                     Ok(_) => None,
                     Err(_) => Some(line("ERROR", &ApiError::expired(since).to_status())),

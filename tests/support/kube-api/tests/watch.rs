@@ -162,6 +162,49 @@ async fn watch_honours_label_selectors() {
 }
 
 #[tokio::test]
+async fn objects_moving_out_of_and_into_a_label_selection_are_deleted_and_added() {
+    let f = start().await;
+    let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
+    let labelled: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "m", "labels": {"pick": "me"}}}))
+            .expect("map");
+    maps.create(&PostParams::default(), &labelled)
+        .await
+        .expect("create");
+    let version = maps
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let unpick = json!({"metadata": {"labels": {"pick": "other"}}});
+    maps.patch("m", &PatchParams::default(), &Patch::Merge(&unpick))
+        .await
+        .expect("out");
+    let repick = json!({"metadata": {"labels": {"pick": "me"}}});
+    maps.patch("m", &PatchParams::default(), &Patch::Merge(&repick))
+        .await
+        .expect("in");
+    let params = WatchParams::default().labels("pick=me").timeout(2);
+    let events: Vec<WatchEvent<ConfigMap>> = maps
+        .watch(&params, &version)
+        .await
+        .expect("watch")
+        .take(2)
+        .try_collect()
+        .await
+        .expect("events");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [WatchEvent::Deleted(_), WatchEvent::Added(_)]
+        ),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_kube_runtime_watcher_lists_then_follows() {
     let f = start().await;
     let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
