@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod data_sources;
+pub mod deploy;
 pub mod framework;
 pub mod kms;
 pub mod plugin;

@@ -1,6 +1,7 @@
 //! `engram`: the operator's command line. Each subcommand is a thin front over a library
 //! module, so what it prints is what the Terraform provider computes.
 
+mod render;
 mod shard_calc;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Recommend Temporal's numHistoryShards (fixed for a cluster's life) from your load.
     ShardCalc(shard_calc::ShardCalc),
+    /// Print the Kubernetes objects of a Temporal cluster or codec server spec, as YAML.
+    Render(render::RenderArgs),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::ShardCalc(args) => shard_calc::run(args),
+        Command::Render(args) => render::run(args),
     };
     match result {
         Ok(text) => {

@@ -1,0 +1,28 @@
+//! What Temporal and the codec server look like on Kubernetes, and the work of getting them
+//! there: pure rendering from a spec to objects (what `engram render` prints), server-side apply
+//! in dependency order with rollout waits, prune, destroy, drift read-back and import.
+//!
+//! Everything the Terraform resources need is re-exported here; a resource never builds
+//! Kubernetes objects or requests itself.
+
+mod labels;
+mod manifest;
+mod render;
+mod spec;
+mod spec_file;
+mod validate;
+mod version;
+
+pub use labels::{
+    CLUSTER_LABEL, FIELD_MANAGER, Owner, SHARD_COUNT_ANNOTATION, SPEC_ANNOTATION, STACK_LABEL,
+    Stack,
+};
+pub use manifest::{Kind, Manifest, ObjectId, Step, to_yaml_stream};
+pub use render::server_config::shard_count as history_shard_count_in_config;
+pub use render::{
+    Rendered, codec_server as render_codec_server, temporal_cluster as render_temporal_cluster,
+};
+pub use spec::*;
+pub use spec_file::{SpecFile, SpecFileError};
+pub use validate::{Problem, SpecError};
+pub use version::{TemporalVersion, UpgradeError, check_upgrade};

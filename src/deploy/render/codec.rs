@@ -1,0 +1,297 @@
+//! The codec server's objects: a ServiceAccount bound to the cloud identity that may call the
+//! KMS, the keyring Secret (wrapped keys only), the Deployment running `engram codec-server`,
+//! its Service, PodDisruptionBudget and a NetworkPolicy that admits only the Web UI's pods and
+//! the CLI users' networks.
+
+use super::pod;
+use crate::deploy::labels::{Owner, SPEC_ANNOTATION, Stack};
+use crate::deploy::manifest::{Kind, Manifest, Step};
+use crate::deploy::spec::CodecServerSpec;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, Secret, Service,
+    ServiceAccount, ServicePort, ServiceSpec,
+};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+/// The component label of the codec server's objects.
+pub const COMPONENT: &str = "codec-server";
+/// The port the server listens on (TLS).
+pub const PORT: i32 = 8443;
+/// The key of the keyring document in its Secret.
+pub const KEYRING_KEY: &str = "keyring.json";
+/// The user the server runs as (the distroless `nonroot` user).
+const USER: i64 = 65532;
+const KEYRING_DIR: &str = "/etc/engram/keyring";
+const TLS_DIR: &str = "/etc/engram/tls";
+
+/// The owner of a codec server's objects.
+pub fn owner(spec: &CodecServerSpec) -> Owner {
+    Owner {
+        stack: Stack::CodecServer,
+        namespace: spec.namespace.clone(),
+        instance: spec.name.clone(),
+        cluster: spec.temporal_cluster.clone(),
+    }
+}
+
+/// The name of the keyring Secret.
+pub fn keyring_secret_name(spec: &CodecServerSpec) -> String {
+    format!("{}-keyring", spec.name)
+}
+
+fn env(spec: &CodecServerSpec) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+    let mut env = vec![
+        pod::env("ENGRAM_CODEC_LISTEN", &format!("0.0.0.0:{PORT}")),
+        pod::env(
+            "ENGRAM_CODEC_KEYRING",
+            &format!("{KEYRING_DIR}/{KEYRING_KEY}"),
+        ),
+        pod::env("ENGRAM_CODEC_KMS", &spec.kms.provider),
+    ];
+    env.extend(spec.kms.env.iter().map(|(k, v)| pod::env(k, v)));
+    if spec.tls_secret_name.is_some() {
+        env.push(pod::env(
+            "ENGRAM_CODEC_TLS_CERT",
+            &format!("{TLS_DIR}/tls.crt"),
+        ));
+        env.push(pod::env(
+            "ENGRAM_CODEC_TLS_KEY",
+            &format!("{TLS_DIR}/tls.key"),
+        ));
+    }
+    if !spec.cors_origins.is_empty() {
+        env.push(pod::env(
+            "ENGRAM_CODEC_CORS_ORIGINS",
+            &spec.cors_origins.join(","),
+        ));
+    }
+    if let Some(oidc) = &spec.oidc {
+        env.push(pod::env("ENGRAM_CODEC_JWKS_URL", &oidc.jwks_url));
+        env.push(pod::env("ENGRAM_CODEC_JWT_ISSUER", &oidc.issuer));
+        env.push(pod::env(
+            "ENGRAM_CODEC_JWT_AUDIENCES",
+            &oidc.audiences.join(","),
+        ));
+        env.push(pod::env(
+            "ENGRAM_CODEC_PERMISSIONS_CLAIM",
+            &oidc.permissions_claim,
+        ));
+    }
+    env
+}
+
+fn probe(path: &str, initial: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("https".into()),
+            scheme: Some("HTTPS".into()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: Some(initial),
+        period_seconds: Some(10),
+        timeout_seconds: Some(3),
+        ..Probe::default()
+    }
+}
+
+/// Every object of a codec server, in apply order.
+pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
+    let owner = owner(spec);
+    let none = BTreeMap::new();
+    let meta = |name: &str| pod::meta(&owner, name, COMPONENT, &none);
+    let identity = &spec.kms.workload_identity;
+    let identity_annotations: BTreeMap<String, String> = [
+        ("eks.amazonaws.com/role-arn", &identity.aws_role_arn),
+        (
+            "azure.workload.identity/client-id",
+            &identity.azure_client_id,
+        ),
+        (
+            "iam.gke.io/gcp-service-account",
+            &identity.gcp_service_account,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect();
+    let vault_login = spec
+        .kms
+        .env
+        .contains_key("ENGRAM_CODEC_VAULT_KUBERNETES_ROLE");
+    let account = ServiceAccount {
+        metadata: pod::meta(&owner, &spec.name, COMPONENT, &identity_annotations),
+        automount_service_account_token: Some(vault_login),
+        ..ServiceAccount::default()
+    };
+    let secret = Secret {
+        metadata: meta(&keyring_secret_name(spec)),
+        type_: Some("Opaque".into()),
+        data: Some(BTreeMap::from([(
+            KEYRING_KEY.to_string(),
+            ByteString(spec.keyring.as_bytes().to_vec()),
+        )])),
+        ..Secret::default()
+    };
+    let selector_labels = owner.selector_labels(COMPONENT);
+    let mut pod_labels = owner.labels(COMPONENT);
+    pod_labels.extend(selector_labels.clone());
+    if identity.azure_client_id.is_some() {
+        pod_labels.insert("azure.workload.identity/use".into(), "true".into());
+    }
+    let (tmp_volume, tmp_mount) = pod::tmp();
+    let mut volumes = vec![
+        pod::secret_volume("keyring", &keyring_secret_name(spec)),
+        tmp_volume,
+    ];
+    let mut mounts = vec![pod::mount("keyring", KEYRING_DIR), tmp_mount];
+    if let Some(tls) = &spec.tls_secret_name {
+        volumes.push(pod::secret_volume("tls", tls));
+        mounts.push(pod::mount("tls", TLS_DIR));
+    }
+    let container = Container {
+        name: COMPONENT.into(),
+        image: Some(spec.image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        args: Some(vec!["codec-server".into()]),
+        env: Some(env(spec)),
+        ports: Some(vec![ContainerPort {
+            name: Some("https".into()),
+            container_port: PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(probe("/readyz", 2)),
+        liveness_probe: Some(probe("/healthz", 10)),
+        resources: Some(pod::resources(&spec.resources)),
+        security_context: Some(pod::container_security(USER)),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    let mut spec_annotation = spec.clone();
+    spec_annotation.keyring.clear();
+    let deployment = Deployment {
+        metadata: pod::meta(
+            &owner,
+            &spec.name,
+            COMPONENT,
+            &BTreeMap::from([(
+                SPEC_ANNOTATION.to_string(),
+                serde_json::to_string(&spec_annotation).unwrap_or_default(),
+            )]),
+        ),
+        spec: DeploymentSpec {
+            replicas: Some(spec.replicas),
+            revision_history_limit: Some(5),
+            selector: pod::selector(selector_labels.clone()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(spec.name.clone()),
+                    automount_service_account_token: Some(vault_login),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod::pod_security(USER)),
+                    topology_spread_constraints: Some(pod::spread(
+                        &Default::default(),
+                        &selector_labels,
+                    )),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        },
+        ..Deployment::default()
+    };
+    let service = Service {
+        metadata: meta(&spec.name),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector_labels.clone()),
+            ports: Some(vec![ServicePort {
+                name: Some("https".into()),
+                port: 443,
+                target_port: Some(IntOrString::String("https".into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    let mut ui_pods = BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "temporal".to_string()),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            spec.temporal_cluster.clone(),
+        ),
+    ]);
+    ui_pods.insert(
+        "app.kubernetes.io/component".into(),
+        super::web::UI_COMPONENT.into(),
+    );
+    let mut peers = vec![NetworkPolicyPeer {
+        pod_selector: Some(pod::selector(ui_pods)),
+        ..NetworkPolicyPeer::default()
+    }];
+    peers.extend(spec.client_cidrs.iter().map(|cidr| NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.clone(),
+            except: None,
+        }),
+        ..NetworkPolicyPeer::default()
+    }));
+    let policy = NetworkPolicy {
+        metadata: meta(&spec.name),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(pod::selector(selector_labels.clone())),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(peers),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(PORT)),
+                    protocol: Some("TCP".into()),
+                    ..NetworkPolicyPort::default()
+                }]),
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    };
+    let mut out = vec![
+        Manifest::new(Kind::ServiceAccount, Step::Foundation, &account),
+        Manifest::new(Kind::Secret, Step::Foundation, &secret),
+        Manifest::new(Kind::Service, Step::Foundation, &service),
+        Manifest::new(Kind::NetworkPolicy, Step::Foundation, &policy),
+    ];
+    if spec.replicas > 1 {
+        let budget = PodDisruptionBudget {
+            metadata: meta(&spec.name),
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(1)),
+                selector: Some(pod::selector(selector_labels)),
+                ..PodDisruptionBudgetSpec::default()
+            }),
+            ..PodDisruptionBudget::default()
+        };
+        out.push(Manifest::new(
+            Kind::PodDisruptionBudget,
+            Step::Foundation,
+            &budget,
+        ));
+    }
+    out.push(Manifest::new(Kind::Deployment, Step::Edge, &deployment));
+    out
+}

@@ -1,0 +1,165 @@
+//! Pure rendering: a spec in, the Kubernetes objects out, always the same objects in the same
+//! order for the same spec (no clocks, no randomness). `engram render` prints exactly these.
+
+mod certificates;
+mod codec;
+mod monitoring;
+pub(crate) mod names;
+mod network;
+mod pod;
+mod schema;
+pub(crate) mod server_config;
+mod servers;
+mod web;
+
+use super::labels::{Owner, SHARD_COUNT_ANNOTATION, Stack, digest};
+use super::manifest::{Kind, Manifest, Step, to_yaml_stream};
+use super::spec::{CodecServerSpec, TemporalClusterSpec, TlsSource};
+use super::validate::{self, SpecError};
+use super::version::TemporalVersion;
+use k8s_openapi::api::core::v1::Namespace;
+use std::collections::BTreeMap;
+
+/// What one renderer call needs besides the spec: the owner and the annotations every object
+/// carries.
+pub(crate) struct Context<'a> {
+    spec: &'a TemporalClusterSpec,
+    owner: Owner,
+    annotations: BTreeMap<String, String>,
+}
+
+/// The objects of one deployment, in apply order, with the owner that labels them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// Whose objects these are.
+    pub owner: Owner,
+    /// The objects, in apply order.
+    pub objects: Vec<Manifest>,
+    /// The Temporal version (Temporal clusters only), for the upgrade check.
+    pub temporal_version: Option<TemporalVersion>,
+}
+
+impl Rendered {
+    /// The objects as one YAML stream.
+    pub fn to_yaml(&self) -> String {
+        to_yaml_stream(&self.objects)
+    }
+}
+
+/// The Secret a TLS source's key pair is in.
+pub(crate) fn tls_secret_name(
+    spec: &TemporalClusterSpec,
+    which: &str,
+    source: &TlsSource,
+) -> String {
+    match source {
+        TlsSource::ExistingSecret { secret_name } => secret_name.clone(),
+        TlsSource::CertManager { .. } => certificates::secret_name(&spec.name, which),
+    }
+}
+
+/// The owner of a Temporal cluster's objects.
+pub fn temporal_owner(spec: &TemporalClusterSpec) -> Owner {
+    Owner {
+        stack: Stack::Temporal,
+        namespace: spec.namespace.clone(),
+        instance: spec.name.clone(),
+        cluster: spec.name.clone(),
+    }
+}
+
+/// Renders a Temporal cluster. Fails only on an invalid spec.
+pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecError> {
+    validate::temporal_cluster(spec)?;
+    let version: TemporalVersion = spec.version.parse().map_err(|reason| SpecError {
+        problems: vec![validate::Problem {
+            field: "version".into(),
+            reason,
+        }],
+    })?;
+    let ctx = Context {
+        spec,
+        owner: temporal_owner(spec),
+        annotations: BTreeMap::from([(
+            SHARD_COUNT_ANNOTATION.to_string(),
+            spec.history_shard_count.to_string(),
+        )]),
+    };
+    let config = server_config::render(spec);
+    let config_hash = digest(&config);
+    let mut objects = Vec::new();
+    if spec.create_namespace {
+        let mut labels = ctx.owner.labels("namespace");
+        for mode in ["enforce", "audit", "warn"] {
+            labels.insert(
+                format!("pod-security.kubernetes.io/{mode}"),
+                "restricted".into(),
+            );
+        }
+        let mut meta = pod::meta(&ctx.owner, &spec.namespace, "namespace", &ctx.annotations);
+        meta.namespace = None;
+        meta.labels = Some(labels);
+        let namespace = Namespace {
+            metadata: meta,
+            ..Namespace::default()
+        };
+        objects.push(Manifest::new(Kind::Namespace, Step::Namespace, &namespace));
+    }
+    objects.push(servers::service_account(&ctx));
+    objects.push(servers::config_map(&ctx, &config));
+    for (which, source) in [
+        ("internode", &spec.tls.internode),
+        ("frontend", &spec.tls.frontend),
+    ] {
+        if let Some(source) = source {
+            objects.extend(certificates::certificate(&ctx, which, source));
+        }
+    }
+    let services = names::services_with_specs(spec);
+    for (service, _) in &services {
+        objects.push(servers::service(&ctx, *service));
+    }
+    objects.extend(network::policies(&ctx));
+    for (service, settings) in &services {
+        let budget = &settings.disruption_budget;
+        objects.extend(servers::disruption_budget(
+            &ctx,
+            service.component(),
+            &names::object(spec, service.component()),
+            settings.replicas,
+            budget.enabled,
+            budget.max_unavailable,
+        ));
+    }
+    objects.push(schema::setup(&ctx));
+    objects.push(schema::update(&ctx, &version));
+    for (service, settings) in &services {
+        objects.push(servers::deployment(&ctx, *service, settings, &config_hash));
+    }
+    objects.extend(web::web_ui(&ctx));
+    objects.extend(web::admin_tools(&ctx));
+    if spec.metrics.service_monitor {
+        objects.push(monitoring::service_monitor(&ctx));
+    }
+    if spec.metrics.prometheus_rule {
+        objects.push(monitoring::prometheus_rule(&ctx));
+    }
+    objects.sort_by_key(|m| m.step);
+    Ok(Rendered {
+        owner: ctx.owner,
+        objects,
+        temporal_version: Some(version),
+    })
+}
+
+/// Renders a codec server. Fails only on an invalid spec.
+pub fn codec_server(spec: &CodecServerSpec) -> Result<Rendered, SpecError> {
+    validate::codec_server(spec)?;
+    let mut objects = codec::render(spec);
+    objects.sort_by_key(|m| m.step);
+    Ok(Rendered {
+        owner: codec::owner(spec),
+        objects,
+        temporal_version: None,
+    })
+}

@@ -1,0 +1,618 @@
+//! What a Temporal cluster and a codec server look like, as the operator describes them.
+//!
+//! These types are the one input of rendering, applying and drift checks. Field names are the
+//! snake_case nouns the Terraform attributes use, and every default is the value a production
+//! team would pick, so a short spec is a sound one. Nothing here holds a secret: passwords and
+//! client secrets are references to Kubernetes Secrets.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+fn yes() -> bool {
+    true
+}
+
+/// A whole Temporal deployment: its servers, Web UI, admin tools, persistence and policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalClusterSpec {
+    /// The cluster's name: prefix of every object name and value of `engram.dev/cluster`.
+    pub name: String,
+    /// The Kubernetes namespace everything lives in.
+    pub namespace: String,
+    /// Create (and on destroy, delete) the namespace, labelled for restricted Pod Security.
+    #[serde(default = "yes")]
+    pub create_namespace: bool,
+    /// Temporal server version, e.g. `1.29.1`; upgrades go one minor version at a time.
+    pub version: String,
+    /// Temporal's `numHistoryShards`. Fixed for the life of the cluster's database.
+    pub history_shard_count: u32,
+    /// Container images.
+    #[serde(default)]
+    pub images: Images,
+    /// The four Temporal services, and the internal frontend.
+    #[serde(default)]
+    pub services: Services,
+    /// The Temporal Web UI.
+    #[serde(default)]
+    pub web_ui: WebUiSpec,
+    /// A Deployment with the admin tools image, for `temporal operator` and `tdbg`.
+    #[serde(default)]
+    pub admin_tools: AdminToolsSpec,
+    /// The PostgreSQL databases.
+    pub persistence: PersistenceSpec,
+    /// JWT authorization on the frontend; none means any client that reaches it is trusted.
+    #[serde(default)]
+    pub authorization: Option<AuthorizationSpec>,
+    /// TLS between Temporal services and on the frontend.
+    #[serde(default)]
+    pub tls: TlsSpec,
+    /// Prometheus scraping and alerts.
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+    /// NetworkPolicies.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// A PriorityClass for every Temporal pod that does not set its own.
+    #[serde(default)]
+    pub priority_class_name: Option<String>,
+}
+
+/// Image repositories; the server and admin tools images are tagged with the Temporal version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Images {
+    /// The server image repository.
+    pub server: String,
+    /// The admin tools image repository (also runs the schema jobs).
+    pub admin_tools: String,
+    /// The Web UI image repository.
+    pub ui: String,
+    /// The Web UI version (it is released apart from the server).
+    pub ui_version: String,
+    /// `imagePullPolicy` for every container.
+    pub pull_policy: String,
+}
+
+impl Default for Images {
+    fn default() -> Self {
+        Self {
+            server: "temporalio/server".into(),
+            admin_tools: "temporalio/admin-tools".into(),
+            ui: "temporalio/ui".into(),
+            ui_version: "2.40.1".into(),
+            pull_policy: "IfNotPresent".into(),
+        }
+    }
+}
+
+/// Per-service settings of the Temporal server roles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Services {
+    /// The public gRPC/HTTP frontend.
+    pub frontend: ServiceSpec,
+    /// The internal frontend for the system worker; rendered when set, or when authorization
+    /// is on (the system worker cannot present a user's token).
+    pub internal_frontend: Option<ServiceSpec>,
+    /// The history service: owns the shards.
+    pub history: ServiceSpec,
+    /// The matching service: task queues.
+    pub matching: ServiceSpec,
+    /// The system worker.
+    pub worker: ServiceSpec,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            frontend: ServiceSpec::with(2, "500m", "1Gi", "2", "2Gi"),
+            internal_frontend: None,
+            history: ServiceSpec::with(3, "1", "4Gi", "4", "8Gi"),
+            matching: ServiceSpec::with(2, "500m", "1Gi", "2", "2Gi"),
+            worker: ServiceSpec::with(2, "250m", "512Mi", "1", "1Gi"),
+        }
+    }
+}
+
+/// One Temporal service's pods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Pod count. An autoscaler may take this field over; drift checks then leave it alone.
+    pub replicas: i32,
+    /// CPU and memory.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Spreading over zones and nodes.
+    #[serde(default)]
+    pub spread: Spread,
+    /// The PodDisruptionBudget.
+    #[serde(default)]
+    pub disruption_budget: DisruptionBudget,
+    /// Overrides the cluster's priority class for this service.
+    #[serde(default)]
+    pub priority_class_name: Option<String>,
+}
+
+impl ServiceSpec {
+    fn with(replicas: i32, cpu: &str, memory: &str, cpu_limit: &str, memory_limit: &str) -> Self {
+        Self {
+            replicas,
+            resources: Resources {
+                cpu_request: cpu.into(),
+                memory_request: memory.into(),
+                cpu_limit: cpu_limit.into(),
+                memory_limit: memory_limit.into(),
+            },
+            spread: Spread::default(),
+            disruption_budget: DisruptionBudget::default(),
+            priority_class_name: None,
+        }
+    }
+}
+
+impl Default for ServiceSpec {
+    fn default() -> Self {
+        Self::with(2, "500m", "1Gi", "2", "2Gi")
+    }
+}
+
+/// Requests and limits, as Kubernetes quantities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resources {
+    /// CPU request.
+    pub cpu_request: String,
+    /// Memory request.
+    pub memory_request: String,
+    /// CPU limit.
+    pub cpu_limit: String,
+    /// Memory limit.
+    pub memory_limit: String,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Self {
+            cpu_request: "250m".into(),
+            memory_request: "512Mi".into(),
+            cpu_limit: "1".into(),
+            memory_limit: "1Gi".into(),
+        }
+    }
+}
+
+/// Topology spread constraints, one per key, so replicas land in different zones and nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Spread {
+    /// Node label keys to spread over, in order.
+    pub topology_keys: Vec<String>,
+    /// Largest allowed difference in pod count between two domains.
+    pub max_skew: i32,
+    /// `DoNotSchedule` (strict) or `ScheduleAnyway` (best effort).
+    pub when_unsatisfiable: String,
+}
+
+impl Default for Spread {
+    fn default() -> Self {
+        Self {
+            topology_keys: vec![
+                "topology.kubernetes.io/zone".into(),
+                "kubernetes.io/hostname".into(),
+            ],
+            max_skew: 1,
+            when_unsatisfiable: "ScheduleAnyway".into(),
+        }
+    }
+}
+
+/// A PodDisruptionBudget; rendered only when there is more than one replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisruptionBudget {
+    /// Whether to render it.
+    pub enabled: bool,
+    /// Pods that may be down at once during voluntary disruptions.
+    pub max_unavailable: i32,
+}
+
+impl Default for DisruptionBudget {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_unavailable: 1,
+        }
+    }
+}
+
+/// The Temporal Web UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebUiSpec {
+    /// Whether to render it.
+    pub enabled: bool,
+    /// Pod count.
+    pub replicas: i32,
+    /// CPU and memory.
+    pub resources: Resources,
+    /// The codec server the browser calls to decode payloads (an `https://` URL).
+    pub codec_endpoint: Option<String>,
+    /// Send the user's access token to the codec server.
+    pub codec_pass_access_token: bool,
+    /// Send cookies to the codec server.
+    pub codec_include_credentials: bool,
+    /// Sign-in through an OIDC provider.
+    pub oidc: Option<UiOidcSpec>,
+}
+
+impl Default for WebUiSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            replicas: 2,
+            resources: Resources {
+                cpu_request: "100m".into(),
+                memory_request: "128Mi".into(),
+                cpu_limit: "500m".into(),
+                memory_limit: "256Mi".into(),
+            },
+            codec_endpoint: None,
+            codec_pass_access_token: false,
+            codec_include_credentials: false,
+            oidc: None,
+        }
+    }
+}
+
+/// The Web UI's OIDC sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiOidcSpec {
+    /// The issuer URL.
+    pub provider_url: String,
+    /// The client id.
+    pub client_id: String,
+    /// Where the client secret is.
+    pub client_secret: SecretKeyRef,
+    /// The UI's callback URL registered with the provider.
+    pub callback_url: String,
+    /// Scopes requested.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into(), "email".into()]
+}
+
+/// The admin tools Deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminToolsSpec {
+    /// Whether to render it.
+    pub enabled: bool,
+}
+
+impl Default for AdminToolsSpec {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// A key of a Kubernetes Secret in the cluster's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key within it.
+    pub key: String,
+}
+
+/// The two PostgreSQL stores Temporal needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersistenceSpec {
+    /// Workflow state, history and task queues.
+    pub default: SqlStoreSpec,
+    /// Visibility (workflow listing and search).
+    pub visibility: SqlStoreSpec,
+}
+
+/// One PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlStoreSpec {
+    /// Host name (also the name TLS verifies, unless `tls.server_name` says otherwise).
+    pub host: String,
+    /// Port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Where the password is; it reaches the server as an environment variable only.
+    pub password_secret: SecretKeyRef,
+    /// Connection pool size per pod.
+    #[serde(default = "default_max_conns")]
+    pub max_conns: u32,
+    /// Idle connections kept per pod.
+    #[serde(default = "default_max_conns")]
+    pub max_idle_conns: u32,
+    /// How long a connection lives, as a Go duration.
+    #[serde(default = "default_conn_lifetime")]
+    pub max_conn_lifetime: String,
+    /// TLS to the database.
+    #[serde(default)]
+    pub tls: SqlTlsSpec,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+fn default_max_conns() -> u32 {
+    20
+}
+fn default_conn_lifetime() -> String {
+    "1h".into()
+}
+
+/// TLS to PostgreSQL. On by default and verified in full (chain and host name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqlTlsSpec {
+    /// Whether to use TLS.
+    pub enabled: bool,
+    /// `verify-full` (chain and host name) or `verify-ca` (chain only).
+    pub mode: String,
+    /// The CA bundle; the system roots when absent.
+    pub ca: Option<CaRef>,
+    /// The name to verify, when it differs from the host.
+    pub server_name: Option<String>,
+}
+
+impl Default for SqlTlsSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mode: "verify-full".into(),
+            ca: None,
+            server_name: None,
+        }
+    }
+}
+
+/// A CA bundle in a Secret or a ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaRef {
+    /// `Secret` or `ConfigMap`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The key holding the PEM bundle.
+    pub key: String,
+}
+
+/// Temporal's JWT authorization on the frontend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationSpec {
+    /// JWKS URLs the signing keys are fetched from.
+    pub jwt_key_source_uris: Vec<String>,
+    /// How often the keys are fetched again, as a Go duration.
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: String,
+    /// The claim holding `<namespace>:<role>` permissions.
+    #[serde(default = "default_permissions_claim")]
+    pub permissions_claim_name: String,
+    /// Temporal's authorizer; `default` checks the claims.
+    #[serde(default = "default_plugin")]
+    pub authorizer: String,
+    /// Temporal's claim mapper; `default` reads the JWT.
+    #[serde(default = "default_plugin")]
+    pub claim_mapper: String,
+    /// The `aud` a token must carry, when set.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+fn default_refresh() -> String {
+    "1m".into()
+}
+fn default_permissions_claim() -> String {
+    "permissions".into()
+}
+fn default_plugin() -> String {
+    "default".into()
+}
+
+/// TLS for internode (service to service) and frontend (client to frontend) traffic.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSpec {
+    /// Mutual TLS between Temporal services.
+    pub internode: Option<TlsSource>,
+    /// TLS on the frontend.
+    pub frontend: Option<TlsSource>,
+}
+
+/// Where a certificate comes from. The Secret holds `tls.crt`, `tls.key` and `ca.crt`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, tag = "source", rename_all = "snake_case")]
+pub enum TlsSource {
+    /// A Secret someone else keeps current.
+    ExistingSecret {
+        /// The Secret's name.
+        secret_name: String,
+    },
+    /// A cert-manager `Certificate` rendered with the cluster, issued by this issuer.
+    CertManager {
+        /// The issuer's name.
+        issuer_name: String,
+        /// `Issuer` or `ClusterIssuer`.
+        #[serde(default = "default_issuer_kind")]
+        issuer_kind: String,
+        /// Certificate lifetime, as a Go duration.
+        #[serde(default = "default_cert_duration")]
+        duration: String,
+        /// Renew this long before expiry.
+        #[serde(default = "default_renew_before")]
+        renew_before: String,
+        /// Names besides the Service names.
+        #[serde(default)]
+        extra_dns_names: Vec<String>,
+    },
+}
+
+fn default_issuer_kind() -> String {
+    "ClusterIssuer".into()
+}
+fn default_cert_duration() -> String {
+    "2160h".into()
+}
+fn default_renew_before() -> String {
+    "360h".into()
+}
+
+/// Metrics scraping (ServiceMonitor) and alerting (PrometheusRule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSpec {
+    /// Render a ServiceMonitor for the Prometheus Operator.
+    pub service_monitor: bool,
+    /// Render a PrometheusRule with the shard, persistence and latency alerts.
+    pub prometheus_rule: bool,
+    /// Scrape interval.
+    pub scrape_interval: String,
+    /// Requests per second one history shard is sized for (warning at 70%, critical at 90%).
+    pub shard_requests_per_second_capacity: f64,
+    /// p99 persistence latency budget in seconds (warning at 70%, critical at 90%).
+    pub persistence_latency_budget_seconds: f64,
+    /// p99 frontend request latency budget in seconds (warning at 70%, critical at 90%).
+    pub frontend_latency_budget_seconds: f64,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        Self {
+            service_monitor: true,
+            prometheus_rule: true,
+            scrape_interval: "30s".into(),
+            shard_requests_per_second_capacity: 50.0,
+            persistence_latency_budget_seconds: 0.5,
+            frontend_latency_budget_seconds: 1.0,
+        }
+    }
+}
+
+/// NetworkPolicies: only the frontend and the UI are reachable from outside the namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    /// Render the policies.
+    pub policies: bool,
+    /// CIDRs allowed to reach the frontend and the UI; empty means any source.
+    pub allowed_cidrs: Vec<String>,
+    /// The namespace Prometheus scrapes from.
+    pub monitoring_namespace: String,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        Self {
+            policies: true,
+            allowed_cidrs: Vec::new(),
+            monitoring_namespace: "monitoring".into(),
+        }
+    }
+}
+
+/// The codec server: decrypts payloads for the Web UI and the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodecServerSpec {
+    /// Object name prefix.
+    pub name: String,
+    /// The Kubernetes namespace.
+    pub namespace: String,
+    /// The Temporal cluster it serves (its `engram.dev/cluster` label, and whose UI may call it).
+    pub temporal_cluster: String,
+    /// The image running `engram codec-server`.
+    #[serde(default = "default_codec_image")]
+    pub image: String,
+    /// Pod count.
+    #[serde(default = "default_codec_replicas")]
+    pub replicas: i32,
+    /// CPU and memory.
+    #[serde(default)]
+    pub resources: Resources,
+    /// The keyring document: data keys wrapped under the customer's key (ciphertext only).
+    /// Kept in a Secret; never in annotations.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub keyring: String,
+    /// How the pods reach the KMS.
+    pub kms: CodecKmsSpec,
+    /// A Secret with `tls.crt` and `tls.key` the server presents.
+    pub tls_secret_name: Option<String>,
+    /// Web UI origins allowed by CORS, exactly as browsers send them.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Token checks.
+    pub oidc: Option<CodecOidcSpec>,
+    /// CIDRs of the CLI users allowed to reach it, besides the Web UI pods.
+    #[serde(default)]
+    pub client_cidrs: Vec<String>,
+}
+
+fn default_codec_image() -> String {
+    concat!("ghcr.io/engram-dev/engram:", env!("CARGO_PKG_VERSION")).into()
+}
+fn default_codec_replicas() -> i32 {
+    2
+}
+
+/// The KMS the codec server unwraps keys with, and the pod identity it uses for that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodecKmsSpec {
+    /// `aws`, `vault` or `local` (development only).
+    pub provider: String,
+    /// Settings passed as the server's environment (e.g. `ENGRAM_CODEC_AWS_KMS_KEY`, `AWS_REGION`,
+    /// `VAULT_ADDR`). Not for secrets.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Cloud workload identity for the pods' ServiceAccount.
+    #[serde(default)]
+    pub workload_identity: WorkloadIdentity,
+}
+
+/// Annotations that bind the pods' ServiceAccount to a cloud identity.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadIdentity {
+    /// AWS IRSA role ARN (`eks.amazonaws.com/role-arn`).
+    pub aws_role_arn: Option<String>,
+    /// Azure workload identity client id (`azure.workload.identity/client-id`).
+    pub azure_client_id: Option<String>,
+    /// GKE workload identity service account (`iam.gke.io/gcp-service-account`).
+    pub gcp_service_account: Option<String>,
+}
+
+/// The codec server's token checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodecOidcSpec {
+    /// The `iss` a token must carry.
+    pub issuer: String,
+    /// The issuer's JWKS URL.
+    pub jwks_url: String,
+    /// Audiences accepted.
+    pub audiences: Vec<String>,
+    /// The claim holding `<namespace>:<role>` permissions.
+    #[serde(default = "default_permissions_claim")]
+    pub permissions_claim: String,
+}
