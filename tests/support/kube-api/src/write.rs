@@ -134,7 +134,12 @@ impl Write<'_> {
                 .is_none_or(Vec::is_empty);
         if self.dry_run {
             return Ok(match old {
-                Some(_) => Outcome::Updated(Arc::new(new)),
+                Some(old) => {
+                    if let Some(version) = old.pointer("/metadata/resourceVersion") {
+                        new["metadata"]["resourceVersion"] = version.clone();
+                    }
+                    Outcome::Updated(Arc::new(new))
+                }
                 None => Outcome::Created(Arc::new(new)),
             });
         }

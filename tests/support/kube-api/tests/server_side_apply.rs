@@ -381,6 +381,10 @@ async fn dry_run_all_returns_the_result_without_storing_it() {
     assert_eq!(preview.spec.replicas, Some(4));
     let stored = deployments.get("web").await.expect("get");
     assert_eq!(stored.spec.replicas, Some(1));
+    assert_eq!(
+        preview.metadata.resource_version,
+        stored.metadata.resource_version
+    );
     let created = deployments
         .patch(
             "other",
