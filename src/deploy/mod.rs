@@ -5,19 +5,35 @@
 //! Everything the Terraform resources need is re-exported here; a resource never builds
 //! Kubernetes objects or requests itself.
 
+mod apply;
+mod client;
+mod destroy;
+mod drift;
+mod error;
+mod fields;
+mod import;
+mod inventory;
 mod labels;
 mod manifest;
+mod progress;
 mod render;
+mod rollout;
 mod spec;
 mod spec_file;
 mod validate;
 mod version;
 
+pub use apply::{ApplyOptions, ApplyReport};
+pub use client::Deployer;
+pub use drift::{Change, Drift, DriftReport, check_cluster_shard_count};
+pub use error::DeployError;
+pub use inventory::Inventory;
 pub use labels::{
     CLUSTER_LABEL, FIELD_MANAGER, Owner, SHARD_COUNT_ANNOTATION, SPEC_ANNOTATION, STACK_LABEL,
     Stack,
 };
 pub use manifest::{Kind, Manifest, ObjectId, Step, to_yaml_stream};
+pub use progress::{NoProgress, Outcome, Progress, ProgressEvent, WorkloadStatus};
 pub use render::server_config::shard_count as history_shard_count_in_config;
 pub use render::{
     Rendered, codec_server as render_codec_server, temporal_cluster as render_temporal_cluster,

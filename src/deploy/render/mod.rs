@@ -20,6 +20,9 @@ use super::version::TemporalVersion;
 use k8s_openapi::api::core::v1::Namespace;
 use std::collections::BTreeMap;
 
+pub use codec::KEYRING_KEY;
+pub use servers::config_map_name;
+
 /// What one renderer call needs besides the spec: the owner and the annotations every object
 /// carries.
 pub(crate) struct Context<'a> {

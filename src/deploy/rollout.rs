@@ -1,0 +1,216 @@
+//! Waiting for workloads: Deployments until every replica of the current generation is ready,
+//! Jobs until they complete (or fail, which stops the apply with the Job's reason).
+
+use super::client::{Deployer, retry};
+use super::error::DeployError;
+use super::manifest::{Kind, ObjectId};
+use super::progress::{Progress, ProgressEvent, WorkloadStatus};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Where a workload stands.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum State {
+    /// Still rolling out.
+    Pending(WorkloadStatus),
+    /// Done.
+    Ready,
+}
+
+fn number(object: &Value, pointer: &str) -> i64 {
+    object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn conditions(object: &Value) -> Vec<String> {
+    object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|c| {
+                    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+                    format!(
+                        "{}={} ({}: {})",
+                        text("type"),
+                        text("status"),
+                        text("reason"),
+                        text("message")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
+    object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+}
+
+fn text(condition: &Value, key: &str) -> String {
+    condition
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Evaluates a live Deployment or Job.
+pub(crate) fn evaluate(id: &ObjectId, object: &Value) -> Result<State, DeployError> {
+    let as_i32 = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+    if id.kind == Kind::Job {
+        if let Some(failed) = condition(object, "Failed").filter(|c| text(c, "status") == "True") {
+            return Err(DeployError::SchemaJobFailed {
+                job: id.clone(),
+                reason: text(failed, "reason"),
+                message: text(failed, "message"),
+            });
+        }
+        if condition(object, "Complete").is_some_and(|c| text(c, "status") == "True") {
+            return Ok(State::Ready);
+        }
+        return Ok(State::Pending(WorkloadStatus {
+            object: id.clone(),
+            ready: as_i32(number(object, "/status/succeeded")),
+            desired: as_i32(number(object, "/spec/completions").max(1)),
+            conditions: conditions(object),
+        }));
+    }
+    if let Some(progressing) =
+        condition(object, "Progressing").filter(|c| text(c, "reason") == "ProgressDeadlineExceeded")
+    {
+        return Err(DeployError::RolloutFailed {
+            object: id.clone(),
+            reason: text(progressing, "reason"),
+            message: text(progressing, "message"),
+        });
+    }
+    let desired = number(object, "/spec/replicas");
+    let current =
+        number(object, "/status/observedGeneration") >= number(object, "/metadata/generation");
+    let ready = number(object, "/status/readyReplicas");
+    let done = current
+        && number(object, "/status/updatedReplicas") >= desired
+        && ready >= desired
+        && number(object, "/status/availableReplicas") >= desired;
+    if done {
+        return Ok(State::Ready);
+    }
+    Ok(State::Pending(WorkloadStatus {
+        object: id.clone(),
+        ready: as_i32(ready),
+        desired: as_i32(desired),
+        conditions: conditions(object),
+    }))
+}
+
+impl Deployer {
+    /// Waits until every workload is ready, polling each `interval`, until `deadline`.
+    pub(crate) async fn wait_ready(
+        &self,
+        workloads: &[ObjectId],
+        interval: Duration,
+        started: Instant,
+        deadline: Instant,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Result<(), DeployError> {
+        let mut pending: Vec<ObjectId> = workloads.to_vec();
+        let mut last: Vec<Option<WorkloadStatus>> = vec![None; pending.len()];
+        loop {
+            let mut still = Vec::new();
+            let mut still_last = Vec::new();
+            for (id, previous) in pending.iter().zip(last) {
+                let api = self.api_for(id);
+                let object = retry(|| api.get(&id.name))
+                    .await
+                    .map_err(|e| DeployError::api("read", id, &e))?;
+                let value = serde_json::to_value(&object).unwrap_or_default();
+                match evaluate(id, &value)? {
+                    State::Ready => progress.report(&ProgressEvent::Ready(id.clone())),
+                    State::Pending(status) => {
+                        if previous.as_ref() != Some(&status) {
+                            progress.report(&ProgressEvent::Waiting(status.clone()));
+                        }
+                        still.push(id.clone());
+                        still_last.push(Some(status));
+                    }
+                }
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let status = still_last.into_iter().flatten().next();
+                let (object, ready, desired, conditions) = match status {
+                    Some(s) => (s.object, s.ready, s.desired, s.conditions.join("; ")),
+                    None => (still[0].clone(), 0, 0, String::new()),
+                };
+                return Err(DeployError::RolloutTimeout {
+                    object,
+                    ready,
+                    desired,
+                    conditions: if conditions.is_empty() {
+                        "none reported".into()
+                    } else {
+                        conditions
+                    },
+                    waited_seconds: started.elapsed().as_secs(),
+                });
+            }
+            pending = still;
+            last = still_last;
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    return Err(DeployError::Cancelled { during: format!("the rollout of {}", pending[0]) });
+                }
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(kind: Kind) -> ObjectId {
+        ObjectId {
+            kind,
+            namespace: "t".into(),
+            name: "x".into(),
+        }
+    }
+
+    #[test]
+    fn deployment_is_ready_only_at_its_current_generation() {
+        let stale = json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}});
+        assert!(matches!(
+            evaluate(&id(Kind::Deployment), &stale),
+            Ok(State::Pending(_))
+        ));
+        let mut fresh = stale.clone();
+        fresh["status"]["observedGeneration"] = json!(2);
+        assert_eq!(
+            evaluate(&id(Kind::Deployment), &fresh).unwrap(),
+            State::Ready
+        );
+    }
+
+    #[test]
+    fn failed_job_reports_its_reason() {
+        let job = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
+        let error = evaluate(&id(Kind::Job), &job).unwrap_err();
+        assert!(
+            error.to_string().contains("BackoffLimitExceeded"),
+            "{error}"
+        );
+    }
+}
