@@ -1,3 +1,4 @@
 //! Data sources, one file per Terraform type.
 
 pub mod history_shards;
+pub mod temporal_cluster_info;

@@ -5,13 +5,15 @@
 
 mod settings;
 
-pub use settings::{KubernetesSettings, ProviderSettings, TemporalSettings};
+pub use settings::{ClientError, KubernetesSettings, ProviderSettings, TemporalSettings};
 
 use crate::data_sources::history_shards::HistoryShards;
+use crate::data_sources::temporal_cluster_info::TemporalClusterInfo;
 use crate::framework::validators::NotBlank;
 use crate::framework::{
     Attribute, Block, DataSource, Diagnostics, Nesting, Provider, Resource, Schema, Type, Value,
 };
+use crate::resources::temporal_namespace::TemporalNamespace;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -92,10 +94,10 @@ impl Provider for EngramProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderSettings>>> {
-        Vec::new()
+        vec![Arc::new(TemporalNamespace)]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<ProviderSettings>>> {
-        vec![Arc::new(HistoryShards)]
+        vec![Arc::new(HistoryShards), Arc::new(TemporalClusterInfo)]
     }
 }

@@ -2,7 +2,10 @@
 //! the Temporal client key) are kept out of `Debug` output.
 
 use crate::framework::{AttributePath, Diagnostics, Value};
+use crate::temporal::{TemporalClient, TemporalEndpoint, TemporalError};
 use std::fmt;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 /// What the provider block configured, shared by every resource.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +16,19 @@ pub struct ProviderSettings {
     pub kubernetes: KubernetesSettings,
     /// How to reach Temporal, when configured.
     pub temporal: Option<TemporalSettings>,
+    /// The Temporal client, connected on first use and shared by every resource.
+    temporal_client: Arc<OnceCell<TemporalClient>>,
+}
+
+/// Why a shared client is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The provider block lacks the settings this operation needs.
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    /// Connecting to Temporal failed.
+    #[error(transparent)]
+    Temporal(#[from] TemporalError),
 }
 
 /// How to reach the Kubernetes API.
@@ -103,7 +119,26 @@ impl ProviderSettings {
                 client_key: string(&t, "client_key"),
                 server_name: string(&t, "server_name"),
             }),
+            temporal_client: Arc::default(),
         }
+    }
+
+    /// The Temporal frontend client, connected on first use.
+    pub async fn temporal_client(&self) -> Result<&TemporalClient, ClientError> {
+        let settings = self.temporal.as_ref().ok_or(ClientError::NotConfigured(
+            "This needs the Temporal frontend: add `temporal { address = \"HOST:7233\" }` to the engram provider block.",
+        ))?;
+        let endpoint = TemporalEndpoint {
+            address: settings.address.clone(),
+            ca_certificate: settings.ca_certificate.clone(),
+            client_certificate: settings.client_certificate.clone(),
+            client_key: settings.client_key.clone(),
+            server_name: settings.server_name.clone(),
+        };
+        Ok(self
+            .temporal_client
+            .get_or_try_init(|| TemporalClient::connect(&endpoint))
+            .await?)
     }
 }
 

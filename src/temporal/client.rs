@@ -29,7 +29,10 @@ impl fmt::Debug for TemporalEndpoint {
         f.debug_struct("TemporalEndpoint")
             .field("address", &self.address)
             .field("tls", &self.ca_certificate.is_some())
-            .field("client_key", &self.client_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_key",
+                &self.client_key.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -103,12 +106,25 @@ pub struct TemporalClient {
     pub(super) address: String,
 }
 
+impl fmt::Debug for TemporalClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TemporalClient")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
 impl TemporalClient {
     /// Connects (and checks the frontend answers) within [`CALL_TIMEOUT`].
     pub async fn connect(endpoint: &TemporalEndpoint) -> Result<Self, TemporalError> {
         let address = endpoint.address.clone();
-        let scheme = if endpoint.ca_certificate.is_some() { "https" } else { "http" };
-        let url = Url::parse(&format!("{scheme}://{address}")).map_err(|_| TemporalError::Address(address.clone()))?;
+        let scheme = if endpoint.ca_certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = Url::parse(&format!("{scheme}://{address}"))
+            .map_err(|_| TemporalError::Address(address.clone()))?;
         if url.port().is_none() {
             return Err(TemporalError::Address(address));
         }
@@ -144,7 +160,10 @@ impl TemporalClient {
                 address: address.clone(),
                 reason: e.to_string(),
             })?;
-        Ok(Self { connection, address })
+        Ok(Self {
+            connection,
+            address,
+        })
     }
 
     /// Runs one call with the timeout and error mapping every call shares.
@@ -174,7 +193,10 @@ impl TemporalClient {
         let r = self
             .call(
                 "GetClusterInfo",
-                WorkflowService::get_cluster_info(&mut conn, tonic::Request::new(GetClusterInfoRequest {})),
+                WorkflowService::get_cluster_info(
+                    &mut conn,
+                    tonic::Request::new(GetClusterInfoRequest {}),
+                ),
             )
             .await?;
         Ok(ClusterInfo {

