@@ -41,8 +41,9 @@ fn completed_history(address: &str, workflow_id: &str) -> String {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        if output.status.success() && text.contains("WorkflowExecutionCompleted")
-            || text.contains("EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED")
+        if output.status.success()
+            && (text.contains("WorkflowExecutionCompleted")
+                || text.contains("EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"))
         {
             return text;
         }
@@ -72,7 +73,7 @@ fn payloads(value: &Value, out: &mut Vec<Payload>) {
 fn assert_no_plaintext(history: &str, secret: &str) {
     assert!(!history.contains(secret), "plaintext in history");
     for shift in 0..3 {
-        let encoded = STANDARD.encode(&format!("{}{secret}", " ".repeat(shift)));
+        let encoded = STANDARD.encode(format!("{}{secret}", " ".repeat(shift)));
         let core = &encoded[4..encoded.len() - 4];
         assert!(!history.contains(core), "base64 plaintext in history");
     }

@@ -17,7 +17,10 @@ fuzz_target!(|input: &[u8]| {
     )])
     .expect("one primary key");
     let codec = PayloadCodec::new(Arc::new(ring));
-    let split = input.first().map_or(0, |b| usize::from(*b) % 8).min(input.len());
+    let split = input
+        .first()
+        .map_or(0, |b| usize::from(*b) % 8)
+        .min(input.len());
     let (key_id, data) = input.split_at(split);
     let metadata = BTreeMap::from([
         ("encoding".to_string(), b"binary/encrypted".to_vec()),

@@ -165,7 +165,7 @@ impl AzureKeyVault {
             };
         self.token
             .get(|| async {
-                let response = http::send(Backend::AzureKeyVault, &self.key, self.config.timeout, true, || request()).await?;
+                let response = http::send(Backend::AzureKeyVault, &self.key, self.config.timeout, true, &request).await?;
                 if !response.status.is_success() {
                     return Err(self.error(KmsErrorKind::Unauthenticated(format!(
                         "{what} token request answered HTTP {}: {}; check the identity's federation and client id",
