@@ -93,7 +93,7 @@ async fn compact(State(handle): State<Handle>) -> StatusCode {
 async fn restart(State(handle): State<Handle>, Json(body): Json<RestartBody>) -> StatusCode {
     tokio::spawn(async move {
         if let Err(error) = handle.restart(body.keep_data).await {
-            eprintln!("kube-api-server: restart failed: {error}");
+            tracing::error!(%error, "restart failed");
         }
     });
     StatusCode::ACCEPTED

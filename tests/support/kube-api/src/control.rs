@@ -253,10 +253,7 @@ pub fn after_write(shared: &Arc<Shared>, resource: &ResourceType, object: &Value
             mark_ready(&shared, &target)
         };
         if let Err(error) = done {
-            eprintln!(
-                "kube-api-server: auto-ready for {} {}: {error}",
-                target.kind, target.name
-            );
+            tracing::warn!(kind = %target.kind, name = %target.name, %error, "auto-ready failed");
         }
     });
 }

@@ -76,7 +76,7 @@ impl Runner {
                 .with_graceful_shutdown(stopped)
                 .await
             {
-                eprintln!("kube-api-server: {error}");
+                tracing::error!(%error, "kube-api-server stopped serving");
             }
         });
         *self.running.lock().unwrap_or_else(PoisonError::into_inner) =
