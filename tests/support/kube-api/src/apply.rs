@@ -81,7 +81,7 @@ pub fn apply(
         .fold(FieldSet::default(), |all, e| all.union(&e.fields));
     let mut result = merged;
     let dropped = previous.difference(&applied).difference(&others);
-    for path in dropped.0.iter().rev() {
+    for path in &dropped.0 {
         if !others.has_prefix(path) && !is_key_field_of_kept_item(path, &others) {
             fieldpath::remove(&mut result, path);
         }

@@ -133,6 +133,59 @@ async fn another_manager_changing_an_owned_field_gets_409_field_manager_conflict
 }
 
 #[tokio::test]
+async fn an_update_by_another_manager_takes_ownership_so_the_next_apply_conflicts() {
+    let f = start().await;
+    let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), "default");
+    let mut manifest = deployment("web", "nginx:1.27");
+    manifest["spec"]["replicas"] = json!(2);
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("engram"),
+            &Patch::Apply(&manifest),
+        )
+        .await
+        .expect("apply");
+    let scale = json!({"spec": {"replicas": 5}});
+    let edit = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..PatchParams::default()
+    };
+    deployments
+        .patch("web", &edit, &Patch::Merge(&scale))
+        .await
+        .expect("edit");
+    let object = serde_json::to_value(deployments.get("web").await.expect("get")).expect("json");
+    let entry = object["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|entries| entries.iter().find(|e| e["manager"] == "kubectl-edit"))
+        .cloned()
+        .expect("an Update entry");
+    assert_eq!(entry["operation"], "Update");
+    assert!(entry["fieldsV1"]["f:spec"].get("f:replicas").is_some());
+    assert!(
+        fields_v1(&object, "engram")["f:spec"]
+            .get("f:replicas")
+            .is_none()
+    );
+    let error = api_error(
+        deployments
+            .patch(
+                "web",
+                &PatchParams::apply("engram"),
+                &Patch::Apply(&manifest),
+            )
+            .await,
+    );
+    assert_eq!(error.code, 409);
+    assert!(
+        error.message.contains("conflict with \"kubectl-edit\""),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
 async fn force_takes_ownership_of_the_conflicting_fields() {
     let f = start().await;
     let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), "default");
@@ -220,6 +273,34 @@ async fn fields_a_manager_stops_sending_are_removed() {
     assert_eq!(data.keys().collect::<Vec<_>>(), vec!["x"]);
     let labels = map.metadata.labels.expect("labels");
     assert_eq!(labels.keys().collect::<Vec<_>>(), vec!["a"]);
+}
+
+#[tokio::test]
+async fn list_items_a_manager_stops_sending_are_removed() {
+    let f = start().await;
+    let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), "default");
+    let mut manifest = deployment("web", "nginx:1.27");
+    manifest["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .expect("containers")
+        .push(
+            json!({"name": "sidecar", "image": "envoy:1.30", "env": [{"name": "A", "value": "1"}]}),
+        );
+    deployments
+        .patch("web", &PatchParams::apply("m"), &Patch::Apply(&manifest))
+        .await
+        .expect("both");
+    let applied = deployments
+        .patch(
+            "web",
+            &PatchParams::apply("m"),
+            &Patch::Apply(&deployment("web", "nginx:1.27")),
+        )
+        .await
+        .expect("one");
+    let containers = applied.spec.template.spec.expect("pod").containers;
+    let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["app"]);
 }
 
 #[tokio::test]
