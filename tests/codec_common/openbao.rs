@@ -65,25 +65,39 @@ impl OpenBao {
         panic!("OpenBao dev server did not become healthy");
     }
 
-    /// An API call with the root token; panics unless it succeeds. Returns the JSON body (or Null).
+    /// An API call with the root token; panics unless it succeeds. A freshly started dev server
+    /// on a loaded machine may briefly refuse calls (standby, mount not yet routed), so a
+    /// failure is retried for a few seconds before the test fails. Returns the JSON body (or
+    /// Null).
     pub async fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}/v1/{path}", self.address))
-            .header("X-Vault-Token", ROOT_TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
+        let mut last = String::new();
+        for _ in 0..50 {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}/v1/{path}", self.address))
+                .header("X-Vault-Token", ROOT_TOKEN);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    if status.is_success() {
+                        return if text.is_empty() {
+                            Value::Null
+                        } else {
+                            serde_json::from_str(&text).unwrap()
+                        };
+                    }
+                    last = format!("{status} {text}");
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
+        panic!("{method} {path}: {last}");
     }
 
     /// Creates an aes256-gcm96 Transit key.
