@@ -25,6 +25,7 @@ mod kubeconfig;
 mod managed;
 mod merge;
 mod ownership;
+mod partial;
 mod patch;
 mod read;
 mod request;

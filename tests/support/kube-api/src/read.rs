@@ -6,7 +6,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::state::Shared;
 use crate::status::{ApiError, Subject};
 use crate::store::ObjectKey;
-use crate::table;
+use crate::{partial, table};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -38,6 +38,9 @@ pub fn get(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Respons
     if table::wanted(&call.accept) {
         return Ok(json(StatusCode::OK, table::render(&[object], version)));
     }
+    if partial::wanted(&call.accept) {
+        return Ok(json(StatusCode::OK, partial::object(&object)));
+    }
     Ok(json(StatusCode::OK, object))
 }
 
@@ -66,6 +69,9 @@ pub fn list(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Respon
     let (items, version) = select(shared, target, call)?;
     if table::wanted(&call.accept) {
         return Ok(json(StatusCode::OK, table::render(&items, version)));
+    }
+    if partial::wanted(&call.accept) {
+        return Ok(json(StatusCode::OK, partial::list(&items, version)));
     }
     Ok(json(
         StatusCode::OK,

@@ -67,6 +67,35 @@ async fn list_filters_by_label_selector_and_metadata_name_field_selector() {
 }
 
 #[tokio::test]
+async fn metadata_only_get_and_list_answer_partial_object_metadata() {
+    let f = start().await;
+    let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
+    maps.create(
+        &PostParams::default(),
+        &config_map("a", json!({"tier": "web"})),
+    )
+    .await
+    .expect("create");
+    let meta = maps.get_metadata("a").await.expect("metadata");
+    assert_eq!(
+        meta.types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    assert_eq!(
+        meta.metadata
+            .labels
+            .and_then(|l| l.get("tier").cloned())
+            .as_deref(),
+        Some("web")
+    );
+    let list = maps
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list metadata");
+    assert_eq!(list.items.len(), 1);
+}
+
+#[tokio::test]
 async fn list_carries_the_current_resource_version() {
     let f = start().await;
     let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
