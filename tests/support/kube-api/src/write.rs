@@ -1,5 +1,6 @@
-//! The steps every write shares: server-set metadata, status kept apart, validation, defaults,
-//! ownership, generation, finalizers, no-op detection, dry run, and storing.
+//! The steps every write shares, in the real server's order: server-set metadata, status kept
+//! apart, defaults, validation, ownership, generation, finalizers, no-op detection, dry run, and
+//! storing.
 
 use crate::defaults::{self, Context};
 use crate::managed;
@@ -85,13 +86,6 @@ impl Write<'_> {
             Some(old) => self.carry_over(old, &mut new),
             None => self.prepare_create(store, &mut new)?,
         }
-        let mut causes = validation::validate(kind, &new);
-        if let Some(old) = old {
-            causes.extend(validation::immutable(kind, old, &new));
-        }
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(kind, self.subject(), causes));
-        }
         let uid = new
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
@@ -107,6 +101,13 @@ impl Write<'_> {
             cluster_ip: &cluster_ip,
         };
         defaults::apply_defaults(kind, &mut new, &context);
+        let mut causes = validation::validate(kind, &new);
+        if let Some(old) = old {
+            causes.extend(validation::immutable(kind, old, &new));
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(kind, self.subject(), causes));
+        }
         if let Recording::Updated(manager) = self.recording {
             let writer = Writer {
                 manager,

@@ -254,6 +254,26 @@ async fn job_template_is_immutable() {
 }
 
 #[tokio::test]
+async fn a_job_replaced_without_its_defaulted_fields_is_defaulted_before_validation() {
+    let f = start().await;
+    let jobs: Api<Job> = Api::namespaced(f.client.clone(), "default");
+    let manifest = json!({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "schema"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "s", "image": "tool:1"}]}}}
+    });
+    let created = jobs
+        .patch("schema", &apply(), &Patch::Apply(&manifest))
+        .await
+        .expect("create");
+    let mut replacement: Job = serde_json::from_value(manifest).expect("job");
+    replacement.metadata.resource_version = created.metadata.resource_version;
+    replacement.metadata.labels = Some([("changed".to_string(), "yes".to_string())].into());
+    jobs.replace("schema", &PostParams::default(), &replacement)
+        .await
+        .expect("the template is unchanged once defaulted");
+}
+
+#[tokio::test]
 async fn immutable_config_maps_refuse_data_changes() {
     let f = start().await;
     let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
