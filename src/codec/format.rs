@@ -31,6 +31,25 @@ pub const HEADER_LEN: usize = 1 + NONCE_LEN;
 
 const AAD_LABEL: &[u8] = b"engram-payload:";
 
+/// [`Payload`]'s wire shape with `data` as `Bytes`, used only to decode a sealed payload.
+#[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
+struct InnerPayload {
+    #[prost(btree_map = "string, bytes", tag = "1")]
+    metadata: std::collections::BTreeMap<String, Vec<u8>>,
+    #[prost(bytes = "bytes", tag = "2")]
+    data: Bytes,
+    #[prost(bytes = "vec", repeated, tag = "3")]
+    external_payloads: Vec<Vec<u8>>,
+}
+
+/// Never shows the decrypted content.
+impl std::fmt::Debug for InnerPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InnerPayload([redacted])")
+    }
+}
+
 /// Why sealed bytes could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
@@ -129,13 +148,19 @@ pub fn open(
         .map_err(|_| FormatError::AuthenticationFailed {
             key_id: key_id.clone(),
         })?;
-    // prost copies a `bytes` field out of a `Bytes` buffer with one memcpy, but byte by byte out
-    // of a plain slice; the Vec becomes `Bytes` without a copy.
+    // Decoded as `Bytes`, the inner data is a view of the decrypted buffer; once the view is the
+    // buffer's only owner, it becomes the payload's Vec by moving the bytes down in place, so a
+    // large payload is neither copied into a second allocation nor copied byte by byte.
     let mut body = Bytes::from(sealed);
     body.truncate(tag_at);
     body.advance(HEADER_LEN);
-    Payload::decode(body).map_err(|_| FormatError::InnerPayloadInvalid {
+    let inner = InnerPayload::decode(body).map_err(|_| FormatError::InnerPayloadInvalid {
         key_id: key_id.clone(),
+    })?;
+    Ok(Payload {
+        metadata: inner.metadata,
+        data: Vec::from(inner.data),
+        external_payloads: inner.external_payloads,
     })
 }
 
