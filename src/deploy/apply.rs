@@ -9,7 +9,7 @@
 
 use super::client::{Deployer, is_not_found, retry};
 use super::error::DeployError;
-use super::fields::{Segment, other_owners};
+use super::fields::{self, Segment, other_owners};
 use super::inventory::Inventory;
 use super::labels::{FIELD_MANAGER, VERSION_ANNOTATION};
 use super::manifest::{Kind, Manifest, ObjectId, Step};
@@ -80,6 +80,33 @@ pub(crate) fn desired_for(manifest: &Manifest, live: Option<&Value>) -> Value {
         spec.remove("replicas");
     }
     object
+}
+
+/// Whether `desired` is contained in `live`: every field it sets has the same value there,
+/// lists have the same items in the same order.
+fn contained(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| contained(v, lv))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| contained(a, b))
+        }
+        (d, l) => d == l,
+    }
+}
+
+/// Whether applying `desired` would leave `live` as it is: everything it sets is already there,
+/// and every field engram applied before is still wanted. Such an object is not written at all,
+/// which keeps a repeated apply free of writes.
+pub(crate) fn already_applied(desired: &Value, live: &Value) -> bool {
+    let Some(owned) = fields::applied_by(live, FIELD_MANAGER) else {
+        return false;
+    };
+    contained(desired, live)
+        && fields::leaves(owned)
+            .iter()
+            .all(|path| fields::get(desired, path).is_some())
 }
 
 /// Refuses changes Temporal cannot take: skipping minor versions, going back, or a different
@@ -195,12 +222,21 @@ impl Deployer {
             for manifest in rendered.objects.iter().filter(|m| m.step == step) {
                 let id = manifest.id();
                 let live = inventory.objects.get(&id);
-                let result = self.apply_object(manifest, live, false, cancel).await?;
-                let version = |o: &Value| o.pointer("/metadata/resourceVersion").cloned();
                 let outcome = match live {
-                    None => Outcome::Created,
-                    Some(before) if version(before) == version(&result) => Outcome::Unchanged,
-                    Some(_) => Outcome::Updated,
+                    Some(live) if already_applied(&desired_for(manifest, Some(live)), live) => {
+                        Outcome::Unchanged
+                    }
+                    _ => {
+                        let result = self.apply_object(manifest, live, false, cancel).await?;
+                        let version = |o: &Value| o.pointer("/metadata/resourceVersion").cloned();
+                        match live {
+                            None => Outcome::Created,
+                            Some(before) if version(before) == version(&result) => {
+                                Outcome::Unchanged
+                            }
+                            Some(_) => Outcome::Updated,
+                        }
+                    }
                 };
                 progress.report(&ProgressEvent::Applied(id.clone(), outcome));
                 report.outcomes.push((id.clone(), outcome));

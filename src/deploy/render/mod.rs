@@ -134,7 +134,7 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
             budget.max_unavailable,
         ));
     }
-    objects.push(schema::setup(&ctx));
+    objects.push(schema::setup(&ctx, &version));
     objects.push(schema::update(&ctx, &version));
     for (service, settings) in &services {
         objects.push(servers::deployment(&ctx, *service, settings, &config_hash));

@@ -1,7 +1,7 @@
-//! The schema Jobs: `temporal-sql-tool setup-schema` once per cluster, then `update-schema` to
-//! the target version. Each is applied and waited for before any server rolls out; the update
-//! Job's name carries the version, so an upgrade runs a new Job and an unchanged spec re-applies
-//! as a no-op.
+//! The schema Jobs: `temporal-sql-tool setup-schema` (which only creates the schema version
+//! tables when missing), then `update-schema` to the target version. Each is applied and waited
+//! for before any server rolls out; their names carry the version, so an upgrade runs new Jobs
+//! (a Job's pod template cannot change) and an unchanged spec re-applies as a no-op.
 
 use super::Context;
 use super::pod;
@@ -134,8 +134,8 @@ fn job(ctx: &Context, name: &str, step: Step, action: impl Fn(&str) -> Vec<Strin
 }
 
 /// The setup Job: creates Temporal's schema version tables in both databases.
-pub fn setup(ctx: &Context) -> Manifest {
-    let name = super::names::object(ctx.spec, "schema-setup");
+pub fn setup(ctx: &Context, version: &TemporalVersion) -> Manifest {
+    let name = format!("{}-schema-setup-{}", ctx.spec.name, version.slug());
     job(ctx, &name, Step::SchemaSetup, |_| {
         vec!["setup-schema".into(), "-v".into(), "0.0".into()]
     })
