@@ -1,10 +1,13 @@
 //! Drift: how the live objects differ from what the spec renders, counting only what engram
-//! owns. Each desired object is server-side applied as a dry run; the fields engram would own
-//! afterwards are compared with the live object. Server defaults are not in that set, and
+//! owns. An object whose live state already holds everything the spec sets (and nothing engram
+//! applied before and no longer wants) cannot drift and costs no request beyond its kind's LIST.
+//! Any other object is server-side applied as a dry run; the fields engram would own afterwards
+//! are compared with the live object. Server defaults are not in that set, and
 //! fields another manager has taken over (an autoscaler's replica count) are left out of the
 //! desired object, so neither shows as drift; a person's edit of an owned field, a deleted
 //! object, or an object the spec no longer renders does.
 
+use super::apply::{already_applied, desired_for};
 use super::client::Deployer;
 use super::error::DeployError;
 use super::fields::{self, Segment};
@@ -140,6 +143,7 @@ impl Deployer {
             .objects
             .iter()
             .filter_map(|m| inventory.objects.get(&m.id()).map(|live| (m, live)))
+            .filter(|(m, live)| !already_applied(&desired_for(m, Some(live)), live))
             .collect();
         let compared: Vec<Vec<Drift>> = stream::iter(present.iter().map(|(manifest, live)| {
             let never = &never;
