@@ -81,7 +81,7 @@ impl Default for Images {
             admin_tools: "temporalio/admin-tools".into(),
             ui: "temporalio/ui".into(),
             ui_version: "2.40.1".into(),
-            pull_policy: "IfNotPresent".into(),
+            pull_policy: "Always".into(),
         }
     }
 }

@@ -4,7 +4,6 @@
 //! payload content or tokens. The schema is documented in docs/codec-server.md.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -14,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
 
+use crate::codec::server::listener::ClientAddr;
 use crate::codec::server::state::AppState;
 
 /// The two codec operations.
@@ -163,7 +163,7 @@ impl AuditLog {
 /// counts it in the metrics.
 pub async fn record(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -179,7 +179,10 @@ pub async fn record(
     let Some(operation) = operation else {
         return response;
     };
-    let facts = response.extensions_mut().remove::<Facts>().unwrap_or_default();
+    let facts = response
+        .extensions_mut()
+        .remove::<Facts>()
+        .unwrap_or_default();
     let status = response.status();
     let outcome = Outcome::of(status);
     let elapsed = started.elapsed();
@@ -224,12 +227,18 @@ mod tests {
         assert_eq!(Outcome::of(StatusCode::OK), Outcome::Ok);
         assert_eq!(Outcome::of(StatusCode::FORBIDDEN), Outcome::Denied);
         assert_eq!(Outcome::of(StatusCode::UNAUTHORIZED), Outcome::Denied);
-        assert_eq!(Outcome::of(StatusCode::UNPROCESSABLE_ENTITY), Outcome::Error);
+        assert_eq!(
+            Outcome::of(StatusCode::UNPROCESSABLE_ENTITY),
+            Outcome::Error
+        );
     }
 
     #[test]
     fn operation_is_the_last_path_segment() {
-        assert_eq!(Operation::from_path("/orders/decode"), Some(Operation::Decode));
+        assert_eq!(
+            Operation::from_path("/orders/decode"),
+            Some(Operation::Decode)
+        );
         assert_eq!(Operation::from_path("/encode"), Some(Operation::Encode));
         assert_eq!(Operation::from_path("/metrics"), None);
     }

@@ -64,8 +64,10 @@ impl Metrics {
         let outcome_index = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(2);
         m.requests[outcome_index].fetch_add(1, Ordering::Relaxed);
         m.payloads.fetch_add(payloads as u64, Ordering::Relaxed);
-        m.request_bytes.fetch_add(request_bytes as u64, Ordering::Relaxed);
-        m.response_bytes.fetch_add(response_bytes as u64, Ordering::Relaxed);
+        m.request_bytes
+            .fetch_add(request_bytes as u64, Ordering::Relaxed);
+        m.response_bytes
+            .fetch_add(response_bytes as u64, Ordering::Relaxed);
         let seconds = latency.as_secs_f64();
         if let Some(bucket) = BUCKETS.iter().position(|le| seconds <= *le) {
             m.buckets[bucket].fetch_add(1, Ordering::Relaxed);
@@ -77,7 +79,9 @@ impl Metrics {
         );
         if !status.is_success() {
             let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-            *errors.entry((operation.as_str(), status.as_u16())).or_default() += 1;
+            *errors
+                .entry((operation.as_str(), status.as_u16()))
+                .or_default() += 1;
         }
     }
 
@@ -95,7 +99,12 @@ impl Metrics {
     pub fn render(&self, ready: bool) -> String {
         let mut out = String::with_capacity(4096);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        header(&mut out, "engram_codec_requests_total", "counter", "Codec requests by operation and outcome (ok, denied, error).");
+        header(
+            &mut out,
+            "engram_codec_requests_total",
+            "counter",
+            "Codec requests by operation and outcome (ok, denied, error).",
+        );
         for op in OPERATIONS {
             for (i, outcome) in OUTCOMES.iter().enumerate() {
                 let _ = writeln!(
@@ -107,38 +116,99 @@ impl Metrics {
                 );
             }
         }
-        header(&mut out, "engram_codec_errors_total", "counter", "Codec requests answered with an error status, by operation and status.");
+        header(
+            &mut out,
+            "engram_codec_errors_total",
+            "counter",
+            "Codec requests answered with an error status, by operation and status.",
+        );
         for ((op, status), count) in self.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "engram_codec_errors_total{{operation=\"{op}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "engram_codec_errors_total{{operation=\"{op}\",status=\"{status}\"}} {count}"
+            );
         }
         for (name, help, pick) in [
-            ("engram_codec_payloads_total", "Payloads received, by operation.", (|m: &PerOperation| &m.payloads) as fn(&PerOperation) -> &AtomicU64),
-            ("engram_codec_request_bytes_total", "Request body bytes, by operation.", |m: &PerOperation| &m.request_bytes),
-            ("engram_codec_response_bytes_total", "Response body bytes, by operation.", |m: &PerOperation| &m.response_bytes),
+            (
+                "engram_codec_payloads_total",
+                "Payloads received, by operation.",
+                (|m: &PerOperation| &m.payloads) as fn(&PerOperation) -> &AtomicU64,
+            ),
+            (
+                "engram_codec_request_bytes_total",
+                "Request body bytes, by operation.",
+                |m: &PerOperation| &m.request_bytes,
+            ),
+            (
+                "engram_codec_response_bytes_total",
+                "Response body bytes, by operation.",
+                |m: &PerOperation| &m.response_bytes,
+            ),
         ] {
             header(&mut out, name, "counter", help);
             for op in OPERATIONS {
-                let _ = writeln!(out, "{name}{{operation=\"{}\"}} {}", op.as_str(), load(pick(self.of(op))));
+                let _ = writeln!(
+                    out,
+                    "{name}{{operation=\"{}\"}} {}",
+                    op.as_str(),
+                    load(pick(self.of(op)))
+                );
             }
         }
         let name = "engram_codec_request_duration_seconds";
-        header(&mut out, name, "histogram", "Codec request latency, by operation.");
+        header(
+            &mut out,
+            name,
+            "histogram",
+            "Codec request latency, by operation.",
+        );
         for op in OPERATIONS {
             let m = self.of(op);
             let mut cumulative = 0;
             for (i, le) in BUCKETS.iter().enumerate() {
                 cumulative += load(&m.buckets[i]);
-                let _ = writeln!(out, "{name}_bucket{{operation=\"{}\",le=\"{le}\"}} {cumulative}", op.as_str());
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{operation=\"{}\",le=\"{le}\"}} {cumulative}",
+                    op.as_str()
+                );
             }
             let count = load(&m.latency_count);
-            let _ = writeln!(out, "{name}_bucket{{operation=\"{}\",le=\"+Inf\"}} {count}", op.as_str());
-            let _ = writeln!(out, "{name}_sum{{operation=\"{}\"}} {}", op.as_str(), load(&m.latency_sum_micros) as f64 / 1e6);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{operation=\"{}\",le=\"+Inf\"}} {count}",
+                op.as_str()
+            );
+            let _ = writeln!(
+                out,
+                "{name}_sum{{operation=\"{}\"}} {}",
+                op.as_str(),
+                load(&m.latency_sum_micros) as f64 / 1e6
+            );
             let _ = writeln!(out, "{name}_count{{operation=\"{}\"}} {count}", op.as_str());
         }
-        header(&mut out, "engram_codec_keyring_reloads_total", "counter", "Keyring reloads after a file change, by result.");
-        let _ = writeln!(out, "engram_codec_keyring_reloads_total{{result=\"ok\"}} {}", load(&self.keyring_reloads_ok));
-        let _ = writeln!(out, "engram_codec_keyring_reloads_total{{result=\"failed\"}} {}", load(&self.keyring_reloads_failed));
-        header(&mut out, "engram_codec_ready", "gauge", "1 when every keyring is unwrapped and the server takes requests.");
+        header(
+            &mut out,
+            "engram_codec_keyring_reloads_total",
+            "counter",
+            "Keyring reloads after a file change, by result.",
+        );
+        let _ = writeln!(
+            out,
+            "engram_codec_keyring_reloads_total{{result=\"ok\"}} {}",
+            load(&self.keyring_reloads_ok)
+        );
+        let _ = writeln!(
+            out,
+            "engram_codec_keyring_reloads_total{{result=\"failed\"}} {}",
+            load(&self.keyring_reloads_failed)
+        );
+        header(
+            &mut out,
+            "engram_codec_ready",
+            "gauge",
+            "1 when every keyring is unwrapped and the server takes requests.",
+        );
         let _ = writeln!(out, "engram_codec_ready {}", u8::from(ready));
         out
     }
@@ -156,14 +226,36 @@ mod tests {
     #[test]
     fn observed_requests_appear_in_the_exposition() {
         let metrics = Metrics::default();
-        metrics.observe(Operation::Decode, Outcome::Ok, StatusCode::OK, 3, 100, 80, Duration::from_micros(700));
-        metrics.observe(Operation::Decode, Outcome::Denied, StatusCode::FORBIDDEN, 0, 10, 5, Duration::from_millis(2));
+        metrics.observe(
+            Operation::Decode,
+            Outcome::Ok,
+            StatusCode::OK,
+            3,
+            100,
+            80,
+            Duration::from_micros(700),
+        );
+        metrics.observe(
+            Operation::Decode,
+            Outcome::Denied,
+            StatusCode::FORBIDDEN,
+            0,
+            10,
+            5,
+            Duration::from_millis(2),
+        );
         let text = metrics.render(true);
-        assert!(text.contains("engram_codec_requests_total{operation=\"decode\",outcome=\"ok\"} 1"));
+        assert!(
+            text.contains("engram_codec_requests_total{operation=\"decode\",outcome=\"ok\"} 1")
+        );
         assert!(text.contains("engram_codec_errors_total{operation=\"decode\",status=\"403\"} 1"));
         assert!(text.contains("engram_codec_payloads_total{operation=\"decode\"} 3"));
-        assert!(text.contains("engram_codec_request_duration_seconds_bucket{operation=\"decode\",le=\"0.001\"} 1"));
-        assert!(text.contains("engram_codec_request_duration_seconds_bucket{operation=\"decode\",le=\"+Inf\"} 2"));
+        assert!(text.contains(
+            "engram_codec_request_duration_seconds_bucket{operation=\"decode\",le=\"0.001\"} 1"
+        ));
+        assert!(text.contains(
+            "engram_codec_request_duration_seconds_bucket{operation=\"decode\",le=\"+Inf\"} 2"
+        ));
         assert!(text.contains("engram_codec_ready 1"));
     }
 }

@@ -57,9 +57,22 @@ mod tests {
 
     #[test]
     fn path_or_header_or_neither() {
-        assert_eq!(resolve(Some("orders"), &HeaderMap::new()).unwrap().as_deref(), Some("orders"));
-        assert_eq!(resolve(None, &headers("orders")).unwrap().as_deref(), Some("orders"));
-        assert_eq!(resolve(Some("orders"), &headers("orders")).unwrap().as_deref(), Some("orders"));
+        assert_eq!(
+            resolve(Some("orders"), &HeaderMap::new())
+                .unwrap()
+                .as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            resolve(None, &headers("orders")).unwrap().as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            resolve(Some("orders"), &headers("orders"))
+                .unwrap()
+                .as_deref(),
+            Some("orders")
+        );
         assert_eq!(resolve(None, &HeaderMap::new()).unwrap(), None);
         assert_eq!(resolve(None, &headers("  ")).unwrap(), None);
     }

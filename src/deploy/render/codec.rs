@@ -161,7 +161,7 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
     let container = Container {
         name: COMPONENT.into(),
         image: Some(spec.image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
+        image_pull_policy: Some("Always".into()),
         args: Some(vec!["codec-server".into()]),
         env: Some(env(spec)),
         ports: Some(vec![ContainerPort {

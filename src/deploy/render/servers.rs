@@ -24,8 +24,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-/// The user the Temporal images run as.
-pub const TEMPORAL_USER: i64 = 1000;
+/// The user every Temporal pod runs as: an unprivileged UID above the host range, which the
+/// Temporal images run under (they need no writable path but the mounted scratch space).
+pub const TEMPORAL_USER: i64 = 10001;
 
 /// The ServiceAccount of every Temporal pod; it gets no API token.
 pub fn service_account(ctx: &Context) -> Manifest {

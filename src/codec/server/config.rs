@@ -1,0 +1,571 @@
+//! The codec server's configuration: [`Settings`] as given (flags, environment, a YAML or JSON
+//! file, merged in that order of precedence) and [`ServerConfig`] as checked and resolved.
+//!
+//! Checking happens once, before anything binds: a server that needs tokens but has no TLS, a
+//! CORS origin that is not an exact origin, or a KMS without its key are refused with a message
+//! that names the setting.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default bound on a request body: 4 MiB, Temporal's default gRPC message limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The largest clock skew the server tolerates on token times.
+pub const MAX_LEEWAY_SECONDS: u64 = 300;
+
+/// Every setting as given. Each is optional here so a flag, an environment variable and the
+/// configuration file can be merged before defaults apply.
+#[derive(Debug, Default, Clone, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:8888].
+    #[arg(long, env = "ENGRAM_CODEC_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Keyring document for namespaces without a keyring of their own.
+    #[arg(long, env = "ENGRAM_CODEC_KEYRING")]
+    pub keyring: Option<PathBuf>,
+    /// A namespace bound to its own keyring document, as NAMESPACE=FILE (repeatable).
+    #[arg(
+        long = "namespace-keyring",
+        env = "ENGRAM_CODEC_NAMESPACE_KEYRINGS",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub namespace_keyrings: Vec<String>,
+    /// The KMS that unwraps the keyrings: aws, vault or local (development only).
+    #[arg(long, env = "ENGRAM_CODEC_KMS")]
+    pub kms: Option<String>,
+    /// The timeout of each KMS call, in seconds [default: 10].
+    #[arg(long, env = "ENGRAM_CODEC_KMS_TIMEOUT_SECONDS")]
+    pub kms_timeout_seconds: Option<u64>,
+    /// kms=local: the key file (32 random bytes, base64). Development only.
+    #[arg(long, env = "ENGRAM_CODEC_LOCAL_KEY_FILE")]
+    pub local_key_file: Option<PathBuf>,
+    /// kms=vault: Vault/OpenBao address. The token is read from VAULT_TOKEN unless Kubernetes
+    /// auth is configured.
+    #[arg(long, env = "VAULT_ADDR")]
+    pub vault_addr: Option<String>,
+    /// kms=vault: the Transit mount [default: transit].
+    #[arg(long, env = "ENGRAM_CODEC_VAULT_MOUNT")]
+    pub vault_mount: Option<String>,
+    /// kms=vault: the Transit key name.
+    #[arg(long, env = "ENGRAM_CODEC_VAULT_KEY")]
+    pub vault_key: Option<String>,
+    /// kms=vault: a Vault Enterprise / OpenBao namespace.
+    #[arg(long, env = "VAULT_NAMESPACE")]
+    pub vault_namespace: Option<String>,
+    /// kms=vault: log in with the pod's service account under this Vault role.
+    #[arg(long, env = "ENGRAM_CODEC_VAULT_KUBERNETES_ROLE")]
+    pub vault_kubernetes_role: Option<String>,
+    /// kms=aws: key id, ARN or alias.
+    #[arg(long, env = "ENGRAM_CODEC_AWS_KMS_KEY")]
+    pub aws_kms_key: Option<String>,
+    /// kms=aws: the region (else the SDK's default chain).
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// kms=aws: an endpoint override (VPC endpoint).
+    #[arg(long, env = "ENGRAM_CODEC_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// TLS certificate chain (PEM); reloaded when it changes.
+    #[arg(long, env = "ENGRAM_CODEC_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); reloaded when it changes.
+    #[arg(long, env = "ENGRAM_CODEC_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// A Web UI origin allowed to call from a browser, exactly as the browser sends it
+    /// (`https://temporal.example.com`); repeatable.
+    #[arg(
+        long = "cors-origin",
+        env = "ENGRAM_CODEC_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Largest request body in bytes [default: 4194304].
+    #[arg(long, env = "ENGRAM_CODEC_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Serve without checking tokens. For local development only: anyone who reaches the
+    /// server can decrypt.
+    #[arg(long, env = "ENGRAM_CODEC_INSECURE_NO_AUTH")]
+    #[serde(default)]
+    pub insecure_no_auth: bool,
+    /// The issuer's JSON Web Key Set URL.
+    #[arg(long, env = "ENGRAM_CODEC_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The `iss` a token must carry.
+    #[arg(long, env = "ENGRAM_CODEC_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// An `aud` a token must carry (repeatable: any of them).
+    #[arg(
+        long = "jwt-audience",
+        env = "ENGRAM_CODEC_JWT_AUDIENCES",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub jwt_audiences: Vec<String>,
+    /// The claim holding `<namespace>:<role>` permissions [default: permissions].
+    #[arg(long, env = "ENGRAM_CODEC_PERMISSIONS_CLAIM")]
+    pub permissions_claim: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds, at most 300 [default: 60].
+    #[arg(long, env = "ENGRAM_CODEC_JWT_LEEWAY_SECONDS")]
+    pub jwt_leeway_seconds: Option<u64>,
+    /// How often keyring and certificate files are checked for changes, in seconds
+    /// [default: 10].
+    #[arg(long, env = "ENGRAM_CODEC_RELOAD_INTERVAL_SECONDS")]
+    pub reload_interval_seconds: Option<u64>,
+    /// How long in-flight requests may take to finish after SIGTERM, in seconds [default: 20].
+    #[arg(long, env = "ENGRAM_CODEC_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file cannot be read or parsed.
+    #[error("configuration file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A setting is missing or has a value that cannot work.
+    #[error("{setting}: {reason}")]
+    Invalid {
+        /// The setting, as its flag is spelled.
+        setting: &'static str,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Which KMS unwraps the keyrings, and how to reach it.
+#[derive(Debug, Clone)]
+pub enum KmsConfig {
+    /// A local key file: development only.
+    Local {
+        /// The key file.
+        key_file: PathBuf,
+    },
+    /// A Vault/OpenBao Transit key.
+    Vault {
+        /// The server.
+        address: String,
+        /// The Transit mount.
+        mount: String,
+        /// The key name.
+        key: String,
+        /// An enterprise namespace.
+        namespace: Option<String>,
+        /// Log in with the pod's service account under this role; else VAULT_TOKEN.
+        kubernetes_role: Option<String>,
+    },
+    /// An AWS KMS key.
+    Aws {
+        /// Key id, ARN or alias.
+        key: String,
+        /// The region.
+        region: Option<String>,
+        /// An endpoint override.
+        endpoint_url: Option<String>,
+    },
+}
+
+/// Where keyring documents are: one default and any number bound to a namespace.
+#[derive(Debug, Clone, Default)]
+pub struct KeyringPaths {
+    /// For namespaces without their own.
+    pub default: Option<PathBuf>,
+    /// Namespace → document.
+    pub namespaces: BTreeMap<String, PathBuf>,
+}
+
+/// The certificate and key files TLS is served with.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, PEM, leaf first.
+    pub cert: PathBuf,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// How tokens are checked.
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    /// No checks. Loud at start and in every audit line.
+    InsecureNoAuth,
+    /// Bearer JWTs verified against a JWKS.
+    Jwt(JwtConfig),
+}
+
+/// Bearer token verification settings.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The JWKS URL.
+    pub jwks_url: String,
+    /// The required issuer.
+    pub issuer: String,
+    /// Accepted audiences.
+    pub audiences: Vec<String>,
+    /// The permissions claim's name.
+    pub permissions_claim: String,
+    /// Tolerated clock skew.
+    pub leeway: Duration,
+}
+
+/// The checked configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The keyring documents.
+    pub keyrings: KeyringPaths,
+    /// The KMS that unwraps them.
+    pub kms: KmsConfig,
+    /// The timeout of each KMS call.
+    pub kms_timeout: Duration,
+    /// TLS files, or plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// Exact browser origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Token checking.
+    pub auth: AuthConfig,
+    /// File change polling interval.
+    pub reload_interval: Duration,
+    /// Drain time on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// Reads a YAML (or JSON) file of settings, keys spelled like the flags without `--`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        serde_yaml_ng::from_str(&text).map_err(|e| file_error(e.to_string()))
+    }
+
+    /// `self` (flags and environment) over `file`: a setting given here wins.
+    pub fn over(self, file: Settings) -> Settings {
+        fn list(a: Vec<String>, b: Vec<String>) -> Vec<String> {
+            if a.is_empty() { b } else { a }
+        }
+        Settings {
+            listen: self.listen.or(file.listen),
+            keyring: self.keyring.or(file.keyring),
+            namespace_keyrings: list(self.namespace_keyrings, file.namespace_keyrings),
+            kms: self.kms.or(file.kms),
+            kms_timeout_seconds: self.kms_timeout_seconds.or(file.kms_timeout_seconds),
+            local_key_file: self.local_key_file.or(file.local_key_file),
+            vault_addr: self.vault_addr.or(file.vault_addr),
+            vault_mount: self.vault_mount.or(file.vault_mount),
+            vault_key: self.vault_key.or(file.vault_key),
+            vault_namespace: self.vault_namespace.or(file.vault_namespace),
+            vault_kubernetes_role: self.vault_kubernetes_role.or(file.vault_kubernetes_role),
+            aws_kms_key: self.aws_kms_key.or(file.aws_kms_key),
+            aws_region: self.aws_region.or(file.aws_region),
+            aws_endpoint_url: self.aws_endpoint_url.or(file.aws_endpoint_url),
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            cors_origins: list(self.cors_origins, file.cors_origins),
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
+            insecure_no_auth: self.insecure_no_auth || file.insecure_no_auth,
+            jwks_url: self.jwks_url.or(file.jwks_url),
+            jwt_issuer: self.jwt_issuer.or(file.jwt_issuer),
+            jwt_audiences: list(self.jwt_audiences, file.jwt_audiences),
+            permissions_claim: self.permissions_claim.or(file.permissions_claim),
+            jwt_leeway_seconds: self.jwt_leeway_seconds.or(file.jwt_leeway_seconds),
+            reload_interval_seconds: self
+                .reload_interval_seconds
+                .or(file.reload_interval_seconds),
+            shutdown_grace_seconds: self.shutdown_grace_seconds.or(file.shutdown_grace_seconds),
+        }
+    }
+
+    /// Applies defaults and checks everything.
+    pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
+        let keyrings = self.keyrings()?;
+        let kms = self.kms_config()?;
+        let tls = match (self.tls_cert.clone(), self.tls_key.clone()) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "--tls-cert/--tls-key",
+                    "give both the certificate and the key, or neither",
+                ));
+            }
+        };
+        let auth = self.auth_config()?;
+        if matches!(auth, AuthConfig::Jwt(_)) && tls.is_none() {
+            return Err(invalid(
+                "--tls-cert",
+                "access tokens are required but TLS is not configured; the Web UI sends tokens only to https endpoints, and tokens must not cross the network in clear text. Give --tls-cert and --tls-key",
+            ));
+        }
+        for origin in &self.cors_origins {
+            check_origin(origin)?;
+        }
+        let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            return Err(invalid("--max-body-bytes", "must be at least 1"));
+        }
+        let reload = self.reload_interval_seconds.unwrap_or(10);
+        if reload == 0 {
+            return Err(invalid("--reload-interval-seconds", "must be at least 1"));
+        }
+        Ok(ServerConfig {
+            listen: self
+                .listen
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8888))),
+            keyrings,
+            kms,
+            kms_timeout: Duration::from_secs(self.kms_timeout_seconds.unwrap_or(10)),
+            tls,
+            cors_origins: self.cors_origins,
+            max_body_bytes,
+            auth,
+            reload_interval: Duration::from_secs(reload),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds.unwrap_or(20)),
+        })
+    }
+
+    fn keyrings(&self) -> Result<KeyringPaths, ConfigError> {
+        let mut namespaces = BTreeMap::new();
+        for entry in &self.namespace_keyrings {
+            let (namespace, path) = entry
+                .split_once('=')
+                .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        "--namespace-keyring",
+                        format!("`{entry}` is not NAMESPACE=FILE"),
+                    )
+                })?;
+            if namespaces
+                .insert(namespace.to_string(), PathBuf::from(path))
+                .is_some()
+            {
+                return Err(invalid(
+                    "--namespace-keyring",
+                    format!("namespace `{namespace}` is given twice"),
+                ));
+            }
+        }
+        if self.keyring.is_none() && namespaces.is_empty() {
+            return Err(invalid(
+                "--keyring",
+                "no keyring document is configured; give --keyring or --namespace-keyring",
+            ));
+        }
+        Ok(KeyringPaths {
+            default: self.keyring.clone(),
+            namespaces,
+        })
+    }
+
+    fn kms_config(&self) -> Result<KmsConfig, ConfigError> {
+        let required = |value: &Option<String>, setting: &'static str| {
+            value
+                .clone()
+                .ok_or_else(|| invalid(setting, "required for this --kms"))
+        };
+        match self.kms.as_deref() {
+            Some("local") => Ok(KmsConfig::Local {
+                key_file: self
+                    .local_key_file
+                    .clone()
+                    .ok_or_else(|| invalid("--local-key-file", "required for --kms local"))?,
+            }),
+            Some("vault") => Ok(KmsConfig::Vault {
+                address: required(&self.vault_addr, "--vault-addr")?,
+                mount: self.vault_mount.clone().unwrap_or_else(|| "transit".into()),
+                key: required(&self.vault_key, "--vault-key")?,
+                namespace: self.vault_namespace.clone(),
+                kubernetes_role: self.vault_kubernetes_role.clone(),
+            }),
+            Some("aws") => Ok(KmsConfig::Aws {
+                key: required(&self.aws_kms_key, "--aws-kms-key")?,
+                region: self.aws_region.clone(),
+                endpoint_url: self.aws_endpoint_url.clone(),
+            }),
+            Some(other) => Err(invalid(
+                "--kms",
+                format!("`{other}` is not one of aws, vault, local"),
+            )),
+            None => Err(invalid("--kms", "required: aws, vault or local")),
+        }
+    }
+
+    fn auth_config(&self) -> Result<AuthConfig, ConfigError> {
+        if self.insecure_no_auth {
+            if self.jwks_url.is_some() {
+                return Err(invalid(
+                    "--insecure-no-auth",
+                    "cannot be combined with --jwks-url",
+                ));
+            }
+            return Ok(AuthConfig::InsecureNoAuth);
+        }
+        let jwks_url = self.jwks_url.clone().ok_or_else(|| {
+            invalid(
+                "--jwks-url",
+                "required unless --insecure-no-auth is given (development only)",
+            )
+        })?;
+        let issuer = self
+            .jwt_issuer
+            .clone()
+            .ok_or_else(|| invalid("--jwt-issuer", "required with --jwks-url"))?;
+        if self.jwt_audiences.is_empty() {
+            return Err(invalid("--jwt-audience", "required with --jwks-url"));
+        }
+        let leeway = self.jwt_leeway_seconds.unwrap_or(60);
+        if leeway > MAX_LEEWAY_SECONDS {
+            return Err(invalid(
+                "--jwt-leeway-seconds",
+                format!("at most {MAX_LEEWAY_SECONDS}"),
+            ));
+        }
+        Ok(AuthConfig::Jwt(JwtConfig {
+            jwks_url,
+            issuer,
+            audiences: self.jwt_audiences.clone(),
+            permissions_claim: self
+                .permissions_claim
+                .clone()
+                .unwrap_or_else(|| "permissions".into()),
+            leeway: Duration::from_secs(leeway),
+        }))
+    }
+}
+
+/// An origin is `scheme://host[:port]`, exactly what a browser sends: no path, no wildcard.
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| invalid("--cors-origin", format!("`{origin}` {why}"));
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| bad("must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '*', ' ', '?', '#']) {
+        return Err(bad(
+            "must be an exact origin like https://temporal.example.com, without path or wildcard",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        Settings {
+            keyring: Some("k.json".into()),
+            kms: Some("local".into()),
+            local_key_file: Some("kek".into()),
+            insecure_no_auth: true,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn tokens_without_tls_are_refused() {
+        let settings = Settings {
+            insecure_no_auth: false,
+            jwks_url: Some("https://idp/jwks".into()),
+            jwt_issuer: Some("https://idp".into()),
+            jwt_audiences: vec!["codec".into()],
+            ..base()
+        };
+        let err = settings.resolve().unwrap_err().to_string();
+        assert!(err.contains("TLS is not configured"), "{err}");
+    }
+
+    #[test]
+    fn no_auth_needs_an_explicit_choice() {
+        let err = Settings {
+            insecure_no_auth: false,
+            ..base()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("--jwks-url"), "{err}");
+    }
+
+    #[test]
+    fn origins_must_be_exact() {
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://ui.example.com/",
+            "ui.example.com",
+        ] {
+            let settings = Settings {
+                cors_origins: vec![bad.into()],
+                ..base()
+            };
+            assert!(settings.resolve().is_err(), "{bad} accepted");
+        }
+        let good = Settings {
+            cors_origins: vec!["http://127.0.0.1:8233".into()],
+            ..base()
+        };
+        assert!(good.resolve().is_ok());
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file: Settings =
+            serde_yaml_ng::from_str("listen: 127.0.0.1:9000\nmax-body-bytes: 10\nkms: vault\n")
+                .unwrap();
+        let merged = Settings {
+            kms: Some("local".into()),
+            ..base()
+        }
+        .over(file);
+        let config = merged.resolve().unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.max_body_bytes, 10);
+        assert!(matches!(config.kms, KmsConfig::Local { .. }));
+        assert_eq!(config.reload_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(serde_yaml_ng::from_str::<Settings>("listne: 1").is_err());
+    }
+
+    #[test]
+    fn namespace_keyrings_parse() {
+        let settings = Settings {
+            namespace_keyrings: vec!["orders=o.json".into()],
+            ..base()
+        };
+        let config = settings.resolve().unwrap();
+        assert_eq!(
+            config.keyrings.namespaces["orders"],
+            PathBuf::from("o.json")
+        );
+        let bad = Settings {
+            namespace_keyrings: vec!["orders".into()],
+            ..base()
+        };
+        assert!(bad.resolve().is_err());
+    }
+}

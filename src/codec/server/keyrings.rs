@@ -1,0 +1,188 @@
+//! The keyrings the server decrypts with: a default one and any bound to a namespace, each
+//! loaded from its document file and unwrapped through the KMS, the plaintext kept in memory only.
+//!
+//! A watcher re-reads the files every reload interval. When a document changes it is unwrapped
+//! in the background and swapped in whole; requests already running keep the keyring they
+//! started with, so a rotation fails no request. A document that does not load leaves the
+//! previous keyring in place and is retried on the next tick.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::codec::server::config::KeyringPaths;
+use crate::codec::server::error::ApiError;
+use crate::codec::server::metrics::Metrics;
+use crate::codec::{Keyring, KeyringDocument, PayloadCodec};
+use crate::kms::KeyProvider;
+
+/// One keyring document and what was loaded from it.
+struct Slot {
+    label: String,
+    path: PathBuf,
+    loaded: RwLock<Option<Loaded>>,
+    last_error: RwLock<Option<String>>,
+}
+
+struct Loaded {
+    codec: Arc<PayloadCodec>,
+    document: Vec<u8>,
+}
+
+/// Every keyring the server holds, by namespace.
+pub struct Keyrings {
+    default: Option<Slot>,
+    namespaces: BTreeMap<String, Slot>,
+    provider: Arc<dyn KeyProvider>,
+}
+
+impl Keyrings {
+    /// Slots for `paths`; nothing is read until [`Keyrings::refresh`].
+    pub fn new(paths: &KeyringPaths, provider: Arc<dyn KeyProvider>) -> Self {
+        let slot = |label: String, path: &Path| Slot {
+            label,
+            path: path.to_path_buf(),
+            loaded: RwLock::new(None),
+            last_error: RwLock::new(None),
+        };
+        Self {
+            default: paths
+                .default
+                .as_deref()
+                .map(|p| slot("default keyring".into(), p)),
+            namespaces: paths
+                .namespaces
+                .iter()
+                .map(|(ns, p)| (ns.clone(), slot(format!("keyring of namespace `{ns}`"), p)))
+                .collect(),
+            provider,
+        }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.default.iter().chain(self.namespaces.values())
+    }
+
+    /// The codec for `namespace`: its own keyring if it has one, else the default.
+    pub fn codec_for(&self, namespace: Option<&str>) -> Result<Arc<PayloadCodec>, ApiError> {
+        let slot = namespace
+            .and_then(|ns| self.namespaces.get(ns))
+            .or(self.default.as_ref())
+            .ok_or_else(|| {
+                ApiError::BadNamespace(match namespace {
+                    Some(ns) => format!("this codec server holds no keyring for namespace `{ns}`"),
+                    None => "this codec server has keyrings per namespace only; send X-Namespace or use /{namespace}/decode".into(),
+                })
+            })?;
+        let loaded = slot.loaded.read().unwrap_or_else(|p| p.into_inner());
+        loaded.as_ref().map(|l| l.codec.clone()).ok_or_else(|| {
+            ApiError::Unavailable(format!(
+                "the {} is not unwrapped yet; see /readyz",
+                slot.label
+            ))
+        })
+    }
+
+    /// Whether every keyring is unwrapped (the KMS has answered for each).
+    pub fn ready(&self) -> bool {
+        self.slots()
+            .all(|s| s.loaded.read().unwrap_or_else(|p| p.into_inner()).is_some())
+    }
+
+    /// Why the server is not ready: one line per keyring that is not unwrapped.
+    pub fn not_ready_reasons(&self) -> Vec<String> {
+        self.slots()
+            .filter(|s| s.loaded.read().unwrap_or_else(|p| p.into_inner()).is_none())
+            .map(|s| {
+                let error = s.last_error.read().unwrap_or_else(|p| p.into_inner());
+                format!(
+                    "{} ({}): {}",
+                    s.label,
+                    s.path.display(),
+                    error.as_deref().unwrap_or("not loaded yet")
+                )
+            })
+            .collect()
+    }
+
+    /// Loads every document that is new or changed since it was last loaded.
+    pub async fn refresh(&self, metrics: &Metrics) {
+        for slot in self.slots() {
+            let document = match tokio::fs::read(&slot.path).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    self.failed(
+                        slot,
+                        format!("cannot read {}: {e}", slot.path.display()),
+                        metrics,
+                    );
+                    continue;
+                }
+            };
+            let unchanged = slot
+                .loaded
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_some_and(|l| l.document == document);
+            if unchanged {
+                continue;
+            }
+            match self.unwrap(&document).await {
+                Ok(keyring) => {
+                    let first = slot
+                        .loaded
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_none();
+                    tracing::info!(keyring = %slot.label, primary = %keyring.primary_id(), "keyring loaded");
+                    *slot.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some(Loaded {
+                        codec: Arc::new(PayloadCodec::new(Arc::new(keyring))),
+                        document,
+                    });
+                    *slot.last_error.write().unwrap_or_else(|p| p.into_inner()) = None;
+                    if !first {
+                        metrics.keyring_reloaded(true);
+                    }
+                }
+                Err(reason) => self.failed(slot, reason, metrics),
+            }
+        }
+    }
+
+    async fn unwrap(&self, document: &[u8]) -> Result<Keyring, String> {
+        let text = std::str::from_utf8(document)
+            .map_err(|_| "the keyring document is not UTF-8".to_string())?;
+        let document = KeyringDocument::from_json(text).map_err(|e| e.to_string())?;
+        Keyring::unwrap_document(&document, self.provider.as_ref())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn failed(&self, slot: &Slot, reason: String, metrics: &Metrics) {
+        let serving = slot
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if serving {
+            tracing::error!(keyring = %slot.label, error = %reason, "keyring reload failed; still serving the previous keyring");
+            metrics.keyring_reloaded(false);
+        } else {
+            tracing::error!(keyring = %slot.label, error = %reason, "keyring not loaded; not ready");
+        }
+        *slot.last_error.write().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    /// Re-reads the documents every `interval`, for as long as the server runs.
+    pub async fn watch(self: Arc<Self>, interval: Duration, metrics: Arc<Metrics>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            self.refresh(&metrics).await;
+        }
+    }
+}
