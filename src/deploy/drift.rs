@@ -58,6 +58,9 @@ pub struct DriftReport {
     pub live_shard_count: Option<u32>,
     /// How many objects were compared.
     pub objects_checked: usize,
+    /// Requests the check made: one LIST per kind, plus one dry-run apply per object whose
+    /// live state did not already match.
+    pub requests: usize,
 }
 
 impl DriftReport {
@@ -145,6 +148,7 @@ impl Deployer {
             .filter_map(|m| inventory.objects.get(&m.id()).map(|live| (m, live)))
             .filter(|(m, live)| !already_applied(&desired_for(m, Some(live)), live))
             .collect();
+        let dry_runs = present.len();
         let compared: Vec<Vec<Drift>> = stream::iter(present.iter().map(|(manifest, live)| {
             let never = &never;
             async move {
@@ -181,6 +185,7 @@ impl Deployer {
             drifts,
             live_shard_count,
             objects_checked: rendered.objects.len(),
+            requests: Kind::ALL.len() + dry_runs,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! `engram`: the operator's command line. Each subcommand is a thin front over a library
 //! module, so what it prints is what the Terraform provider computes.
 
+mod apply;
 mod render;
 mod shard_calc;
 
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Recommend Temporal's numHistoryShards (fixed for a cluster's life) from your load.
     ShardCalc(shard_calc::ShardCalc),
+    /// Apply a spec file to the cluster in KUBECONFIG (or check it for drift with --dry-run).
+    Apply(apply::ApplyArgs),
     /// Print the Kubernetes objects of a Temporal cluster or codec server spec, as YAML.
     Render(render::RenderArgs),
 }
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::ShardCalc(args) => shard_calc::run(args),
         Command::Render(args) => render::run(args),
+        Command::Apply(args) => apply::run(args),
     };
     match result {
         Ok(text) => {
