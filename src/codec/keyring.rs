@@ -114,6 +114,9 @@ pub enum KeyringError {
         /// The KMS error, naming backend and customer key.
         source: KmsError,
     },
+    /// The operating system's random source failed.
+    #[error("no randomness from the operating system for a key id")]
+    Randomness,
     /// The clock is before 1970.
     #[error("system clock is before the Unix epoch")]
     Clock,
@@ -171,7 +174,7 @@ impl KeyringDocument {
     /// Publish the document to every reader, then [`promote`](Self::promote) it.
     pub async fn add_key(&mut self, provider: &dyn KeyProvider) -> Result<KeyId, KeyringError> {
         let id = loop {
-            let candidate = KeyId::random().map_err(|_| KeyringError::Clock)?;
+            let candidate = KeyId::random().map_err(|_| KeyringError::Randomness)?;
             if !self.keys.iter().any(|k| k.id == candidate) {
                 break candidate;
             }
