@@ -73,9 +73,9 @@ async fn convert(
 ) -> Result<Vec<u8>, ApiError> {
     let namespace = namespace::resolve(path_namespace.as_deref(), request.headers())?;
     facts.namespace.clone_from(&namespace);
-    facts.subject = state
+    state
         .auth
-        .authorize(request.headers(), namespace.as_deref(), operation)
+        .authorize(request.headers(), namespace.as_deref(), operation, facts)
         .await?;
     let body = Bytes::from_request(request, &())
         .await

@@ -12,7 +12,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
-use crate::codec::server::audit::Operation;
+use crate::codec::server::audit::{Facts, Operation};
 use crate::codec::server::config::{AuthConfig, JwtConfig};
 use crate::codec::server::error::ApiError;
 
@@ -36,19 +36,22 @@ impl Authorizer {
         })
     }
 
-    /// Allows or refuses `operation` on `namespace`; returns the token's subject.
+    /// Allows or refuses `operation` on `namespace`. The token's subject goes into `facts` as
+    /// soon as the token verifies, so a refusal is audited under the name of who was refused.
     pub async fn authorize(
         &self,
         headers: &HeaderMap,
         namespace: Option<&str>,
         operation: Operation,
-    ) -> Result<Option<String>, ApiError> {
+        facts: &mut Facts,
+    ) -> Result<(), ApiError> {
         match self {
-            Self::InsecureNoAuth => Ok(None),
-            Self::Jwt(verifier) => verifier
-                .authorize(headers, namespace, operation)
-                .await
-                .map(Some),
+            Self::InsecureNoAuth => Ok(()),
+            Self::Jwt(verifier) => {
+                verifier
+                    .authorize(headers, namespace, operation, facts)
+                    .await
+            }
         }
     }
 }
@@ -76,7 +79,8 @@ impl JwtVerifier {
         headers: &HeaderMap,
         namespace: Option<&str>,
         operation: Operation,
-    ) -> Result<String, ApiError> {
+        facts: &mut Facts,
+    ) -> Result<(), ApiError> {
         let token = bearer(headers)?;
         let claims = self.verify(token).await?;
         let subject = claims
@@ -84,6 +88,7 @@ impl JwtVerifier {
             .and_then(Value::as_str)
             .unwrap_or("(no subject)")
             .to_string();
+        facts.subject = Some(subject.clone());
         let namespace = namespace.ok_or_else(|| {
             ApiError::BadNamespace(
                 "a namespace is required: send X-Namespace or call /{namespace}/encode or /{namespace}/decode".into(),
@@ -92,7 +97,7 @@ impl JwtVerifier {
         let permissions = permission_strings(claims.get(&self.config.permissions_claim));
         let needed = Role::required_for(operation);
         match role_on(permissions.iter().map(String::as_str), namespace) {
-            Some(role) if role >= needed => Ok(subject),
+            Some(role) if role >= needed => Ok(()),
             held => Err(ApiError::Forbidden(format!(
                 "`{subject}` may not {} in namespace `{namespace}`: that needs `{namespace}:{}` or higher in the `{}` claim, the token grants {}",
                 operation.as_str(),
