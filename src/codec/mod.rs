@@ -10,6 +10,7 @@ mod key_id;
 mod keyring;
 mod payload;
 mod payload_codec;
+pub mod rotation;
 pub mod server;
 
 pub use format::FormatError;

@@ -43,9 +43,7 @@ pub fn plan_attributes(
         let name = attr.name.as_str();
         let config_value = config.get(name);
         let mut value = planned.get(name).clone();
-        if attr.write_only {
-            value = Value::Null;
-        } else if config_value.is_null() && attr.computed {
+        if config_value.is_null() && attr.computed && !attr.write_only {
             if let Some(default) = &attr.default {
                 value = default.clone();
             } else if creating || (configurable_changed && !attr.optional) {
@@ -75,6 +73,7 @@ pub fn plan_attributes(
         diagnostics.extend(result.diagnostics);
         planned.set(name, result.planned);
     }
+    schema.block.clear_write_only(&mut planned);
     PlannedChange {
         planned,
         requires_replace,

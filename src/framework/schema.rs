@@ -250,6 +250,27 @@ impl Block {
         Type::Object(attrs)
     }
 
+    /// Nulls every write-only attribute, in nested blocks too: write-only values are
+    /// configuration only and must never reach a plan or state.
+    pub fn clear_write_only(&self, value: &mut Value) {
+        let Value::Object(attrs) = value else { return };
+        for a in self.attributes.iter().filter(|a| a.write_only) {
+            attrs.insert(a.name.clone(), Value::Null);
+        }
+        for nb in &self.blocks {
+            match attrs.get_mut(&nb.name) {
+                Some(Value::List(items) | Value::Set(items)) => items
+                    .iter_mut()
+                    .for_each(|item| nb.block.clear_write_only(item)),
+                Some(Value::Map(items)) => items
+                    .values_mut()
+                    .for_each(|item| nb.block.clear_write_only(item)),
+                Some(single @ Value::Object(_)) => nb.block.clear_write_only(single),
+                _ => {}
+            }
+        }
+    }
+
     /// The attribute named `name`, if any.
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
@@ -291,6 +312,41 @@ mod tests {
             b.value_type().to_json().to_string(),
             r#"["object",{"a":"string","k":["list",["object",{"h":"string"}]],"n":["list",["object",{"x":"number"}]]}]"#
         );
+    }
+
+    #[test]
+    fn write_only_values_are_cleared_in_nested_blocks() {
+        let b = Block::new(
+            "",
+            vec![Attribute::new("password", Type::String).write_only()],
+        )
+        .block(
+            "vault",
+            Nesting::List,
+            Block::new(
+                "",
+                vec![
+                    Attribute::new("token", Type::String).write_only(),
+                    Attribute::new("address", Type::String),
+                ],
+            ),
+            1,
+        );
+        let mut v = Value::object([
+            ("password", Value::string("p")),
+            (
+                "vault",
+                Value::List(vec![Value::object([
+                    ("token", Value::string("t")),
+                    ("address", Value::string("a")),
+                ])]),
+            ),
+        ]);
+        b.clear_write_only(&mut v);
+        assert_eq!(v.get("password"), &Value::Null);
+        let vault = v.at(&crate::framework::AttributePath::root("vault").index(0));
+        assert_eq!(vault.get("token"), &Value::Null);
+        assert_eq!(vault.get("address"), &Value::string("a"));
     }
 
     #[test]

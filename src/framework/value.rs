@@ -190,9 +190,13 @@ impl Value {
     /// Decodes Terraform's msgpack encoding of a value of type `ty`.
     pub fn from_msgpack(bytes: &[u8], ty: &Type) -> Result<Self, ValueError> {
         let mut rest = bytes;
-        let raw = rmpv::decode::read_value(&mut rest).map_err(|e| ValueError::Msgpack(e.to_string()))?;
+        let raw =
+            rmpv::decode::read_value(&mut rest).map_err(|e| ValueError::Msgpack(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(ValueError::Msgpack(format!("{} bytes after the value", rest.len())));
+            return Err(ValueError::Msgpack(format!(
+                "{} bytes after the value",
+                rest.len()
+            )));
         }
         from_rmpv(&raw, ty, &mut Vec::new())
     }

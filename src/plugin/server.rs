@@ -110,16 +110,6 @@ impl<P: Provider> ProviderService<P> {
     }
 }
 
-/// Write-only attributes are configuration only: never in planned or new state.
-fn clear_write_only(schema: &Schema, state: &mut Value) {
-    if state.is_null() {
-        return;
-    }
-    for a in schema.block.attributes.iter().filter(|a| a.write_only) {
-        state.set(&a.name, Value::Null);
-    }
-}
-
 fn validate(schema: &Schema, config: &Value, diags: &mut Diagnostics) {
     validate_block(&schema.block, config, None, diags);
 }
@@ -443,7 +433,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 &mut diags,
             )
             .await;
-        clear_write_only(&r.schema, &mut planned);
+        r.schema.block.clear_write_only(&mut planned);
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state: Some(encode(&planned, &r.ty)),
             requires_replace: requires_replace.iter().map(path).collect(),
@@ -509,7 +499,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             }
             new_state = prior;
         }
-        clear_write_only(&r.schema, &mut new_state);
+        r.schema.block.clear_write_only(&mut new_state);
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state: Some(encode(&new_state, &r.ty)),
             private,

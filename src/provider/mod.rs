@@ -13,6 +13,7 @@ use crate::framework::validators::NotBlank;
 use crate::framework::{
     Attribute, Block, DataSource, Diagnostics, Nesting, Provider, Resource, Schema, Type, Value,
 };
+use crate::resources::cmk_binding::CmkBinding;
 use crate::resources::temporal_namespace::TemporalNamespace;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl Provider for EngramProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderSettings>>> {
-        vec![Arc::new(TemporalNamespace)]
+        vec![Arc::new(CmkBinding), Arc::new(TemporalNamespace)]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<ProviderSettings>>> {

@@ -1,4 +1,6 @@
 //! Managed resources, one file per Terraform type. Each is a thin adapter: schema, a model of
 //! its attributes, and CRUD that calls a domain module.
 
+mod clock;
+pub mod cmk_binding;
 pub mod temporal_namespace;

@@ -5,6 +5,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../codec_common/openbao.rs"]
+mod openbao;
+
+mod cmk_binding;
 mod history_shards;
 mod provider_config;
 mod temporal_namespace;

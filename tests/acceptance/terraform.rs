@@ -45,6 +45,7 @@ impl Run {
 pub struct Workspace {
     version: Version,
     dir: tempfile::TempDir,
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Workspace {
@@ -61,7 +62,11 @@ impl Workspace {
             plugin_dir.display()
         );
         std::fs::write(dir.path().join("cli.tfrc"), cli_config).expect("write cli.tfrc");
-        Self { version, dir }
+        Self {
+            version,
+            dir,
+            env: Default::default(),
+        }
     }
 
     /// A workspace holding a copy of an example under `examples/terraform/`.
@@ -88,6 +93,13 @@ impl Workspace {
         std::fs::write(self.dir.path().join("terraform.tfvars"), tfvars).expect("write tfvars");
     }
 
+    /// Sets an environment variable for every later Terraform command (and so the provider).
+    pub fn set_env(&self, key: &str, value: &str) {
+        let mut env = self.env.borrow_mut();
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_string(), value.to_string()));
+    }
+
     /// Runs `terraform ARGS…` in the workspace.
     pub fn run(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(self.version.binary());
@@ -97,7 +109,13 @@ impl Workspace {
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
             .env_remove("TF_LOG")
-            .env_remove("TF_CLI_ARGS");
+            .env_remove("TF_CLI_ARGS")
+            .envs(
+                self.env
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
         let Output {
             status,
             stdout,
@@ -149,6 +167,21 @@ impl Workspace {
     /// True when the workspace has a file of that name.
     pub fn file_exists(&self, name: &str) -> bool {
         self.dir.path().join(name).exists()
+    }
+
+    /// The state as JSON.
+    pub fn state(&self) -> Json {
+        serde_json::from_str(&self.file("terraform.tfstate")).expect("state is JSON")
+    }
+
+    /// The attributes of the one resource of `type_name` in state.
+    pub fn resource(&self, type_name: &str) -> Json {
+        let state = self.state();
+        let resource = state["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["type"] == type_name))
+            .unwrap_or_else(|| panic!("no {type_name} in state"));
+        resource["instances"][0]["attributes"].clone()
     }
 
     /// A file in the workspace, e.g. the state.

@@ -1,0 +1,286 @@
+//! `engram_cmk_binding` against a real OpenBao Transit engine: creation, secrets kept out of
+//! state and plans, rotation with an injected clock, the decrypt window, re-wrap after a
+//! customer key rotation, and deletion protection.
+
+use crate::openbao::{OpenBao, ROOT_TOKEN};
+use crate::terraform::{Version, Workspace};
+use engram::codec::{Keyring, KeyringDocument, Payload, PayloadCodec};
+use engram::kms::SecretBytes;
+use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn config(bao: &OpenBao, extra: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{}}
+variable "vault_token" {{
+  type      = string
+  sensitive = true
+  ephemeral = true
+}}
+resource "engram_cmk_binding" "payments" {{
+  scope = "payments"
+  vault_transit {{
+    address  = "{}"
+    key_name = "payments-kek"
+    token    = var.vault_token
+  }}
+{extra}
+}}
+output "primary" {{ value = engram_cmk_binding.payments.primary_key_id }}
+output "keys" {{ value = engram_cmk_binding.payments.key_ids }}
+"#,
+        bao.address
+    )
+}
+
+async fn bao_with_key() -> OpenBao {
+    let bao = OpenBao::start().await;
+    bao.request("POST", "transit/keys/payments-kek", None).await;
+    bao
+}
+
+fn transit(bao: &OpenBao) -> VaultTransit {
+    VaultTransit::new(VaultTransitConfig {
+        address: bao.address.clone(),
+        mount: "transit".into(),
+        key_name: "payments-kek".into(),
+        namespace: None,
+        auth: VaultAuth::Token(SecretBytes::new(ROOT_TOKEN.as_bytes().to_vec())),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+async fn codec(bao: &OpenBao, keyring_json: &str) -> PayloadCodec {
+    let doc = KeyringDocument::from_json(keyring_json).unwrap();
+    let keyring = Keyring::unwrap_document(&doc, &transit(bao)).await.unwrap();
+    PayloadCodec::new(Arc::new(keyring))
+}
+
+/// A workspace for `config`, with the Vault token passed as an ephemeral variable, as a
+/// pipeline would.
+fn workspace(config: &str) -> Workspace {
+    let ws = Workspace::new(Version::V1_15_5, config);
+    ws.set_env("TF_VAR_vault_token", ROOT_TOKEN);
+    ws
+}
+
+/// The KEK versions of the wrapped data keys in a keyring document (`vault:vN:` prefixes).
+fn kek_versions(keyring_json: &str) -> Vec<String> {
+    let doc = KeyringDocument::from_json(keyring_json).unwrap();
+    doc.keys
+        .iter()
+        .map(|k| {
+            let text = String::from_utf8(k.wrapped.ciphertext.clone()).unwrap();
+            text.split(':').nth(1).unwrap().to_string()
+        })
+        .collect()
+}
+
+fn rfc3339_days_from_now(days: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rotation_keeps_old_payloads_decryptable_and_refuses_early_retirement() {
+    let bao = bao_with_key().await;
+    let ws = workspace(&config(&bao, ""));
+    ws.apply();
+    ws.assert_no_changes();
+    let first = ws.resource("engram_cmk_binding");
+    let first_primary = first["primary_key_id"].as_str().unwrap().to_string();
+    assert_eq!(first["key_ids"].as_array().unwrap().len(), 1);
+    assert_eq!(kek_versions(first["keyring"].as_str().unwrap()), ["v1"]);
+
+    // A payload sealed before the rotation.
+    let before = codec(&bao, first["keyring"].as_str().unwrap()).await;
+    let sealed = before
+        .encode_one(&Payload::new("json/plain", b"\"card 4111\"".to_vec()))
+        .unwrap();
+
+    // 91 days later the rotation is due: the plan says so, as an in-place update.
+    ws.set_env("ENGRAM_NOW", &rfc3339_days_from_now(91));
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.stdout.contains("update in-place"), "{}", plan.stdout);
+    assert!(plan.all().contains("rotate data key"), "{}", plan.all());
+    ws.apply();
+    ws.assert_no_changes();
+
+    let second = ws.resource("engram_cmk_binding");
+    let second_primary = second["primary_key_id"].as_str().unwrap();
+    assert_ne!(second_primary, first_primary);
+    assert_eq!(second["key_ids"].as_array().unwrap().len(), 2);
+
+    // The old payload still opens with the rotated keyring; new ones use the new key.
+    let after = codec(&bao, second["keyring"].as_str().unwrap()).await;
+    let opened = after.decode_one(sealed).unwrap();
+    assert_eq!(opened.data, b"\"card 4111\"");
+    let fresh = after
+        .encode_one(&Payload::new("json/plain", b"1".to_vec()))
+        .unwrap();
+    assert_eq!(
+        fresh.metadata_str("encryption-key-id"),
+        Some(second_primary)
+    );
+
+    // Retiring the replaced key inside its window is refused, naming the key.
+    ws.write_config(&config(
+        &bao,
+        &format!("  retire_key_ids = [\"{first_primary}\"]"),
+    ));
+    let refused = ws.run(&["plan", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.all().contains("Data key cannot be retired yet"),
+        "{}",
+        refused.all()
+    );
+    assert!(refused.all().contains(&first_primary), "{}", refused.all());
+
+    // Past the window (400 days after the replacement) it is retired by the plan itself.
+    ws.write_config(&config(&bao, ""));
+    ws.set_env("ENGRAM_NOW", &rfc3339_days_from_now(91 + 401));
+    let plan = ws.plan_exit_code();
+    assert!(
+        plan.all()
+            .contains(&format!("retire data key {first_primary}")),
+        "{}",
+        plan.all()
+    );
+}
+
+#[tokio::test]
+async fn a_customer_key_rotation_is_offered_as_a_rewrap() {
+    let bao = bao_with_key().await;
+    let ws = workspace(&config(&bao, ""));
+    ws.apply();
+    let before = ws.resource("engram_cmk_binding");
+    assert_eq!(before["wrapped_under_version"], "1");
+
+    bao.request("POST", "transit/keys/payments-kek/rotate", None)
+        .await;
+    // Refresh has no configuration, so it reads the customer key with the environment's token.
+    ws.set_env("VAULT_TOKEN", ROOT_TOKEN);
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.all().contains("rewrap data keys"), "{}", plan.all());
+    ws.apply();
+    ws.assert_no_changes();
+    let after = ws.resource("engram_cmk_binding");
+    assert_eq!(after["wrapped_under_version"], "2");
+    assert_eq!(
+        after["primary_key_id"], before["primary_key_id"],
+        "a rewrap keeps the data keys"
+    );
+    assert_eq!(kek_versions(after["keyring"].as_str().unwrap()), ["v2"]);
+    // Still the same data key: it unwraps to the same material and opens the same payloads.
+    let old = codec(&bao, before["keyring"].as_str().unwrap()).await;
+    let new = codec(&bao, after["keyring"].as_str().unwrap()).await;
+    let sealed = old
+        .encode_one(&Payload::new("json/plain", b"42".to_vec()))
+        .unwrap();
+    assert_eq!(new.decode_one(sealed).unwrap().data, b"42");
+}
+
+#[tokio::test]
+async fn the_token_never_reaches_state_or_plan() {
+    let bao = bao_with_key().await;
+    let ws = workspace(&config(&bao, "  rotate_after_days = 30"));
+    ws.ok(&["plan", "-out=tfplan", "-no-color"]);
+    let plan_json = ws.ok(&["show", "-json", "tfplan"]).stdout;
+    assert!(!plan_json.contains(ROOT_TOKEN), "token in plan JSON");
+    ws.apply();
+    assert!(
+        !ws.file("terraform.tfstate").contains(ROOT_TOKEN),
+        "token in state"
+    );
+    let shown = ws.ok(&["show", "-json"]).stdout;
+    assert!(!shown.contains(ROOT_TOKEN), "token in show -json");
+}
+
+#[tokio::test]
+async fn deletion_protection_refuses_destroy_with_the_way_out() {
+    let bao = bao_with_key().await;
+    let ws = workspace(&config(&bao, ""));
+    ws.apply();
+    let run = ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all().contains("Deletion protection is on"),
+        "{}",
+        run.all()
+    );
+    assert!(ws.file("terraform.tfstate").contains("engram_cmk_binding"));
+
+    ws.write_config(&config(&bao, "  deletion_protection = false"));
+    ws.apply();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+#[test]
+fn bad_inputs_are_named_with_the_fix() {
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        r#"
+terraform {
+  required_providers {
+    engram = { source = "engram/engram" }
+  }
+}
+provider "engram" {}
+resource "engram_cmk_binding" "bad" {
+  scope                     = "has spaces"
+  decrypt_window_days       = 20
+  namespace_retention_days  = 30
+  longest_workflow_run_days = 7
+  rotate_after_days         = 0
+  vault_transit {
+    address  = "vault:8200"
+    key_name = "k"
+  }
+  local {
+    key_file = "/tmp/k"
+  }
+}
+"#,
+    );
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1);
+    let out = run.all();
+    for expected in [
+        "Invalid scope",
+        "Exactly one key backend",
+        "Decrypt window shorter than the data it must read",
+        "at least 37",
+        "Invalid rotate_after_days",
+        "Invalid vault_transit.address",
+    ] {
+        assert!(out.contains(expected), "{expected} missing:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_kms_fails_create_without_state() {
+    let ws = workspace(&config(&OpenBao::start().await, "").replace("payments-kek", "missing-key"));
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all().contains("Could not create the first data key"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        !ws.file_exists("terraform.tfstate")
+            || !ws.file("terraform.tfstate").contains("engram_cmk_binding")
+    );
+}
