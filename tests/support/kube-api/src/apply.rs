@@ -88,15 +88,18 @@ pub fn apply(
     }
     prune_empty_parents(&mut result, &dropped, &others);
 
-    entries.retain(|e| !mine(e));
-    entries.push(Entry {
+    let entry = Entry {
         manager: request.manager.to_string(),
         operation: Operation::Apply,
         api_version: request.api_version.to_string(),
         time: request.now.to_string(),
         fields: applied,
         subresource: request.subresource.map(str::to_string),
-    });
+    };
+    match entries.iter_mut().find(|e| mine(e)) {
+        Some(existing) => *existing = entry,
+        None => entries.push(entry),
+    }
     managed::write(&mut result, &entries);
     Ok(Ok(result))
 }

@@ -111,17 +111,25 @@ pub fn write(object: &mut Value, entries: &[Entry]) {
     }
 }
 
-/// Whether two entry lists own the same fields, ignoring timestamps.
+/// Whether two entry lists own the same fields, ignoring timestamps and order.
 pub fn same_ownership(a: &[Entry], b: &[Entry]) -> bool {
     let strip = |entries: &[Entry]| -> Vec<Entry> {
-        entries
+        let mut kept: Vec<Entry> = entries
             .iter()
             .filter(|e| !e.fields.is_empty())
             .map(|e| Entry {
                 time: String::new(),
                 ..e.clone()
             })
-            .collect()
+            .collect();
+        kept.sort_by(|x, y| {
+            (&x.manager, x.operation.as_str(), &x.subresource).cmp(&(
+                &y.manager,
+                y.operation.as_str(),
+                &y.subresource,
+            ))
+        });
+        kept
     };
     strip(a) == strip(b)
 }

@@ -444,6 +444,29 @@ async fn an_apply_that_changes_nothing_keeps_the_resource_version() {
 }
 
 #[tokio::test]
+async fn reapplying_unchanged_fields_shared_with_another_manager_keeps_the_resource_version() {
+    let f = start().await;
+    let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), "default");
+    let manifest = deployment("web", "nginx:1.27");
+    deployments
+        .patch("web", &PatchParams::apply("a"), &Patch::Apply(&manifest))
+        .await
+        .expect("a");
+    let shared = deployments
+        .patch("web", &PatchParams::apply("b"), &Patch::Apply(&manifest))
+        .await
+        .expect("b");
+    let again = deployments
+        .patch("web", &PatchParams::apply("a"), &Patch::Apply(&manifest))
+        .await
+        .expect("a again");
+    assert_eq!(
+        shared.metadata.resource_version,
+        again.metadata.resource_version
+    );
+}
+
+#[tokio::test]
 async fn dry_run_all_returns_the_result_without_storing_it() {
     let f = start().await;
     let deployments: Api<Deployment> = Api::namespaced(f.client.clone(), "default");
