@@ -42,7 +42,7 @@ output "keys" {{ value = engram_cmk_binding.payments.key_ids }}
 
 async fn bao_with_key() -> OpenBao {
     let bao = OpenBao::start().await;
-    bao.request("POST", "transit/keys/payments-kek", None).await;
+    bao.create_key("payments-kek").await;
     bao
 }
 
