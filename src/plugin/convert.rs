@@ -27,8 +27,9 @@ fn block(b: &Block) -> pb::schema::Block {
                 type_name: nb.name.clone(),
                 block: Some(block(&nb.block)),
                 nesting: block_nesting(nb.nesting) as i32,
-                min_items: nb.min_items,
-                max_items: nb.max_items,
+                // Terraform requires single blocks to declare no item bounds.
+                min_items: if single(nb.nesting) { 0 } else { nb.min_items },
+                max_items: if single(nb.nesting) { 0 } else { nb.max_items },
             })
             .collect(),
         description: b.description.clone(),
@@ -65,6 +66,10 @@ fn attribute(a: &Attribute) -> pb::schema::Attribute {
         write_only: a.write_only,
         deprecation_message: a.deprecation.clone().unwrap_or_default(),
     }
+}
+
+fn single(n: Nesting) -> bool {
+    matches!(n, Nesting::Single | Nesting::Group)
 }
 
 fn block_nesting(n: Nesting) -> pb::schema::nested_block::NestingMode {

@@ -14,6 +14,7 @@ use crate::framework::{
     Attribute, Block, DataSource, Diagnostics, Nesting, Provider, Resource, Schema, Type, Value,
 };
 use crate::resources::cmk_binding::CmkBinding;
+use crate::resources::temporal_cluster::TemporalCluster;
 use crate::resources::temporal_namespace::TemporalNamespace;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -95,7 +96,11 @@ impl Provider for EngramProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderSettings>>> {
-        vec![Arc::new(CmkBinding), Arc::new(TemporalNamespace)]
+        vec![
+            Arc::new(CmkBinding),
+            Arc::new(TemporalCluster),
+            Arc::new(TemporalNamespace),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<ProviderSettings>>> {

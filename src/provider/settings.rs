@@ -1,14 +1,16 @@
 //! The provider configuration as typed settings, and its checks. Secrets (the Kubernetes token,
 //! the Temporal client key) are kept out of `Debug` output.
 
+use crate::deploy::{DeployError, Deployer};
 use crate::framework::{AttributePath, Diagnostics, Value};
 use crate::temporal::{TemporalClient, TemporalEndpoint, TemporalError};
+use rustls::pki_types::pem::PemObject;
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// What the provider block configured, shared by every resource.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ProviderSettings {
     /// Namespace for resources that do not name one.
     pub default_namespace: String,
@@ -18,6 +20,21 @@ pub struct ProviderSettings {
     pub temporal: Option<TemporalSettings>,
     /// The Temporal client, connected on first use and shared by every resource.
     temporal_client: Arc<OnceCell<TemporalClient>>,
+    /// The Kubernetes client, built on first use and shared by every resource.
+    deployer: Arc<OnceCell<Deployer>>,
+}
+
+/// How long each Kubernetes request may take.
+const KUBERNETES_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderSettings")
+            .field("default_namespace", &self.default_namespace)
+            .field("kubernetes", &self.kubernetes)
+            .field("temporal", &self.temporal)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a shared client is not available.
@@ -29,6 +46,9 @@ pub enum ClientError {
     /// Connecting to Temporal failed.
     #[error(transparent)]
     Temporal(#[from] TemporalError),
+    /// Building the Kubernetes client failed.
+    #[error(transparent)]
+    Kubernetes(#[from] DeployError),
 }
 
 /// How to reach the Kubernetes API.
@@ -120,7 +140,18 @@ impl ProviderSettings {
                 server_name: string(&t, "server_name"),
             }),
             temporal_client: Arc::default(),
+            deployer: Arc::default(),
         }
+    }
+
+    /// The Kubernetes client, from the provider's `kubernetes` block or, without one, from
+    /// `KUBECONFIG`/`~/.kube/config`/the in-cluster service account.
+    pub async fn deployer(&self) -> Result<&Deployer, ClientError> {
+        let k = self.kubernetes.clone();
+        Ok(self
+            .deployer
+            .get_or_try_init(|| async move { kube_client(&k).await.map(Deployer::new) })
+            .await?)
     }
 
     /// The Temporal frontend client, connected on first use.
@@ -139,6 +170,53 @@ impl ProviderSettings {
             .temporal_client
             .get_or_try_init(|| TemporalClient::connect(&endpoint))
             .await?)
+    }
+}
+
+async fn kube_client(k: &KubernetesSettings) -> Result<kube::Client, DeployError> {
+    let bad = |e: String| DeployError::Kubeconfig(e);
+    let mut config = if let Some(host) = &k.host {
+        let mut config = kube::Config::new(host.parse().map_err(|e| bad(format!("host: {e}")))?);
+        if let Some(token) = &k.token {
+            config.auth_info.token = Some(token.clone().into());
+        }
+        if let Some(ca) = &k.cluster_ca_certificate {
+            let certs = rustls::pki_types::CertificateDer::pem_slice_iter(ca.as_bytes())
+                .map(|c| c.map(|c| c.to_vec()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("cluster_ca_certificate: {e}")))?;
+            config.root_cert = Some(certs);
+        }
+        config
+    } else {
+        let options = kube::config::KubeConfigOptions {
+            context: k.config_context.clone(),
+            ..Default::default()
+        };
+        match &k.config_path {
+            Some(path) => {
+                let file = kube::config::Kubeconfig::read_from(shellexpand_home(path))
+                    .map_err(|e| bad(e.to_string()))?;
+                kube::Config::from_custom_kubeconfig(file, &options)
+                    .await
+                    .map_err(|e| bad(e.to_string()))?
+            }
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| bad(e.to_string()))?,
+        }
+    };
+    config.connect_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
+    config.read_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
+    config.write_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
+    kube::Client::try_from(config).map_err(|e| bad(e.to_string()))
+}
+
+/// `~/x` as the user means it.
+fn shellexpand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(path),
     }
 }
 

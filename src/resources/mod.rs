@@ -3,4 +3,6 @@
 
 mod clock;
 pub mod cmk_binding;
+mod deploy_support;
+pub mod temporal_cluster;
 pub mod temporal_namespace;

@@ -11,5 +11,6 @@ mod openbao;
 mod cmk_binding;
 mod history_shards;
 mod provider_config;
+mod temporal_cluster;
 mod temporal_namespace;
 mod terraform;

@@ -26,7 +26,7 @@ enum Command {
     /// Print the Kubernetes objects of a Temporal cluster or codec server spec, as YAML.
     Render(render::RenderArgs),
     /// Serve Temporal's remote codec protocol: decrypt payloads for the Web UI and CLI.
-    CodecServer(codec_server::CodecServerArgs),
+    CodecServer(Box<codec_server::CodecServerArgs>),
 }
 
 fn main() -> ExitCode {
@@ -36,8 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::ShardCalc(args) => shard_calc::run(args),
         Command::Render(args) => render::run(args),
-        Command::CodecServer(args) => codec_server::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::CodecServer(args) => codec_server::run(*args),
     };
     match result {
         Ok(text) => {

@@ -1,0 +1,652 @@
+//! `engram_temporal_cluster`: a whole Temporal deployment on Kubernetes (servers, Web UI, schema
+//! jobs, policies, monitoring) from the deploy module's spec. `history_shard_count` can never
+//! change for a cluster's database, so changing it replaces the cluster, and the plan says what
+//! that means. Refresh compares the live objects with the spec (only fields engram owns), so a
+//! person's edit shows as drift while server defaults and autoscalers do not.
+
+use super::deploy_support::{LogProgress, drift_lines, spec_from_value, value_from_spec};
+use crate::deploy::{self, ApplyOptions, TemporalClusterSpec};
+use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
+use crate::framework::timeouts;
+use crate::framework::validators::{IntegerBetween, NotBlank};
+use crate::framework::{
+    ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, Nesting, PlanRequest,
+    Resource, Schema, Type, Value,
+};
+use crate::provider::ProviderSettings;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// The resource.
+pub struct TemporalCluster;
+
+/// Attributes that the spec holds (the rest are computed or Terraform-only).
+const SPEC_ATTRIBUTES: [&str; 10] = [
+    "name",
+    "namespace",
+    "version",
+    "history_shard_count",
+    "services",
+    "web_ui",
+    "persistence",
+    "authorization",
+    "metrics",
+    "network",
+];
+
+const SHARD_REPLACEMENT: &str = "Temporal fixes numHistoryShards when a cluster's database is first initialized. A different count needs a new cluster: Terraform will delete this one and create an empty one; workflow histories are not migrated. If this is not intended, keep the old value. To size a new cluster, see the engram_history_shards data source and docs/guides/shard-sizing.md.";
+
+fn nested(name: &str, description: &str, attrs: Vec<Attribute>) -> Attribute {
+    Attribute::nested(name, Nesting::Single, attrs)
+        .optional_computed()
+        .description(description)
+}
+
+fn string(name: &str, description: &str) -> Attribute {
+    Attribute::new(name, Type::String)
+        .optional_computed()
+        .description(description)
+}
+
+fn number(name: &str, description: &str) -> Attribute {
+    Attribute::new(name, Type::Number)
+        .optional_computed()
+        .description(description)
+}
+
+fn boolean(name: &str, description: &str) -> Attribute {
+    Attribute::new(name, Type::Bool)
+        .optional_computed()
+        .description(description)
+}
+
+fn resources() -> Attribute {
+    nested(
+        "resources",
+        "CPU and memory requests and limits.",
+        vec![
+            string("cpu_request", "e.g. `500m`."),
+            string("memory_request", "e.g. `1Gi`."),
+            string("cpu_limit", "e.g. `2`."),
+            string("memory_limit", "e.g. `2Gi`."),
+        ],
+    )
+}
+
+fn service(name: &str) -> Attribute {
+    nested(
+        name,
+        &format!("The {name} service's pods."),
+        vec![
+            number(
+                "replicas",
+                "Pod count. If an autoscaler takes it over, drift checks leave it alone.",
+            )
+            .validate(IntegerBetween { min: 0, max: 1000 }),
+            resources(),
+        ],
+    )
+}
+
+fn sql_store(name: &str) -> Attribute {
+    Attribute::nested(
+        name,
+        Nesting::Single,
+        vec![
+            Attribute::new("host", Type::String).required().validate(NotBlank).description("PostgreSQL host."),
+            number("port", "Default 5432.").validate(IntegerBetween { min: 1, max: 65535 }),
+            Attribute::new("database", Type::String).required().validate(NotBlank).description("Database name."),
+            Attribute::new("user", Type::String).required().validate(NotBlank).description("Database user."),
+            Attribute::nested(
+                "password_secret",
+                Nesting::Single,
+                vec![
+                    Attribute::new("name", Type::String).required().validate(NotBlank).description("Secret name."),
+                    Attribute::new("key", Type::String).required().validate(NotBlank).description("Key in the Secret."),
+                ],
+            )
+            .required()
+            .description("The Kubernetes Secret holding the password; the password itself never passes through Terraform."),
+            number("max_conns", "Connection pool size. Default 20."),
+            nested(
+                "tls",
+                "TLS to PostgreSQL. On by default with `verify-full`.",
+                vec![
+                    boolean("enabled", "Default true."),
+                    string("mode", "`verify-full` (default), `verify-ca` or `require`."),
+                    nested(
+                        "ca",
+                        "Where the CA certificate is.",
+                        vec![
+                            string("kind", "`Secret` or `ConfigMap`."),
+                            string("name", "Its name."),
+                            string("key", "The key holding the PEM."),
+                        ],
+                    ),
+                    string("server_name", "Name to verify when it differs from the host."),
+                ],
+            ),
+        ],
+    )
+    .required()
+    .description(&format!("The {name} store."))
+}
+
+fn computed(name: &str, ty: Type, description: &str) -> Attribute {
+    Attribute::new(name, ty)
+        .computed()
+        .plan(UseStateForUnknown)
+        .description(description)
+}
+
+fn apply_options(timeout: Duration) -> ApplyOptions {
+    ApplyOptions {
+        timeout,
+        ..ApplyOptions::default()
+    }
+}
+
+/// The spec from a plan or state value; problems become diagnostics on their attribute.
+fn spec(
+    value: &Value,
+    default_namespace: &str,
+    diags: &mut Diagnostics,
+) -> Option<TemporalClusterSpec> {
+    spec_from_value(
+        value,
+        &SPEC_ATTRIBUTES,
+        &[("namespace", default_namespace)],
+        diags,
+    )
+}
+
+fn state_for(
+    planned: &Value,
+    spec: &TemporalClusterSpec,
+    drift: Vec<String>,
+    live_shards: Option<u32>,
+) -> Value {
+    let mut state = planned.clone();
+    let from_spec = value_from_spec(spec, &TemporalCluster.schema().value_type());
+    for name in SPEC_ATTRIBUTES {
+        state.set(name, from_spec.get(name).clone());
+    }
+    state.set(
+        "id",
+        Value::string(format!("{}/{}", spec.namespace, spec.name)),
+    );
+    state.set(
+        "frontend_address",
+        Value::string(format!(
+            "{}-frontend.{}.svc:7233",
+            spec.name, spec.namespace
+        )),
+    );
+    state.set(
+        "drift",
+        Value::List(drift.into_iter().map(Value::String).collect()),
+    );
+    state.set(
+        "live_history_shard_count",
+        live_shards.map_or(Value::Null, |n| Value::int(n.into())),
+    );
+    if state.get("deletion_protection").is_null() {
+        state.set("deletion_protection", Value::Bool(true));
+    }
+    state
+}
+
+/// Checks the shard count the running cluster reports, when the provider can reach it.
+async fn check_live_shards(
+    settings: &ProviderSettings,
+    spec: &TemporalClusterSpec,
+    diags: &mut Diagnostics,
+) {
+    let Ok(client) = settings.temporal_client().await else {
+        return;
+    };
+    match client.cluster_info().await {
+        Ok(info) => {
+            let reported = u32::try_from(info.history_shard_count).unwrap_or_default();
+            if let Err(e) = deploy::check_cluster_shard_count(spec.history_shard_count, reported) {
+                diags.attribute_error(
+                    AttributePath::root("history_shard_count"),
+                    "Shard count mismatch",
+                    e.to_string(),
+                );
+            }
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "Temporal frontend not reachable; shard count checked from the configuration only")
+        }
+    }
+}
+
+#[async_trait]
+impl Resource<ProviderSettings> for TemporalCluster {
+    fn type_name(&self) -> &'static str {
+        "engram_temporal_cluster"
+    }
+
+    fn schema(&self) -> Schema {
+        let block = Block::new(
+            "A Temporal cluster on Kubernetes: frontend, history, matching and worker services, Web UI, schema jobs, network policies, Pod Security and monitoring rules, applied with server-side apply.",
+            vec![
+                computed("id", Type::String, "`namespace/name`."),
+                Attribute::new("name", Type::String)
+                    .required()
+                    .validate(NotBlank)
+                    .plan(RequiresReplace { reason: "The cluster's name prefixes every object; renaming creates a new cluster and deletes this one." })
+                    .description("The cluster's name: prefix of every object."),
+                Attribute::new("namespace", Type::String)
+                    .optional_computed()
+                    .plan(RequiresReplace { reason: "Moving a cluster to another namespace creates a new cluster there and deletes this one." })
+                    .description("Kubernetes namespace; the provider's `default_namespace` when unset."),
+                Attribute::new("version", Type::String)
+                    .required()
+                    .description("Temporal server version, e.g. `1.29.1`. Upgrades run the schema update first and go one minor version at a time."),
+                Attribute::new("history_shard_count", Type::Number)
+                    .required()
+                    .validate(IntegerBetween { min: 1, max: 16384 })
+                    .plan(RequiresReplace { reason: SHARD_REPLACEMENT })
+                    .description("Temporal's numHistoryShards. **Fixed for the life of the cluster**: changing it replaces the cluster. Size it with `engram_history_shards`."),
+                nested(
+                    "services",
+                    "The Temporal services' pods.",
+                    vec![service("frontend"), service("history"), service("matching"), service("worker")],
+                ),
+                nested(
+                    "web_ui",
+                    "The Temporal Web UI.",
+                    vec![
+                        boolean("enabled", "Default true."),
+                        number("replicas", "Pod count."),
+                        string("codec_endpoint", "The codec server URL the UI decodes payloads through."),
+                        boolean("codec_pass_access_token", "Send the user's access token to the codec server (https only)."),
+                        boolean("codec_include_credentials", "Send cookies to the codec server."),
+                    ],
+                ),
+                Attribute::nested("persistence", Nesting::Single, vec![sql_store("default"), sql_store("visibility")])
+                    .required()
+                    .description("The customer's PostgreSQL databases."),
+                Attribute::nested(
+                    "authorization",
+                    Nesting::Single,
+                    vec![
+                        Attribute::new("jwt_key_source_uris", Type::list(Type::String)).required().description("JWKS URLs of the token issuer."),
+                        string("permissions_claim_name", "The claim holding `namespace:role` permissions. Default `permissions`."),
+                        string("audience", "The audience tokens must carry."),
+                    ],
+                )
+                .description("JWT authorization on the frontend (SSO). Without it, anything that reaches the frontend is trusted."),
+                nested(
+                    "metrics",
+                    "Prometheus scraping and alerts.",
+                    vec![
+                        boolean("service_monitor", "Render a ServiceMonitor. Default true."),
+                        boolean("prometheus_rule", "Render a PrometheusRule with shard, persistence and latency alerts (warning at 70%, critical at 90%). Default true."),
+                    ],
+                ),
+                nested(
+                    "network",
+                    "NetworkPolicies.",
+                    vec![boolean("policies", "Only the frontend and the UI are reachable from outside the namespace. Default true.")],
+                ),
+                Attribute::new("deletion_protection", Type::Bool)
+                    .default(Value::Bool(true))
+                    .description("While true, destroy and replacement are refused. Default true."),
+                computed("frontend_address", Type::String, "The frontend's in-cluster gRPC address."),
+                Attribute::new("drift", Type::list(Type::String))
+                    .computed()
+                    .description("Differences between the live objects and the spec found at the last refresh, one line each; apply repairs them."),
+                Attribute::new("live_history_shard_count", Type::Number)
+                    .computed()
+                    .description("The shard count in the running server configuration."),
+            ],
+        );
+        Schema::new(timeouts::add_block(block, &["create", "update", "delete"]))
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if config.is_fully_known() {
+            let mut found = Diagnostics::default();
+            if let Some(spec) = spec(config, "temporal", &mut found)
+                && let Err(e) = deploy::render_temporal_cluster(&spec)
+            {
+                super::deploy_support::spec_problems(&e, &mut found);
+            }
+            diags.extend(found);
+        }
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        req: &PlanRequest<'_>,
+        planned: &mut Value,
+        requires_replace: &mut Vec<AttributePath>,
+        diags: &mut Diagnostics,
+    ) {
+        let protected = req.prior.get("deletion_protection").as_bool() == Some(true);
+        if planned.is_null() || !requires_replace.is_empty() {
+            if protected && !req.prior.is_null() {
+                diags.error(
+                    "Deletion protection is on",
+                    format!(
+                        "This plan would {} the Temporal cluster {}, deleting its servers; a new cluster starts with an empty history. If that is intended, set deletion_protection = false, apply, then run this change again.",
+                        if planned.is_null() { "destroy" } else { "replace" },
+                        req.prior.get("id").as_str().unwrap_or_default()
+                    ),
+                );
+            }
+            if planned.is_null() {
+                return;
+            }
+        }
+        let default_namespace = ctx
+            .provider
+            .as_ref()
+            .map_or_else(|| "temporal".to_string(), |p| p.default_namespace.clone());
+        if !req.config.is_fully_known() {
+            return;
+        }
+        let Some(spec) = spec(req.config, &default_namespace, diags) else {
+            return;
+        };
+        let from_spec = value_from_spec(&spec, &self.schema().value_type());
+        for name in SPEC_ATTRIBUTES {
+            planned.set(name, from_spec.get(name).clone());
+        }
+        if req.prior.is_null() {
+            return;
+        }
+        if let Value::List(lines) = req.prior.get("drift")
+            && !lines.is_empty()
+        {
+            planned.set("drift", Value::List(Vec::new()));
+        }
+        let spec_changed = SPEC_ATTRIBUTES
+            .iter()
+            .any(|a| planned.get(a) != req.prior.get(a));
+        if spec_changed {
+            planned.set("live_history_shard_count", Value::Unknown);
+        }
+    }
+
+    async fn create(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        req: &ApplyRequest<'_>,
+        diags: &mut Diagnostics,
+    ) -> (Value, Vec<u8>) {
+        let Some(settings) = ctx.provider(diags) else {
+            return (Value::Null, Vec::new());
+        };
+        let Some(spec) = spec(req.planned, &settings.default_namespace, diags) else {
+            return (Value::Null, Vec::new());
+        };
+        let timeout = timeouts::get(req.config, "create", Duration::from_secs(30 * 60), diags);
+        let deployer = match settings.deployer().await {
+            Ok(d) => d,
+            Err(e) => {
+                diags.error("Cannot reach Kubernetes", e.to_string());
+                return (Value::Null, Vec::new());
+            }
+        };
+        let rendered = match deploy::render_temporal_cluster(&spec) {
+            Ok(r) => r,
+            Err(e) => {
+                super::deploy_support::spec_problems(&e, diags);
+                return (Value::Null, Vec::new());
+            }
+        };
+        match deployer
+            .apply(
+                &rendered,
+                &apply_options(timeout),
+                &LogProgress,
+                &ctx.cancel,
+            )
+            .await
+        {
+            Ok(_) => (
+                state_for(
+                    req.planned,
+                    &spec,
+                    Vec::new(),
+                    Some(spec.history_shard_count),
+                ),
+                Vec::new(),
+            ),
+            Err(e) => {
+                let cleanup = deployer
+                    .destroy(
+                        &rendered.owner,
+                        Duration::from_secs(120),
+                        Duration::from_secs(1),
+                        &LogProgress,
+                        &tokio_util::sync::CancellationToken::new(),
+                    )
+                    .await;
+                let detail = match cleanup {
+                    Ok(_) => format!(
+                        "{e}\n\nThe objects created so far were deleted, so nothing is left behind. Fix the cause and apply again."
+                    ),
+                    Err(c) => format!(
+                        "{e}\n\nCleaning up the objects created so far also failed ({c}); they are labelled engram.dev/cluster={} and the next apply adopts them.",
+                        spec.name
+                    ),
+                };
+                diags.error(
+                    format!(
+                        "Could not deploy Temporal cluster {}/{}",
+                        spec.namespace, spec.name
+                    ),
+                    detail,
+                );
+                (Value::Null, Vec::new())
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        state: &Value,
+        private: &[u8],
+        diags: &mut Diagnostics,
+    ) -> Option<(Value, Vec<u8>)> {
+        let settings = ctx.provider(diags)?;
+        let spec = spec(state, &settings.default_namespace, diags)?;
+        let rendered = deploy::render_temporal_cluster(&spec).ok()?;
+        let deployer = match settings.deployer().await {
+            Ok(d) => d,
+            Err(e) => {
+                diags.error("Cannot reach Kubernetes", e.to_string());
+                return Some((state.clone(), private.to_vec()));
+            }
+        };
+        // The drift future cannot be proven Send, which the boxed resource future must be:
+        // run it on a blocking thread of this runtime instead.
+        let task = {
+            let deployer = deployer.clone();
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || runtime.block_on(deployer.drift(&rendered)))
+        };
+        let report = match task
+            .await
+            .map_err(|e| crate::deploy::DeployError::Kubeconfig(e.to_string()))
+            .and_then(|r| r)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                diags.attribute_error(
+                    AttributePath::root("history_shard_count"),
+                    "Cannot read the cluster",
+                    e.to_string(),
+                );
+                return Some((state.clone(), private.to_vec()));
+            }
+        };
+        let missing = report
+            .drifts
+            .iter()
+            .filter(|d| matches!(d.change, deploy::Change::Missing))
+            .count();
+        if missing == report.objects_checked && report.objects_checked > 0 {
+            return None;
+        }
+        check_live_shards(&settings, &spec, diags).await;
+        let mut new_state = state.clone();
+        new_state.set(
+            "drift",
+            Value::List(
+                drift_lines(&report)
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        new_state.set(
+            "live_history_shard_count",
+            report
+                .live_shard_count
+                .map_or(Value::Null, |n| Value::int(n.into())),
+        );
+        Some((new_state, private.to_vec()))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        req: &ApplyRequest<'_>,
+        diags: &mut Diagnostics,
+    ) -> (Value, Vec<u8>) {
+        let Some(settings) = ctx.provider(diags) else {
+            return (req.prior.clone(), Vec::new());
+        };
+        let Some(spec) = spec(req.planned, &settings.default_namespace, diags) else {
+            return (req.prior.clone(), Vec::new());
+        };
+        let timeout = timeouts::get(req.config, "update", Duration::from_secs(30 * 60), diags);
+        let result = async {
+            let deployer = settings.deployer().await.map_err(|e| e.to_string())?;
+            let rendered = deploy::render_temporal_cluster(&spec).map_err(|e| e.to_string())?;
+            deployer
+                .apply(
+                    &rendered,
+                    &apply_options(timeout),
+                    &LogProgress,
+                    &ctx.cancel,
+                )
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match result {
+            Ok(_) => (
+                state_for(
+                    req.planned,
+                    &spec,
+                    Vec::new(),
+                    Some(spec.history_shard_count),
+                ),
+                Vec::new(),
+            ),
+            Err(e) => {
+                diags.error(
+                    format!("Could not update Temporal cluster {}/{}", spec.namespace, spec.name),
+                    format!("{e}\n\nThe objects already applied stay; the next plan shows what still differs and apply continues from there."),
+                );
+                (req.prior.clone(), Vec::new())
+            }
+        }
+    }
+
+    async fn delete(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        prior: &Value,
+        _private: &[u8],
+        diags: &mut Diagnostics,
+    ) {
+        if prior.get("deletion_protection").as_bool() == Some(true) {
+            diags.error(
+                "Deletion protection is on",
+                "Set deletion_protection = false and apply before destroying this cluster.",
+            );
+            return;
+        }
+        let Some(settings) = ctx.provider(diags) else {
+            return;
+        };
+        let Some(spec) = spec(prior, &settings.default_namespace, diags) else {
+            return;
+        };
+        let timeout = timeouts::get(prior, "delete", Duration::from_secs(10 * 60), diags);
+        let Ok(rendered) = deploy::render_temporal_cluster(&spec) else {
+            return;
+        };
+        let result = match settings.deployer().await {
+            Ok(deployer) => deployer
+                .destroy(
+                    &rendered.owner,
+                    timeout,
+                    Duration::from_secs(1),
+                    &LogProgress,
+                    &ctx.cancel,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            diags.error(
+                format!(
+                    "Could not delete Temporal cluster {}/{}",
+                    spec.namespace, spec.name
+                ),
+                e,
+            );
+        }
+    }
+
+    async fn import(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Value> {
+        let settings = ctx.provider(diags)?;
+        let Some((namespace, name)) = id.split_once('/') else {
+            diags.error(
+                "Invalid import ID",
+                format!("{id:?} is not NAMESPACE/NAME, e.g. `temporal/prod`."),
+            );
+            return None;
+        };
+        let deployer = match settings.deployer().await {
+            Ok(d) => d,
+            Err(e) => {
+                diags.error("Cannot reach Kubernetes", e.to_string());
+                return None;
+            }
+        };
+        match deployer.import_temporal_cluster(namespace, name).await {
+            Ok(spec) => {
+                let empty = Value::Object(Default::default());
+                let mut state =
+                    state_for(&empty, &spec, Vec::new(), Some(spec.history_shard_count));
+                state.set("deletion_protection", Value::Bool(true));
+                Some(state)
+            }
+            Err(e) => {
+                diags.error(
+                    format!("Cannot import Temporal cluster {id}"),
+                    e.to_string(),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! `engram_temporal_cluster` through Terraform against the Kubernetes API test server
+//! (tests/support/kube-api; workloads turn ready on their own): create, an empty second plan,
+//! drift from a person's edit and a deleted object (but not from an autoscaler), the shard count
+//! replacement guarded by deletion protection, import, and destroy.
+
+use crate::terraform::{Version, Workspace};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube_api::{KubeApiServer, Options};
+use serde_json::json;
+use std::time::Duration;
+
+async fn kube_server() -> KubeApiServer {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let options = Options {
+        auto_ready: Some(Duration::from_millis(5)),
+        ..Options::default()
+    };
+    KubeApiServer::start_with(options)
+        .await
+        .expect("start kube-api")
+}
+
+async fn client(server: &KubeApiServer) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+fn config(server: &KubeApiServer, cluster: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+  kubernetes {{
+    config_path = "{}"
+  }}
+}}
+resource "engram_temporal_cluster" "prod" {{
+  name                = "prod"
+  namespace           = "temporal-prod"
+  version             = "1.29.1"
+{cluster}
+  services = {{
+    history  = {{ replicas = 3 }}
+    frontend = {{ replicas = 3 }}
+  }}
+  persistence = {{
+    default = {{
+      host            = "pg.example.internal"
+      database        = "temporal"
+      user            = "temporal"
+      password_secret = {{ name = "temporal-pg", key = "password" }}
+    }}
+    visibility = {{
+      host            = "pg.example.internal"
+      database        = "temporal_visibility"
+      user            = "temporal"
+      password_secret = {{ name = "temporal-pg", key = "password" }}
+    }}
+  }}
+  authorization = {{
+    jwt_key_source_uris = ["https://login.example.com/keys"]
+  }}
+  timeouts {{
+    create = "2m"
+  }}
+}}
+output "id" {{ value = engram_temporal_cluster.prod.id }}
+output "frontend" {{ value = engram_temporal_cluster.prod.frontend_address }}
+"#,
+        server.kubeconfig_path().display()
+    )
+}
+
+const SHARDS_512: &str = "  history_shard_count = 512";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_replan_drift_repair_import_and_destroy() {
+    let server = kube_server().await;
+    let kube = client(&server).await;
+    let ws = Workspace::new(Version::V1_15_5, &config(&server, SHARDS_512));
+    ws.apply();
+    let out = ws.outputs();
+    assert_eq!(out["id"], "temporal-prod/prod");
+    assert_eq!(out["frontend"], "prod-frontend.temporal-prod.svc:7233");
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "temporal-prod");
+    let names: Vec<String> = deployments
+        .list(&ListParams::default().labels("engram.dev/cluster=prod"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|d| d.metadata.name)
+        .collect();
+    for service in [
+        "prod-frontend",
+        "prod-history",
+        "prod-matching",
+        "prod-worker",
+    ] {
+        assert!(
+            names.iter().any(|n| n == service),
+            "{service} missing from {names:?}"
+        );
+    }
+    ws.assert_no_changes();
+
+    // An autoscaler changes replicas: not drift.
+    let autoscaler = PatchParams {
+        field_manager: Some("horizontal-pod-autoscaler".into()),
+        ..PatchParams::default()
+    };
+    deployments
+        .patch(
+            "prod-history",
+            &autoscaler,
+            &Patch::Merge(json!({"spec": {"replicas": 6}})),
+        )
+        .await
+        .unwrap();
+    ws.assert_no_changes();
+
+    // A person changes an image and deletes a Service: the plan shows both, apply repairs.
+    let person = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..PatchParams::default()
+    };
+    deployments
+        .patch(
+            "prod-frontend",
+            &person,
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "frontend", "image": "temporalio/server:1.29.0-hotfix"}
+            ]}}}})),
+        )
+        .await
+        .unwrap();
+    let services: Api<Service> = Api::namespaced(kube.clone(), "temporal-prod");
+    services
+        .delete("prod-matching", &DeleteParams::default())
+        .await
+        .unwrap();
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("temporalio/server:1.29.0-hotfix"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("prod-matching: deleted outside Terraform"),
+        "{}",
+        plan.stdout
+    );
+    ws.apply();
+    ws.assert_no_changes();
+    let frontend = deployments.get("prod-frontend").await.unwrap();
+    let image = serde_json::to_value(&frontend).unwrap()["spec"]["template"]["spec"]["containers"]
+        [0]["image"]
+        .clone();
+    assert_eq!(image, "temporalio/server:1.29.1");
+    assert!(services.get("prod-matching").await.is_ok());
+
+    // Import into a fresh state: the plan is empty. Timeouts are Terraform-only settings that
+    // no import can recover, so the importing configuration leaves them out.
+    let without_timeouts = ws
+        .config()
+        .replace("  timeouts {\n    create = \"2m\"\n  }\n", "");
+    assert_ne!(without_timeouts, ws.config());
+    let fresh = Workspace::new(Version::V1_15_5, &without_timeouts);
+    fresh.ok(&[
+        "import",
+        "-no-color",
+        "engram_temporal_cluster.prod",
+        "temporal-prod/prod",
+    ]);
+    fresh.assert_no_changes();
+
+    // Destroy is refused while protected, then removes everything.
+    let refused = ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.all().contains("Deletion protection is on"),
+        "{}",
+        refused.all()
+    );
+    ws.write_config(&config(
+        &server,
+        &format!("{SHARDS_512}\n  deletion_protection = false"),
+    ));
+    ws.apply();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    let left = deployments
+        .list(&ListParams::default().labels("engram.dev/cluster=prod"))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "objects left after destroy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_shard_count_is_a_replacement_that_says_why() {
+    let server = kube_server().await;
+    let ws = Workspace::new(Version::V1_15_5, &config(&server, SHARDS_512));
+    ws.apply();
+
+    ws.write_config(&config(&server, "  history_shard_count = 1024"));
+    let protected = ws.run(&["plan", "-no-color"]);
+    assert_eq!(protected.code, 1, "{}", protected.all());
+    assert!(
+        protected.all().contains("Deletion protection is on"),
+        "{}",
+        protected.all()
+    );
+    assert!(protected.all().contains("replace"), "{}", protected.all());
+
+    ws.write_config(&config(
+        &server,
+        &format!("{SHARDS_512}\n  deletion_protection = false"),
+    ));
+    ws.apply();
+    ws.write_config(&config(
+        &server,
+        "  history_shard_count = 1024\n  deletion_protection = false",
+    ));
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+    let stdout = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        stdout.contains("history_shard_count = 512 -> 1024 # forces replacement"),
+        "{stdout}"
+    );
+    let all = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        all.contains("Changing history_shard_count replaces this resource"),
+        "{all}"
+    );
+    assert!(all.contains("histories are not migrated"), "{all}");
+    assert!(all.contains("engram_history_shards"), "{all}");
+}
+
+#[test]
+fn bad_cluster_inputs_are_named() {
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        r#"
+terraform {
+  required_providers {
+    engram = { source = "engram/engram" }
+  }
+}
+provider "engram" {}
+resource "engram_temporal_cluster" "bad" {
+  name                = "prod"
+  version             = "1.29.1"
+  history_shard_count = 0
+  services = { history = { replicas = -1 } }
+  persistence = {
+    default    = { host = "", database = "t", user = "u", password_secret = { name = "s", key = "p" } }
+    visibility = { host = "h", database = "v", user = "u", password_secret = { name = "s", key = "p" }, port = 70000 }
+  }
+  timeouts {
+    create = "soon"
+  }
+}
+"#,
+    );
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1);
+    let out = run.all();
+    for expected in [
+        "Invalid history_shard_count",
+        "Invalid services.history.replicas",
+        "Invalid persistence.default.host",
+        "Invalid persistence.visibility.port",
+    ] {
+        assert!(out.contains(expected), "{expected} missing:\n{out}");
+    }
+}
