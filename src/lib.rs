@@ -11,6 +11,5 @@ pub mod framework;
 pub mod kms;
 pub mod plugin;
 pub mod provider;
-pub mod resources;
 pub mod sizing;
 pub mod temporal;

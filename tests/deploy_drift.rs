@@ -198,6 +198,11 @@ async fn a_whole_cluster_drift_check_lists_once_per_kind_and_takes_under_100_ms(
         let report = deployer.drift(&temporal).await.unwrap();
         took = took.min(started.elapsed());
         assert!(report.is_clean());
+        assert_eq!(
+            report.requests,
+            Kind::ALL.len(),
+            "one LIST per kind, nothing per object"
+        );
     }
     assert!(
         took < Duration::from_millis(100),

@@ -210,6 +210,16 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_cluster_reporting_another_shard_count_is_an_error() {
+        assert!(check_cluster_shard_count(512, 512).is_ok());
+        let error = check_cluster_shard_count(512, 1).unwrap_err();
+        assert!(
+            error.to_string().contains("GetClusterInfo") && error.to_string().contains("keep 1"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn only_owned_fields_count() {
         let id = ObjectId {
             kind: Kind::Deployment,
