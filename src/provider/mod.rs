@@ -14,6 +14,7 @@ use crate::framework::{
     Attribute, Block, DataSource, Diagnostics, Nesting, Provider, Resource, Schema, Type, Value,
 };
 use crate::resources::cmk_binding::CmkBinding;
+use crate::resources::codec_server::CodecServer;
 use crate::resources::temporal_cluster::TemporalCluster;
 use crate::resources::temporal_namespace::TemporalNamespace;
 use async_trait::async_trait;
@@ -98,6 +99,7 @@ impl Provider for EngramProvider {
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderSettings>>> {
         vec![
             Arc::new(CmkBinding),
+            Arc::new(CodecServer),
             Arc::new(TemporalCluster),
             Arc::new(TemporalNamespace),
         ]

@@ -2,12 +2,23 @@
 //! back, spec problems into attribute diagnostics, drift into plan-readable lines, and rollout
 //! progress into log lines Terraform shows under TF_LOG.
 
-use crate::deploy::{Change, DriftReport, Progress, ProgressEvent, SpecError};
+use crate::deploy::{
+    ApplyOptions, Change, Deployer, DriftReport, Owner, Progress, ProgressEvent, Rendered,
+    SpecError,
+};
 use crate::framework::path::Step;
 use crate::framework::{AttributePath, Diagnostics, Type, Value};
+use crate::provider::ProviderSettings;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long deleting a failed create's objects may take.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often rollouts and deletions are polled.
+const POLL: Duration = Duration::from_secs(1);
 
 /// Nulls are "not set": removed so the spec's serde defaults apply.
 fn strip_nulls(json: &mut Json) {
@@ -126,5 +137,196 @@ impl Progress for LogProgress {
             ProgressEvent::Pruned(id) => tracing::info!(object = %id, "pruned"),
             ProgressEvent::Deleted(id) => tracing::info!(object = %id, "deleted"),
         }
+    }
+}
+
+/// The shared Kubernetes client, or an error diagnostic.
+pub async fn deployer<'a>(
+    settings: &'a ProviderSettings,
+    diags: &mut Diagnostics,
+) -> Option<&'a Deployer> {
+    match settings.deployer().await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.error("Cannot reach Kubernetes", e.to_string());
+            None
+        }
+    }
+}
+
+/// Applies `rendered` and waits for it. On a failed create (`cleanup`), deletes what was
+/// created so nothing is orphaned. Returns whether the apply succeeded.
+pub async fn apply(
+    settings: &ProviderSettings,
+    rendered: &Rendered,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    cleanup: bool,
+    diags: &mut Diagnostics,
+) -> bool {
+    let Some(deployer) = deployer(settings, diags).await else {
+        return false;
+    };
+    let options = ApplyOptions {
+        timeout,
+        ..ApplyOptions::default()
+    };
+    let Err(e) = deployer
+        .apply(rendered, &options, &LogProgress, cancel)
+        .await
+    else {
+        return true;
+    };
+    let what = format!("{}/{}", rendered.owner.namespace, rendered.owner.instance);
+    let detail = if cleanup {
+        let never = CancellationToken::new();
+        match deployer
+            .destroy(&rendered.owner, CLEANUP_TIMEOUT, POLL, &LogProgress, &never)
+            .await
+        {
+            Ok(_) => format!(
+                "{e}\n\nThe objects created so far were deleted, so nothing is left behind. Fix the cause and apply again."
+            ),
+            Err(c) => format!(
+                "{e}\n\nCleaning up the objects created so far also failed ({c}); they carry the label engram.dev/cluster={} and the next apply adopts them.",
+                rendered.owner.cluster
+            ),
+        }
+    } else {
+        format!(
+            "{e}\n\nThe objects already applied stay; the next plan shows what still differs and apply continues from there."
+        )
+    };
+    diags.error(format!("Could not deploy {what}"), detail);
+    false
+}
+
+/// Reads drift. `None` when it could not be read (an error diagnostic says why), `Some(None)`
+/// when every object is gone (the resource no longer exists).
+pub async fn drift(
+    settings: &ProviderSettings,
+    rendered: Rendered,
+    diags: &mut Diagnostics,
+) -> Option<Option<DriftReport>> {
+    let deployer = deployer(settings, diags).await?.clone();
+    // The drift future cannot be proven Send, which the boxed resource future must be: run it
+    // on a blocking thread of this runtime instead.
+    let runtime = tokio::runtime::Handle::current();
+    let result =
+        tokio::task::spawn_blocking(move || runtime.block_on(deployer.drift(&rendered))).await;
+    let report = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            diags.error("Cannot read the deployment", e.to_string());
+            return None;
+        }
+        Err(e) => {
+            diags.error("Cannot read the deployment", e.to_string());
+            return None;
+        }
+    };
+    let missing = report
+        .drifts
+        .iter()
+        .filter(|d| matches!(d.change, Change::Missing))
+        .count();
+    let gone = report.objects_checked > 0 && missing == report.objects_checked;
+    Some((!gone).then_some(report))
+}
+
+/// Deletes every object of `owner`.
+pub async fn destroy(
+    settings: &ProviderSettings,
+    owner: &Owner,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    diags: &mut Diagnostics,
+) {
+    let Some(deployer) = deployer(settings, diags).await else {
+        return;
+    };
+    if let Err(e) = deployer
+        .destroy(owner, timeout, POLL, &LogProgress, cancel)
+        .await
+    {
+        diags.error(
+            format!("Could not delete {}/{}", owner.namespace, owner.instance),
+            e.to_string(),
+        );
+    }
+}
+
+/// Drift lines as a Terraform list.
+pub fn drift_value(report: &DriftReport) -> Value {
+    Value::List(drift_lines(report).into_iter().map(Value::String).collect())
+}
+
+/// `value` with every unknown replaced by a placeholder of its type, so a spec can be built
+/// at plan time while other resources' outputs are still unknown.
+pub fn known_or_placeholder(value: &Value, ty: &Type) -> Value {
+    match (value, ty) {
+        (Value::Unknown, Type::String) => Value::string(""),
+        (Value::Unknown, Type::Number) => Value::int(0),
+        (Value::Unknown, Type::Bool) => Value::Bool(false),
+        (Value::Unknown, Type::List(_) | Type::Set(_) | Type::Tuple(_)) => Value::List(Vec::new()),
+        (Value::Unknown, Type::Map(_)) => Value::Map(Default::default()),
+        (Value::Unknown, Type::Object(attrs)) => Value::Object(
+            attrs
+                .iter()
+                .map(|(k, t)| (k.clone(), known_or_placeholder(&Value::Unknown, t)))
+                .collect(),
+        ),
+        (Value::Object(m), Type::Object(attrs)) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        attrs
+                            .get(k)
+                            .map_or(v.clone(), |t| known_or_placeholder(v, t)),
+                    )
+                })
+                .collect(),
+        ),
+        (Value::List(items), Type::List(t) | Type::Set(t)) => {
+            Value::List(items.iter().map(|v| known_or_placeholder(v, t)).collect())
+        }
+        (Value::Set(items), Type::List(t) | Type::Set(t)) => {
+            Value::Set(items.iter().map(|v| known_or_placeholder(v, t)).collect())
+        }
+        (Value::Map(m), Type::Map(t)) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), known_or_placeholder(v, t)))
+                .collect(),
+        ),
+        (Value::Unknown, Type::Dynamic) => Value::Null,
+        (v, _) => v.clone(),
+    }
+}
+
+/// Marks unknown in `planned` every value that is unknown in `config`.
+pub fn overlay_unknowns(planned: &mut Value, config: &Value) {
+    match (planned, config) {
+        (p, Value::Unknown) => *p = Value::Unknown,
+        (Value::Object(p), Value::Object(c)) => {
+            for (k, cv) in c {
+                if let Some(pv) = p.get_mut(k) {
+                    overlay_unknowns(pv, cv);
+                }
+            }
+        }
+        (Value::List(p) | Value::Set(p), Value::List(c) | Value::Set(c)) if p.len() == c.len() => {
+            p.iter_mut()
+                .zip(c)
+                .for_each(|(pv, cv)| overlay_unknowns(pv, cv));
+        }
+        (Value::Map(p), Value::Map(c)) => {
+            for (k, cv) in c {
+                if let Some(pv) = p.get_mut(k) {
+                    overlay_unknowns(pv, cv);
+                }
+            }
+        }
+        _ => {}
     }
 }

@@ -3,6 +3,7 @@
 
 mod clock;
 pub mod cmk_binding;
+pub mod codec_server;
 mod deploy_support;
 pub mod temporal_cluster;
 pub mod temporal_namespace;

@@ -4,8 +4,8 @@
 //! that means. Refresh compares the live objects with the spec (only fields engram owns), so a
 //! person's edit shows as drift while server defaults and autoscalers do not.
 
-use super::deploy_support::{LogProgress, drift_lines, spec_from_value, value_from_spec};
-use crate::deploy::{self, ApplyOptions, TemporalClusterSpec};
+use super::deploy_support::{self as support, spec_from_value, value_from_spec};
+use crate::deploy::{self, Rendered, TemporalClusterSpec};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::timeouts;
 use crate::framework::validators::{IntegerBetween, NotBlank};
@@ -139,10 +139,22 @@ fn computed(name: &str, ty: Type, description: &str) -> Attribute {
         .description(description)
 }
 
-fn apply_options(timeout: Duration) -> ApplyOptions {
-    ApplyOptions {
-        timeout,
-        ..ApplyOptions::default()
+/// How long create and update may take unless `timeouts` says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The spec and its objects for a plan or state value.
+fn render(
+    value: &Value,
+    settings: &ProviderSettings,
+    diags: &mut Diagnostics,
+) -> Option<(TemporalClusterSpec, Rendered)> {
+    let spec = spec(value, &settings.default_namespace, diags)?;
+    match deploy::render_temporal_cluster(&spec) {
+        Ok(rendered) => Some((spec, rendered)),
+        Err(e) => {
+            support::spec_problems(&e, diags);
+            None
+        }
     }
 }
 
@@ -313,7 +325,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
             if let Some(spec) = spec(config, "temporal", &mut found)
                 && let Err(e) = deploy::render_temporal_cluster(&spec)
             {
-                super::deploy_support::spec_problems(&e, &mut found);
+                support::spec_problems(&e, &mut found);
             }
             diags.extend(found);
         }
@@ -347,15 +359,16 @@ impl Resource<ProviderSettings> for TemporalCluster {
             .provider
             .as_ref()
             .map_or_else(|| "temporal".to_string(), |p| p.default_namespace.clone());
-        if !req.config.is_fully_known() {
-            return;
-        }
-        let Some(spec) = spec(req.config, &default_namespace, diags) else {
+        let ty = self.schema().value_type();
+        let config = support::known_or_placeholder(req.config, &ty);
+        let Some(spec) = spec(&config, &default_namespace, diags) else {
             return;
         };
-        let from_spec = value_from_spec(&spec, &self.schema().value_type());
+        let from_spec = value_from_spec(&spec, &ty);
         for name in SPEC_ATTRIBUTES {
-            planned.set(name, from_spec.get(name).clone());
+            let mut value = from_spec.get(name).clone();
+            support::overlay_unknowns(&mut value, req.config.get(name));
+            planned.set(name, value);
         }
         if req.prior.is_null() {
             return;
@@ -382,70 +395,20 @@ impl Resource<ProviderSettings> for TemporalCluster {
         let Some(settings) = ctx.provider(diags) else {
             return (Value::Null, Vec::new());
         };
-        let Some(spec) = spec(req.planned, &settings.default_namespace, diags) else {
+        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
             return (Value::Null, Vec::new());
         };
-        let timeout = timeouts::get(req.config, "create", Duration::from_secs(30 * 60), diags);
-        let deployer = match settings.deployer().await {
-            Ok(d) => d,
-            Err(e) => {
-                diags.error("Cannot reach Kubernetes", e.to_string());
-                return (Value::Null, Vec::new());
-            }
-        };
-        let rendered = match deploy::render_temporal_cluster(&spec) {
-            Ok(r) => r,
-            Err(e) => {
-                super::deploy_support::spec_problems(&e, diags);
-                return (Value::Null, Vec::new());
-            }
-        };
-        match deployer
-            .apply(
-                &rendered,
-                &apply_options(timeout),
-                &LogProgress,
-                &ctx.cancel,
-            )
-            .await
-        {
-            Ok(_) => (
-                state_for(
-                    req.planned,
-                    &spec,
-                    Vec::new(),
-                    Some(spec.history_shard_count),
-                ),
+        let timeout = timeouts::get(req.config, "create", DEFAULT_TIMEOUT, diags);
+        if support::apply(&settings, &rendered, timeout, &ctx.cancel, true, diags).await {
+            let state = state_for(
+                req.planned,
+                &spec,
                 Vec::new(),
-            ),
-            Err(e) => {
-                let cleanup = deployer
-                    .destroy(
-                        &rendered.owner,
-                        Duration::from_secs(120),
-                        Duration::from_secs(1),
-                        &LogProgress,
-                        &tokio_util::sync::CancellationToken::new(),
-                    )
-                    .await;
-                let detail = match cleanup {
-                    Ok(_) => format!(
-                        "{e}\n\nThe objects created so far were deleted, so nothing is left behind. Fix the cause and apply again."
-                    ),
-                    Err(c) => format!(
-                        "{e}\n\nCleaning up the objects created so far also failed ({c}); they are labelled engram.dev/cluster={} and the next apply adopts them.",
-                        spec.name
-                    ),
-                };
-                diags.error(
-                    format!(
-                        "Could not deploy Temporal cluster {}/{}",
-                        spec.namespace, spec.name
-                    ),
-                    detail,
-                );
-                (Value::Null, Vec::new())
-            }
+                Some(spec.history_shard_count),
+            );
+            (state, Vec::new())
+        } else {
+            (Value::Null, Vec::new())
         }
     }
 
@@ -457,56 +420,15 @@ impl Resource<ProviderSettings> for TemporalCluster {
         diags: &mut Diagnostics,
     ) -> Option<(Value, Vec<u8>)> {
         let settings = ctx.provider(diags)?;
-        let spec = spec(state, &settings.default_namespace, diags)?;
-        let rendered = deploy::render_temporal_cluster(&spec).ok()?;
-        let deployer = match settings.deployer().await {
-            Ok(d) => d,
-            Err(e) => {
-                diags.error("Cannot reach Kubernetes", e.to_string());
-                return Some((state.clone(), private.to_vec()));
-            }
+        let (spec, rendered) = render(state, &settings, diags)?;
+        let unchanged = Some((state.clone(), private.to_vec()));
+        let Some(found) = support::drift(&settings, rendered, diags).await else {
+            return unchanged;
         };
-        // The drift future cannot be proven Send, which the boxed resource future must be:
-        // run it on a blocking thread of this runtime instead.
-        let task = {
-            let deployer = deployer.clone();
-            let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || runtime.block_on(deployer.drift(&rendered)))
-        };
-        let report = match task
-            .await
-            .map_err(|e| crate::deploy::DeployError::Kubeconfig(e.to_string()))
-            .and_then(|r| r)
-        {
-            Ok(r) => r,
-            Err(e) => {
-                diags.attribute_error(
-                    AttributePath::root("history_shard_count"),
-                    "Cannot read the cluster",
-                    e.to_string(),
-                );
-                return Some((state.clone(), private.to_vec()));
-            }
-        };
-        let missing = report
-            .drifts
-            .iter()
-            .filter(|d| matches!(d.change, deploy::Change::Missing))
-            .count();
-        if missing == report.objects_checked && report.objects_checked > 0 {
-            return None;
-        }
+        let report = found?;
         check_live_shards(&settings, &spec, diags).await;
         let mut new_state = state.clone();
-        new_state.set(
-            "drift",
-            Value::List(
-                drift_lines(&report)
-                    .into_iter()
-                    .map(Value::String)
-                    .collect(),
-            ),
-        );
+        new_state.set("drift", support::drift_value(&report));
         new_state.set(
             "live_history_shard_count",
             report
@@ -525,41 +447,20 @@ impl Resource<ProviderSettings> for TemporalCluster {
         let Some(settings) = ctx.provider(diags) else {
             return (req.prior.clone(), Vec::new());
         };
-        let Some(spec) = spec(req.planned, &settings.default_namespace, diags) else {
+        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
             return (req.prior.clone(), Vec::new());
         };
-        let timeout = timeouts::get(req.config, "update", Duration::from_secs(30 * 60), diags);
-        let result = async {
-            let deployer = settings.deployer().await.map_err(|e| e.to_string())?;
-            let rendered = deploy::render_temporal_cluster(&spec).map_err(|e| e.to_string())?;
-            deployer
-                .apply(
-                    &rendered,
-                    &apply_options(timeout),
-                    &LogProgress,
-                    &ctx.cancel,
-                )
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        match result {
-            Ok(_) => (
-                state_for(
-                    req.planned,
-                    &spec,
-                    Vec::new(),
-                    Some(spec.history_shard_count),
-                ),
+        let timeout = timeouts::get(req.config, "update", DEFAULT_TIMEOUT, diags);
+        if support::apply(&settings, &rendered, timeout, &ctx.cancel, false, diags).await {
+            let state = state_for(
+                req.planned,
+                &spec,
                 Vec::new(),
-            ),
-            Err(e) => {
-                diags.error(
-                    format!("Could not update Temporal cluster {}/{}", spec.namespace, spec.name),
-                    format!("{e}\n\nThe objects already applied stay; the next plan shows what still differs and apply continues from there."),
-                );
-                (req.prior.clone(), Vec::new())
-            }
+                Some(spec.history_shard_count),
+            );
+            (state, Vec::new())
+        } else {
+            (req.prior.clone(), Vec::new())
         }
     }
 
@@ -580,35 +481,11 @@ impl Resource<ProviderSettings> for TemporalCluster {
         let Some(settings) = ctx.provider(diags) else {
             return;
         };
-        let Some(spec) = spec(prior, &settings.default_namespace, diags) else {
+        let Some((_, rendered)) = render(prior, &settings, diags) else {
             return;
         };
         let timeout = timeouts::get(prior, "delete", Duration::from_secs(10 * 60), diags);
-        let Ok(rendered) = deploy::render_temporal_cluster(&spec) else {
-            return;
-        };
-        let result = match settings.deployer().await {
-            Ok(deployer) => deployer
-                .destroy(
-                    &rendered.owner,
-                    timeout,
-                    Duration::from_secs(1),
-                    &LogProgress,
-                    &ctx.cancel,
-                )
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = result {
-            diags.error(
-                format!(
-                    "Could not delete Temporal cluster {}/{}",
-                    spec.namespace, spec.name
-                ),
-                e,
-            );
-        }
+        support::destroy(&settings, &rendered.owner, timeout, &ctx.cancel, diags).await;
     }
 
     async fn import(
@@ -625,13 +502,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
             );
             return None;
         };
-        let deployer = match settings.deployer().await {
-            Ok(d) => d,
-            Err(e) => {
-                diags.error("Cannot reach Kubernetes", e.to_string());
-                return None;
-            }
-        };
+        let deployer = support::deployer(&settings, diags).await?;
         match deployer.import_temporal_cluster(namespace, name).await {
             Ok(spec) => {
                 let empty = Value::Object(Default::default());

@@ -9,6 +9,7 @@ mod support;
 mod openbao;
 
 mod cmk_binding;
+mod codec_server;
 mod history_shards;
 mod provider_config;
 mod temporal_cluster;

@@ -1,0 +1,352 @@
+//! `engram_codec_server`: deploys the codec server (the one place outside workers with key
+//! access) with a binding's keyring in a Secret, so the Web UI and CLI can read payloads for
+//! authorized users. A keyring change (a rotation) rolls out as a Secret update that the
+//! server reloads without failing requests.
+
+use super::deploy_support::{self as support, spec_from_value, value_from_spec};
+use crate::codec::KeyringDocument;
+use crate::deploy::{self, CodecServerSpec, Rendered};
+use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
+use crate::framework::timeouts;
+use crate::framework::validators::{IntegerBetween, NotBlank, OneOf};
+use crate::framework::{
+    ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, Nesting, PlanRequest,
+    Resource, Schema, Type, Value,
+};
+use crate::provider::ProviderSettings;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// The resource.
+pub struct CodecServer;
+
+const SPEC_ATTRIBUTES: [&str; 10] = [
+    "name",
+    "namespace",
+    "temporal_cluster",
+    "image",
+    "replicas",
+    "keyring",
+    "kms",
+    "tls_secret_name",
+    "cors_origins",
+    "oidc",
+];
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+fn spec(
+    value: &Value,
+    default_namespace: &str,
+    diags: &mut Diagnostics,
+) -> Option<CodecServerSpec> {
+    spec_from_value(
+        value,
+        &SPEC_ATTRIBUTES,
+        &[("namespace", default_namespace)],
+        diags,
+    )
+}
+
+fn render(
+    value: &Value,
+    settings: &ProviderSettings,
+    diags: &mut Diagnostics,
+) -> Option<(CodecServerSpec, Rendered)> {
+    let spec = spec(value, &settings.default_namespace, diags)?;
+    match deploy::render_codec_server(&spec) {
+        Ok(rendered) => Some((spec, rendered)),
+        Err(e) => {
+            support::spec_problems(&e, diags);
+            None
+        }
+    }
+}
+
+fn endpoint(spec: &CodecServerSpec) -> String {
+    let scheme = if spec.tls_secret_name.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{}.{}.svc:8443", spec.name, spec.namespace)
+}
+
+fn state_for(planned: &Value, spec: &CodecServerSpec) -> Value {
+    let mut state = planned.clone();
+    let from_spec = value_from_spec(spec, &CodecServer.schema().value_type());
+    for name in SPEC_ATTRIBUTES {
+        if name != "keyring" {
+            state.set(name, from_spec.get(name).clone());
+        }
+    }
+    state.set(
+        "id",
+        Value::string(format!("{}/{}", spec.namespace, spec.name)),
+    );
+    state.set("endpoint", Value::string(endpoint(spec)));
+    state.set("drift", Value::List(Vec::new()));
+    state
+}
+
+#[async_trait]
+impl Resource<ProviderSettings> for CodecServer {
+    fn type_name(&self) -> &'static str {
+        "engram_codec_server"
+    }
+
+    fn schema(&self) -> Schema {
+        let computed = |name: &str, d: &str| {
+            Attribute::new(name, Type::String)
+                .computed()
+                .plan(UseStateForUnknown)
+                .description(d)
+        };
+        let block = Block::new(
+            "The codec server: decrypts payloads for Temporal's Web UI and CLI, for authorized users only, with an audit line per request.",
+            vec![
+                computed("id", "`namespace/name`."),
+                Attribute::new("name", Type::String)
+                    .required()
+                    .validate(NotBlank)
+                    .plan(RequiresReplace { reason: "The name prefixes every object of the codec server; renaming deploys a new one and deletes this one." })
+                    .description("The codec server's name."),
+                Attribute::new("namespace", Type::String)
+                    .optional_computed()
+                    .plan(RequiresReplace { reason: "Moving the codec server to another namespace deploys a new one there and deletes this one." })
+                    .description("Kubernetes namespace; the provider's `default_namespace` when unset."),
+                Attribute::new("temporal_cluster", Type::String)
+                    .required()
+                    .validate(NotBlank)
+                    .description("The `engram_temporal_cluster` name whose UI and users it serves."),
+                Attribute::new("image", Type::String).optional_computed().description("Container image. Default: this provider's release."),
+                Attribute::new("replicas", Type::Number)
+                    .optional_computed()
+                    .validate(IntegerBetween { min: 1, max: 100 })
+                    .description("Pod count. Default 2."),
+                Attribute::new("keyring", Type::String)
+                    .required()
+                    .description("The keyring document: `engram_cmk_binding.<name>.keyring`. Wrapped keys only; the pods unwrap them through the KMS."),
+                Attribute::nested(
+                    "kms",
+                    Nesting::Single,
+                    vec![
+                        Attribute::new("provider", Type::String)
+                            .required()
+                            .validate(OneOf(&["aws", "vault", "local"]))
+                            .description("`aws`, `vault`, or `local` (development only)."),
+                        Attribute::new("env", Type::map(Type::String))
+                            .optional_computed()
+                            .description("Non-secret settings for the pods, e.g. `VAULT_ADDR`."),
+                        Attribute::nested(
+                            "workload_identity",
+                            Nesting::Single,
+                            vec![
+                                Attribute::new("aws_role_arn", Type::String).description("IRSA role."),
+                                Attribute::new("azure_client_id", Type::String).description("Azure workload identity client id."),
+                                Attribute::new("gcp_service_account", Type::String).description("GKE workload identity service account."),
+                            ],
+                        )
+                        .optional_computed()
+                        .description("Cloud identity of the pods' service account, so no static credential is needed."),
+                    ],
+                )
+                .required()
+                .description("How the pods reach the customer's key."),
+                Attribute::new("tls_secret_name", Type::String)
+                    .required()
+                    .validate(NotBlank)
+                    .description("Secret with `tls.crt`/`tls.key`: the Web UI sends access tokens only to https endpoints."),
+                Attribute::new("cors_origins", Type::list(Type::String))
+                    .optional_computed()
+                    .description("Exact Web UI origins allowed to call the codec server."),
+                Attribute::nested(
+                    "oidc",
+                    Nesting::Single,
+                    vec![
+                        Attribute::new("issuer", Type::String).required().description("Token issuer."),
+                        Attribute::new("jwks_url", Type::String).required().description("The issuer's JWKS URL."),
+                        Attribute::new("audiences", Type::list(Type::String)).required().description("Accepted audiences."),
+                        Attribute::new("permissions_claim", Type::String).optional_computed().description("Claim with `namespace:role` permissions. Default `permissions`."),
+                    ],
+                )
+                .required()
+                .description("SSO: who may decode (reader) and encode (writer), per namespace. Without it anyone who reaches the server could decrypt."),
+                computed("endpoint", "The in-cluster URL to give the Web UI and `temporal --codec-endpoint`."),
+                Attribute::new("drift", Type::list(Type::String))
+                    .computed()
+                    .description("Differences between the live objects and the spec found at the last refresh."),
+            ],
+        );
+        Schema::new(timeouts::add_block(block, &["create", "update", "delete"]))
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(keyring) = config.get("keyring").as_str()
+            && let Err(e) = KeyringDocument::from_json(keyring)
+        {
+            diags.attribute_error(
+                AttributePath::root("keyring"),
+                "Invalid keyring",
+                format!("{e}. Pass engram_cmk_binding.<name>.keyring unchanged."),
+            );
+        }
+        if let Value::List(origins) = config.get("cors_origins") {
+            for origin in origins.iter().filter_map(Value::as_str) {
+                if origin == "*"
+                    || !(origin.starts_with("https://") || origin.starts_with("http://"))
+                {
+                    diags.attribute_error(
+                        AttributePath::root("cors_origins"),
+                        "Invalid cors_origins",
+                        format!("{origin:?} is not an origin; list the Web UI's exact origins such as \"https://temporal.example.com\" (no wildcard: the UI sends credentials)."),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        req: &PlanRequest<'_>,
+        planned: &mut Value,
+        _requires_replace: &mut Vec<AttributePath>,
+        diags: &mut Diagnostics,
+    ) {
+        if planned.is_null() {
+            return;
+        }
+        let default_namespace = ctx
+            .provider
+            .as_ref()
+            .map_or_else(|| "temporal".to_string(), |p| p.default_namespace.clone());
+        let ty = self.schema().value_type();
+        let config = support::known_or_placeholder(req.config, &ty);
+        let Some(spec) = spec(&config, &default_namespace, diags) else {
+            return;
+        };
+        let from_spec = value_from_spec(&spec, &ty);
+        for name in SPEC_ATTRIBUTES.iter().filter(|n| **n != "keyring") {
+            let mut value = from_spec.get(name).clone();
+            support::overlay_unknowns(&mut value, req.config.get(name));
+            planned.set(name, value);
+        }
+        let mut address = Value::string(endpoint(&spec));
+        for name in ["name", "namespace", "tls_secret_name"] {
+            if !req.config.get(name).is_fully_known() {
+                address = Value::Unknown;
+            }
+        }
+        planned.set("endpoint", address);
+        if let Value::List(lines) = req.prior.get("drift")
+            && !lines.is_empty()
+        {
+            planned.set("drift", Value::List(Vec::new()));
+        }
+    }
+
+    async fn create(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        req: &ApplyRequest<'_>,
+        diags: &mut Diagnostics,
+    ) -> (Value, Vec<u8>) {
+        let Some(settings) = ctx.provider(diags) else {
+            return (Value::Null, Vec::new());
+        };
+        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
+            return (Value::Null, Vec::new());
+        };
+        let timeout = timeouts::get(req.config, "create", DEFAULT_TIMEOUT, diags);
+        if support::apply(&settings, &rendered, timeout, &ctx.cancel, true, diags).await {
+            (state_for(req.planned, &spec), Vec::new())
+        } else {
+            (Value::Null, Vec::new())
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        state: &Value,
+        private: &[u8],
+        diags: &mut Diagnostics,
+    ) -> Option<(Value, Vec<u8>)> {
+        let settings = ctx.provider(diags)?;
+        let (_, rendered) = render(state, &settings, diags)?;
+        let unchanged = Some((state.clone(), private.to_vec()));
+        let Some(found) = support::drift(&settings, rendered, diags).await else {
+            return unchanged;
+        };
+        let report = found?;
+        let mut new_state = state.clone();
+        new_state.set("drift", support::drift_value(&report));
+        Some((new_state, private.to_vec()))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        req: &ApplyRequest<'_>,
+        diags: &mut Diagnostics,
+    ) -> (Value, Vec<u8>) {
+        let Some(settings) = ctx.provider(diags) else {
+            return (req.prior.clone(), Vec::new());
+        };
+        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
+            return (req.prior.clone(), Vec::new());
+        };
+        let timeout = timeouts::get(req.config, "update", DEFAULT_TIMEOUT, diags);
+        if support::apply(&settings, &rendered, timeout, &ctx.cancel, false, diags).await {
+            (state_for(req.planned, &spec), Vec::new())
+        } else {
+            (req.prior.clone(), Vec::new())
+        }
+    }
+
+    async fn delete(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        prior: &Value,
+        _private: &[u8],
+        diags: &mut Diagnostics,
+    ) {
+        let Some(settings) = ctx.provider(diags) else {
+            return;
+        };
+        let Some((_, rendered)) = render(prior, &settings, diags) else {
+            return;
+        };
+        let timeout = timeouts::get(prior, "delete", DEFAULT_TIMEOUT, diags);
+        support::destroy(&settings, &rendered.owner, timeout, &ctx.cancel, diags).await;
+    }
+
+    async fn import(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Value> {
+        let settings = ctx.provider(diags)?;
+        let Some((namespace, name)) = id.split_once('/') else {
+            diags.error(
+                "Invalid import ID",
+                format!("{id:?} is not NAMESPACE/NAME, e.g. `temporal/codec`."),
+            );
+            return None;
+        };
+        let deployer = support::deployer(&settings, diags).await?;
+        match deployer.import_codec_server(namespace, name).await {
+            Ok(spec) => {
+                let mut state = state_for(&Value::Object(Default::default()), &spec);
+                state.set("keyring", Value::string(spec.keyring.clone()));
+                Some(state)
+            }
+            Err(e) => {
+                diags.error(format!("Cannot import codec server {id}"), e.to_string());
+                None
+            }
+        }
+    }
+}
