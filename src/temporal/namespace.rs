@@ -5,7 +5,9 @@
 use super::client::{TemporalClient, TemporalError};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use temporalio_common::protos::temporal::api::namespace::v1::{NamespaceConfig, UpdateNamespaceInfo};
+use temporalio_common::protos::temporal::api::namespace::v1::{
+    NamespaceConfig, UpdateNamespaceInfo,
+};
 use temporalio_common::protos::temporal::api::operatorservice::v1::DeleteNamespaceRequest;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
     DescribeNamespaceRequest, RegisterNamespaceRequest, UpdateNamespaceRequest,
@@ -59,7 +61,10 @@ impl TemporalClient {
     }
 
     /// Describes a namespace; `None` when it does not exist.
-    pub async fn describe_namespace(&self, name: &str) -> Result<Option<NamespaceInfo>, TemporalError> {
+    pub async fn describe_namespace(
+        &self,
+        name: &str,
+    ) -> Result<Option<NamespaceInfo>, TemporalError> {
         use temporalio_client::grpc::WorkflowService;
         let mut conn = self.connection.clone();
         let request = DescribeNamespaceRequest {
@@ -82,7 +87,11 @@ impl TemporalClient {
             .and_then(|c| c.workflow_execution_retention_ttl)
             .map(|d| Duration::from_secs(u64::try_from(d.seconds).unwrap_or_default()))
             .unwrap_or_default();
-        let state = info.state().as_str_name().trim_start_matches("NAMESPACE_STATE_").to_string();
+        let state = info
+            .state()
+            .as_str_name()
+            .trim_start_matches("NAMESPACE_STATE_")
+            .to_string();
         Ok(Some(NamespaceInfo {
             id: info.id,
             state,
