@@ -10,6 +10,7 @@ mod openbao;
 
 mod cmk_binding;
 mod codec_server;
+mod examples;
 mod history_shards;
 mod provider_config;
 mod temporal_cluster;
