@@ -206,6 +206,18 @@ async fn the_token_never_reaches_state_or_plan() {
     );
     let shown = ws.ok(&["show", "-json"]).stdout;
     assert!(!shown.contains(ROOT_TOKEN), "token in show -json");
+
+    // Nor the logs, at the most verbose level, of a rotation that uses it.
+    ws.set_env("ENGRAM_NOW", &rfc3339_days_from_now(31));
+    ws.set_env("TF_LOG", "TRACE");
+    ws.set_env("TF_LOG_PATH", "trace.log");
+    ws.apply();
+    let log = ws.file("trace.log");
+    assert!(
+        log.contains("rotated data key"),
+        "the provider's own log lines are in the trace"
+    );
+    assert!(!log.contains(ROOT_TOKEN), "token in the trace log");
 }
 
 #[tokio::test]
