@@ -2,7 +2,7 @@
 """Regenerates src/openapi-list-types.json from Kubernetes' published OpenAPI definitions.
 
 The definitions come from PyPI kubernetes-validate==1.37.0 (installed by scripts/tools/kube-api into
-.tools/venvs/kubernetes-validate). For every kind the test server serves, this walks the type graph
+.tools/venvs/kubernetes-validate-1.37.0). For every kind the test server serves, this walks the type graph
 from the kind's root definition and keeps only what server-side apply needs: the fields of each
 struct, and for lists and maps their x-kubernetes-list-type, x-kubernetes-list-map-keys and
 x-kubernetes-map-type annotations. Descriptions, enums and validation rules are dropped.
@@ -39,7 +39,7 @@ KINDS = {
 def find_definitions(args):
     if args:
         return args[0]
-    pattern = os.path.join(ROOT, ".tools", "venvs", "kubernetes-validate", "lib", "python3*",
+    pattern = os.path.join(ROOT, ".tools", "venvs", "kubernetes-validate-1.37.0", "lib", "python3*",
                            "site-packages", "kubernetes_validate", "kubernetes-json-schema",
                            VERSION, "_definitions.json")
     found = glob.glob(pattern)
