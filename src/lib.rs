@@ -11,5 +11,6 @@ pub mod framework;
 pub mod kms;
 pub mod plugin;
 pub mod provider;
+pub mod resources;
 pub mod sizing;
 pub mod temporal;
