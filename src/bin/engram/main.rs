@@ -2,6 +2,7 @@
 //! module, so what it prints is what the Terraform provider computes.
 
 mod apply;
+mod codec_server;
 mod render;
 mod shard_calc;
 
@@ -24,6 +25,8 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Print the Kubernetes objects of a Temporal cluster or codec server spec, as YAML.
     Render(render::RenderArgs),
+    /// Serve Temporal's remote codec protocol: decrypt payloads for the Web UI and CLI.
+    CodecServer(Box<codec_server::CodecServerArgs>),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::ShardCalc(args) => shard_calc::run(args),
         Command::Render(args) => render::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::CodecServer(args) => codec_server::run(*args),
     };
     match result {
         Ok(text) => {
