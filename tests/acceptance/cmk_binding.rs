@@ -296,3 +296,47 @@ async fn an_unreachable_kms_fails_create_without_state() {
             || !ws.file("terraform.tfstate").contains("engram_cmk_binding")
     );
 }
+
+#[test]
+fn binding_smoke_on_terraform_1_0_3() {
+    // Terraform 1.0 has no write-only attributes: credentials come from the environment, and
+    // the development key file needs none.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dev.key");
+    use base64::Engine as _;
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+    )
+    .unwrap();
+    let ws = Workspace::new(
+        Version::V1_0_3,
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{}}
+resource "engram_cmk_binding" "dev" {{
+  scope               = "dev"
+  deletion_protection = false
+  local {{
+    key_file = "{}"
+  }}
+}}
+"#,
+            key_file.display()
+        ),
+    );
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(
+        ws.resource("engram_cmk_binding")["key_ids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -286,3 +286,12 @@ resource "engram_temporal_cluster" "bad" {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_smoke_on_terraform_1_0_3() {
+    let server = kube_server().await;
+    let ws = Workspace::new(Version::V1_0_3, &config(&server, SHARDS_512));
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(ws.outputs()["id"], "temporal-prod/prod");
+}

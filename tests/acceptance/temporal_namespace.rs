@@ -218,3 +218,21 @@ fn an_unreachable_frontend_is_a_clear_error() {
         run.all()
     );
 }
+
+#[test]
+fn namespace_smoke_on_terraform_1_0_3() {
+    let temporal = TemporalDevServer::start();
+    let ws = Workspace::new(Version::V1_0_3, &config(&temporal.address, PAYMENTS));
+    ws.apply();
+    ws.assert_no_changes();
+    let described = temporal.cli(&[
+        "operator",
+        "namespace",
+        "describe",
+        "--namespace",
+        "payments",
+        "--output",
+        "json",
+    ]);
+    assert!(described.contains("Payment workflows"), "{described}");
+}
