@@ -15,7 +15,7 @@ use codec_server_common::Child;
 use engram::codec::{KeyId, KeyringDocument};
 use engram::kms::SecretBytes;
 use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
-use support::{ServerProcess, free_port, repo_root, tool, wait_for_port};
+use support::{ServerProcess, TemporalDevServer, free_port, repo_root, tool, wait_for_port};
 
 fn worker(address: &str, keyring: &std::path::Path, vault: &str) -> Command {
     let mut command = Command::new(tool("worker-python"));
@@ -71,32 +71,8 @@ async fn temporal_cli_shows_plaintext_only_through_the_codec_server() {
     let keyring = dir.path().join("keyring.json");
     std::fs::write(&keyring, document.to_json()).unwrap();
 
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let mut temporal = Command::new(tool("temporal"));
-    temporal
-        .args([
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--log-level",
-            "error",
-        ])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--ui-port",
-            &free_port().to_string(),
-        ])
-        .arg("--db-filename")
-        .arg(dir.path().join("temporal.db"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut temporal = ServerProcess::spawn("temporal server start-dev", temporal);
-    wait_for_port(port, Duration::from_secs(90), "temporal server start-dev");
-    temporal.assert_running();
+    let temporal = TemporalDevServer::start();
+    let address = temporal.address.clone();
 
     let codec_port = free_port();
     let codec = Command::new(env!("CARGO_BIN_EXE_engram"))

@@ -25,7 +25,9 @@ use engram::codec::{KeyId, KeyringDocument};
 use engram::kms::SecretBytes;
 use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use serde_json::Value;
-use support::{ServerProcess, free_port, repo_root, tool, wait_for_port};
+use support::{
+    DevServerOptions, ServerProcess, TemporalDevServer, free_port, repo_root, tool, wait_for_port,
+};
 
 /// Debian's Chromium, as `scripts/tools/chromium` installs it.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -174,8 +176,7 @@ async fn web_ui_in_chromium_shows_the_input_decoded_by_the_codec_server() {
     let keyring = dir.path().join("keyring.json");
     std::fs::write(&keyring, document.to_json()).unwrap();
 
-    let (port, ui_port, codec_port) = (free_port(), free_port(), free_port());
-    let address = format!("127.0.0.1:{port}");
+    let (ui_port, codec_port) = (free_port(), free_port());
     let ui_origin = format!("http://127.0.0.1:{ui_port}");
     let endpoint = format!("http://127.0.0.1:{codec_port}");
 
@@ -202,20 +203,12 @@ async fn web_ui_in_chromium_shows_the_input_decoded_by_the_codec_server() {
     let _codec = Child(codec);
     wait_for_port(codec_port, Duration::from_secs(20), "engram codec-server");
 
-    let mut temporal = Command::new(tool("temporal"));
-    temporal
-        .args(["server", "start-dev", "--ip", "127.0.0.1", "--log-level"])
-        .args(["error", "--port", &port.to_string()])
-        .args(["--ui-port", &ui_port.to_string()])
-        .args(["--ui-codec-endpoint", &endpoint])
-        .arg("--db-filename")
-        .arg(dir.path().join("temporal.db"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut temporal = ServerProcess::spawn("temporal server start-dev", temporal);
-    wait_for_port(port, Duration::from_secs(90), "temporal server start-dev");
-    wait_for_port(ui_port, Duration::from_secs(30), "the Temporal Web UI");
-    temporal.assert_running();
+    let temporal = TemporalDevServer::start_with(DevServerOptions {
+        web_ui: true,
+        ui_port: Some(ui_port),
+        ui_codec_endpoint: Some(endpoint.clone()),
+    });
+    let address = temporal.address.clone();
 
     let mut running = worker(&address, &keyring, &bao.address);
     running.arg("worker").stdout(Stdio::null());

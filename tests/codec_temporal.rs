@@ -18,7 +18,7 @@ use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
 use engram::kms::SecretBytes;
 use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use serde_json::Value;
-use support::{ServerProcess, free_port, repo_root, tool, wait_for_port};
+use support::{ServerProcess, TemporalDevServer, repo_root, tool};
 
 fn worker_command(address: &str, keyring: &std::path::Path, vault: &str) -> Command {
     let mut command = Command::new(tool("worker-python"));
@@ -102,32 +102,8 @@ async fn python_and_rust_codecs_interoperate_through_a_real_temporal() {
         Keyring::unwrap_document(&doc, &transit).await.unwrap(),
     ));
 
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let mut server = Command::new(tool("temporal"));
-    server
-        .args([
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--log-level",
-            "error",
-        ])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--ui-port",
-            &free_port().to_string(),
-        ])
-        .arg("--db-filename")
-        .arg(dir.path().join("temporal.db"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut server = ServerProcess::spawn("temporal server start-dev", server);
-    wait_for_port(port, Duration::from_secs(90), "temporal server start-dev");
-    server.assert_running();
+    let server = TemporalDevServer::start();
+    let address = server.address.clone();
 
     let mut worker = worker_command(&address, &keyring_path, &bao.address);
     worker.args(["worker"]).stdout(Stdio::null());

