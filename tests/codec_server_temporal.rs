@@ -99,6 +99,13 @@ async fn temporal_cli_shows_plaintext_only_through_the_codec_server() {
         .unwrap();
     let _codec = Child(codec);
     wait_for_port(codec_port, Duration::from_secs(20), "engram codec-server");
+    // Listening comes before the keyring is unwrapped; decoding needs it ready.
+    support::wait_for_http_ok(
+        codec_port,
+        "/readyz",
+        Duration::from_secs(30),
+        "engram codec-server",
+    );
 
     let mut running = worker(&address, &keyring, &bao.address);
     running.arg("worker").stdout(Stdio::null());

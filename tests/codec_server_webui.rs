@@ -202,6 +202,13 @@ async fn web_ui_in_chromium_shows_the_input_decoded_by_the_codec_server() {
         .unwrap();
     let _codec = Child(codec);
     wait_for_port(codec_port, Duration::from_secs(20), "engram codec-server");
+    // Listening comes before the keyring is unwrapped; decoding needs it ready.
+    support::wait_for_http_ok(
+        codec_port,
+        "/readyz",
+        Duration::from_secs(30),
+        "engram codec-server",
+    );
 
     let temporal = TemporalDevServer::start_with(DevServerOptions {
         web_ui: true,

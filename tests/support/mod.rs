@@ -47,6 +47,31 @@ pub fn wait_for_port(port: u16, timeout: Duration, what: &str) {
     panic!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}");
 }
 
+/// Waits until `GET path` on 127.0.0.1:`port` answers 200 (a readiness endpoint), or panics
+/// after `timeout` with the last answer.
+pub fn wait_for_http_ok(port: u16, path: &str, timeout: Duration, what: &str) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + timeout;
+    let mut last = String::from("no answer");
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut answer).is_ok()
+            {
+                if answer.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+                last = answer.lines().next().unwrap_or_default().to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not answer 200 on {path} within {timeout:?}; last answer: {last}");
+}
+
 /// A child process (a test server) that is killed and reaped when dropped.
 pub struct ServerProcess {
     name: String,
