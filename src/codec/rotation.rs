@@ -27,13 +27,6 @@ pub struct RotationDue {
     pub retire: Vec<KeyId>,
 }
 
-impl RotationDue {
-    /// True when nothing is due.
-    pub fn is_empty(&self) -> bool {
-        !self.rotate && self.retire.is_empty()
-    }
-}
-
 /// A retirement that would make payloads undecryptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RetireRefused {

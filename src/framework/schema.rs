@@ -270,11 +270,6 @@ impl Block {
             }
         }
     }
-
-    /// The attribute named `name`, if any.
-    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name == name)
-    }
 }
 
 impl Schema {

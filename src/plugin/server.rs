@@ -110,8 +110,21 @@ impl<P: Provider> ProviderService<P> {
     }
 }
 
-fn validate(schema: &Schema, config: &Value, diags: &mut Diagnostics) {
-    validate_block(&schema.block, config, None, diags);
+/// Decodes a configuration and runs the schema's validators, then the type's own checks.
+fn validate_config(
+    config: Option<&pb::DynamicValue>,
+    schema: &Schema,
+    ty: &Type,
+    what: &str,
+    check: impl FnOnce(&Value, &mut Diagnostics),
+) -> Vec<pb::Diagnostic> {
+    let mut diags = Diagnostics::default();
+    let config = decode(config, ty, &format!("{what} configuration"), &mut diags);
+    if !diags.has_errors() {
+        validate_block(&schema.block, &config, None, &mut diags);
+        check(&config, &mut diags);
+    }
+    diagnostics(diags)
 }
 
 #[tonic::async_trait]
@@ -193,17 +206,16 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         req: Request<pb::validate_provider_config::Request>,
     ) -> Rpc<pb::validate_provider_config::Response> {
         let req = req.into_inner();
-        let mut diags = Diagnostics::default();
-        let config = decode(
+        let s = &self.provider_schema;
+        let diagnostics = validate_config(
             req.config.as_ref(),
-            &self.provider_schema.value_type(),
-            "provider configuration",
-            &mut diags,
+            s,
+            &s.value_type(),
+            "provider",
+            |c, d| self.provider.validate(c, d),
         );
-        validate(&self.provider_schema, &config, &mut diags);
-        self.provider.validate(&config, &mut diags);
         Ok(Response::new(pb::validate_provider_config::Response {
-            diagnostics: diagnostics(diags),
+            diagnostics,
         }))
     }
 
@@ -213,17 +225,12 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
     ) -> Rpc<pb::validate_resource_config::Response> {
         let req = req.into_inner();
         let r = self.resource(&req.type_name)?;
-        let mut diags = Diagnostics::default();
-        let config = decode(
-            req.config.as_ref(),
-            &r.ty,
-            "resource configuration",
-            &mut diags,
-        );
-        validate(&r.schema, &config, &mut diags);
-        r.imp.validate(&config, &mut diags);
+        let diagnostics =
+            validate_config(req.config.as_ref(), &r.schema, &r.ty, "resource", |c, d| {
+                r.imp.validate(c, d)
+            });
         Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics: diagnostics(diags),
+            diagnostics,
         }))
     }
 
@@ -232,18 +239,16 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
         let req = req.into_inner();
-        let d = self.data_source(&req.type_name)?;
-        let mut diags = Diagnostics::default();
-        let config = decode(
+        let t = self.data_source(&req.type_name)?;
+        let diagnostics = validate_config(
             req.config.as_ref(),
-            &d.ty,
-            "data source configuration",
-            &mut diags,
+            &t.schema,
+            &t.ty,
+            "data source",
+            |c, d| t.imp.validate(c, d),
         );
-        validate(&d.schema, &config, &mut diags);
-        d.imp.validate(&config, &mut diags);
         Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diagnostics(diags),
+            diagnostics,
         }))
     }
 
@@ -252,20 +257,16 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         req: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
         let req = req.into_inner();
-        let e = self.ephemeral(&req.type_name)?;
-        let mut diags = Diagnostics::default();
-        let config = decode(
+        let t = self.ephemeral(&req.type_name)?;
+        let diagnostics = validate_config(
             req.config.as_ref(),
-            &e.ty,
-            "ephemeral resource configuration",
-            &mut diags,
+            &t.schema,
+            &t.ty,
+            "ephemeral resource",
+            |c, d| t.imp.validate(c, d),
         );
-        validate(&e.schema, &config, &mut diags);
-        e.imp.validate(&config, &mut diags);
         Ok(Response::new(
-            pb::validate_ephemeral_resource_config::Response {
-                diagnostics: diagnostics(diags),
-            },
+            pb::validate_ephemeral_resource_config::Response { diagnostics },
         ))
     }
 
