@@ -12,67 +12,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use codec_common::stub::Stub;
+use codec_common::stub::{GCP_KEY, Stub, azure_stub_answer, gcp_stub_answer};
 use engram::kms::azure::{AzureCredential, AzureKeyVault, AzureKeyVaultConfig};
 use engram::kms::gcp::{GcpCredential, GcpKms, GcpKmsConfig};
 use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use engram::kms::{KeyProvider, KmsErrorKind, SecretBytes, WrapContext};
-use serde_json::{Value, json};
-
-const GCP_KEY: &str = "projects/p1/locations/global/keyRings/engram/cryptoKeys/payloads";
-
-/// A Cloud KMS stand-in: "ciphertext" is the plaintext prefixed with the AAD length and the AAD,
-/// so decrypt can check the AAD like the service does.
-fn gcp_stub_answer(request: &codec_common::stub::Recorded) -> (u16, String) {
-    let path = request.target.as_str();
-    if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
-        return (
-            200,
-            json!({"access_token": "gke-token", "expires_in": 3599, "token_type": "Bearer"})
-                .to_string(),
-        );
-    }
-    let body: Value = if request.body.is_empty() {
-        Value::Null
-    } else {
-        request.json()
-    };
-    if path.ends_with(":encrypt") {
-        let plaintext = STANDARD
-            .decode(body["plaintext"].as_str().unwrap())
-            .unwrap();
-        let aad = STANDARD
-            .decode(body["additionalAuthenticatedData"].as_str().unwrap())
-            .unwrap();
-        let mut ciphertext = vec![aad.len() as u8];
-        ciphertext.extend_from_slice(&aad);
-        ciphertext.extend_from_slice(&plaintext);
-        return (200, json!({"name": format!("{GCP_KEY}/cryptoKeyVersions/1"), "ciphertext": STANDARD.encode(ciphertext)}).to_string());
-    }
-    if path.ends_with(":decrypt") {
-        let ciphertext = STANDARD
-            .decode(body["ciphertext"].as_str().unwrap())
-            .unwrap();
-        let aad = STANDARD
-            .decode(body["additionalAuthenticatedData"].as_str().unwrap())
-            .unwrap();
-        let n = ciphertext[0] as usize;
-        if ciphertext[1..=n] != aad[..] {
-            return (400, json!({"error": {"code": 400, "message": "Decryption failed: the ciphertext is invalid.", "status": "INVALID_ARGUMENT"}}).to_string());
-        }
-        return (
-            200,
-            json!({"plaintext": STANDARD.encode(&ciphertext[n + 1..])}).to_string(),
-        );
-    }
-    if path == format!("/v1/{GCP_KEY}") {
-        return (200, json!({"name": GCP_KEY, "purpose": "ENCRYPT_DECRYPT", "primary": {"name": format!("{GCP_KEY}/cryptoKeyVersions/3"), "state": "ENABLED"}}).to_string());
-    }
-    (
-        404,
-        json!({"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}).to_string(),
-    )
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn gcp_kms_sends_the_documented_requests_with_a_workload_identity_token() {
@@ -169,39 +114,6 @@ async fn gcp_kms_errors_name_the_key_and_what_to_check() {
         text.contains("check that the key policy or role grants"),
         "{text}"
     );
-}
-
-/// A Key Vault stand-in: "wrapping" reverses the bytes; the kid names version `v7`.
-fn azure_stub_answer(request: &codec_common::stub::Recorded) -> (u16, String) {
-    let path = request.target.as_str();
-    if path.starts_with("/metadata/identity/oauth2/token") || path.ends_with("/oauth2/v2.0/token") {
-        return (
-            200,
-            json!({"access_token": "entra-token", "expires_in": "3599", "token_type": "Bearer"})
-                .to_string(),
-        );
-    }
-    let reversed = |body: &Value| {
-        let mut bytes = URL_SAFE_NO_PAD
-            .decode(body["value"].as_str().unwrap())
-            .unwrap();
-        bytes.reverse();
-        URL_SAFE_NO_PAD.encode(bytes)
-    };
-    if path == "/keys/engram/wrapkey?api-version=7.4"
-        || path == "/keys/engram/v7/unwrapkey?api-version=7.4"
-    {
-        let body = request.json();
-        return (
-            200,
-            json!({"kid": "https://stub.vault.azure.net/keys/engram/v7", "value": reversed(&body)})
-                .to_string(),
-        );
-    }
-    if path == "/keys/engram?api-version=7.4" {
-        return (200, json!({"key": {"kid": "https://stub.vault.azure.net/keys/engram/v7", "kty": "RSA"}, "attributes": {"enabled": true}}).to_string());
-    }
-    (404, json!({"error": {"code": "KeyNotFound", "message": "A key with (name/id) x was not found in this key vault."}}).to_string())
 }
 
 #[tokio::test]

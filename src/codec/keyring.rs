@@ -69,6 +69,20 @@ pub struct KeyringDocument {
     pub scope: KeyId,
     /// The data keys, oldest first.
     pub keys: Vec<WrappedDataKey>,
+    /// Where the customer key that wraps the data keys is, so a document found on its own (a
+    /// Secret, a backup) says which KMS unwraps it. Absent in documents written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key: Option<CustomerKeyLocation>,
+}
+
+/// Which customer key wraps a keyring's data keys: the backend and its non-secret settings,
+/// named as in `engram_cmk_binding`'s backend blocks (never a credential).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerKeyLocation {
+    /// `vault_transit`, `aws_kms`, `azure_key_vault`, `gcp_kms` or `local`.
+    pub backend: String,
+    /// The backend's settings, e.g. `address` and `key_name` for `vault_transit`.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// Why a keyring could not be built or changed.
@@ -141,6 +155,7 @@ impl KeyringDocument {
             format: DOCUMENT_FORMAT.to_string(),
             scope,
             keys: Vec::new(),
+            customer_key: None,
         };
         let id = doc.add_key(provider).await?;
         doc.keys[0].state = KeyState::Primary;

@@ -16,8 +16,8 @@ pub mod server;
 pub use format::FormatError;
 pub use key_id::{InvalidKeyId, KeyId, MAX_ID_LEN};
 pub use keyring::{
-    DEFAULT_SEAL_LIMIT, DOCUMENT_FORMAT, DataKey, KeyState, Keyring, KeyringDocument, KeyringError,
-    SealLimitReached, WrappedDataKey,
+    CustomerKeyLocation, DEFAULT_SEAL_LIMIT, DOCUMENT_FORMAT, DataKey, KeyState, Keyring,
+    KeyringDocument, KeyringError, SealLimitReached, WrappedDataKey,
 };
 pub use payload::{Payload, Payloads};
 pub use payload_codec::{CodecError, PayloadCodec};

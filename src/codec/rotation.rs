@@ -155,6 +155,7 @@ mod tests {
                 key("k1", KeyState::DecryptOnly, 0),
                 key("k2", KeyState::Primary, 100 * DAY),
             ],
+            customer_key: None,
         }
     }
 

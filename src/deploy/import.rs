@@ -16,22 +16,24 @@ fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 impl Deployer {
+    async fn get(&self, id: &ObjectId, what: &str) -> Result<Value, DeployError> {
+        let api = self.api_for(id);
+        match retry(|| api.get(&id.name)).await {
+            Ok(object) => Ok(serde_json::to_value(&object).unwrap_or_default()),
+            Err(error) if is_not_found(&error) => Err(DeployError::NotFound {
+                what: format!("{what} ({id})"),
+            }),
+            Err(error) => Err(DeployError::api("read", id, &error)),
+        }
+    }
+
     async fn get_owned(
         &self,
         id: &ObjectId,
         stack: Stack,
         what: &str,
     ) -> Result<Value, DeployError> {
-        let api = self.api_for(id);
-        let object = match retry(|| api.get(&id.name)).await {
-            Ok(object) => serde_json::to_value(&object).unwrap_or_default(),
-            Err(error) if is_not_found(&error) => {
-                return Err(DeployError::NotFound {
-                    what: format!("{what} ({id})"),
-                });
-            }
-            Err(error) => return Err(DeployError::api("read", id, &error)),
-        };
+        let object = self.get(id, what).await?;
         let label = object
             .pointer("/metadata/labels")
             .and_then(|l| l.get(STACK_LABEL))
@@ -46,6 +48,23 @@ impl Deployer {
             });
         }
         Ok(object)
+    }
+
+    /// The keyring document a Secret holds under `keyring.json`: the codec server's
+    /// `<name>-keyring` Secret, or any copy made in the same layout. Import of a key binding
+    /// starts from it.
+    pub async fn keyring_from_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<String, DeployError> {
+        let id = ObjectId {
+            kind: Kind::Secret,
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        let secret = self.get(&id, "keyring Secret").await?;
+        keyring_of(&id, &secret)
     }
 
     /// Rebuilds a Temporal cluster's spec from its configuration ConfigMap.
@@ -111,23 +130,30 @@ impl Deployer {
         let secret = self
             .get_owned(&secret_id, Stack::CodecServer, &what)
             .await?;
-        let encoded = secret
-            .pointer(&format!("/data/{}", KEYRING_KEY.replace('/', "~1")))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| DeployError::NotImportable {
-                object: secret_id.clone(),
-                reason: format!("its keyring is not base64: {e}"),
-            })?;
-        spec.keyring = String::from_utf8(bytes).map_err(|_| DeployError::NotImportable {
-            object: secret_id,
-            reason: "its keyring is not UTF-8 JSON".into(),
-        })?;
+        spec.keyring = keyring_of(&secret_id, &secret)?;
         Ok(spec)
     }
+}
+
+fn keyring_of(id: &ObjectId, secret: &Value) -> Result<String, DeployError> {
+    use base64::Engine as _;
+    let encoded = secret
+        .pointer(&format!("/data/{}", KEYRING_KEY.replace('/', "~1")))
+        .and_then(Value::as_str)
+        .ok_or_else(|| DeployError::NotImportable {
+            object: id.clone(),
+            reason: format!("it has no {KEYRING_KEY} entry"),
+        })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| DeployError::NotImportable {
+            object: id.clone(),
+            reason: format!("its keyring is not base64: {e}"),
+        })?;
+    String::from_utf8(bytes).map_err(|_| DeployError::NotImportable {
+        object: id.clone(),
+        reason: "its keyring is not UTF-8 JSON".into(),
+    })
 }
 
 fn parse_spec<T: DeserializeOwned>(id: &ObjectId, object: &Value) -> Result<T, DeployError> {

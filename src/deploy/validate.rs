@@ -346,9 +346,12 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
         );
     }
     c.check(
-        matches!(spec.kms.provider.as_str(), "aws" | "vault" | "local"),
+        matches!(
+            spec.kms.provider.as_str(),
+            "aws" | "vault" | "azure" | "gcp" | "local"
+        ),
         "kms.provider",
-        "must be aws, vault or local (local is for development only)",
+        "must be aws, vault, azure, gcp or local (local is for development only)",
     );
     for name in spec.kms.env.keys() {
         let valid = !name.is_empty()

@@ -58,6 +58,38 @@ pub enum AzureCredential {
     },
 }
 
+impl AzureCredential {
+    /// The credential a pod or CI job offers through its environment, as Azure's SDKs pick it:
+    /// workload identity when `AZURE_FEDERATED_TOKEN_FILE` is set (AKS sets it with
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_AUTHORITY_HOST`), else managed identity.
+    /// `client_id` selects a user-assigned identity and overrides `AZURE_CLIENT_ID`; `env` reads
+    /// a variable (`std::env::var` outside tests).
+    pub fn from_environment(
+        client_id: Option<String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let Some(token_file) = env("AZURE_FEDERATED_TOKEN_FILE") else {
+            return Ok(Self::ManagedIdentity {
+                endpoint: DEFAULT_IMDS_ENDPOINT.to_string(),
+                client_id,
+            });
+        };
+        let tenant_id = env("AZURE_TENANT_ID").ok_or(
+            "AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID is not; set the tenant of the workload identity",
+        )?;
+        let client_id = client_id.or_else(|| env("AZURE_CLIENT_ID")).ok_or(
+            "AZURE_FEDERATED_TOKEN_FILE is set but no client id: set AZURE_CLIENT_ID or client_id",
+        )?;
+        Ok(Self::WorkloadIdentity {
+            authority_host: env("AZURE_AUTHORITY_HOST")
+                .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.to_string()),
+            tenant_id,
+            client_id,
+            token_file: PathBuf::from(token_file),
+        })
+    }
+}
+
 /// Which key and how to reach it.
 #[derive(Debug, Clone)]
 pub struct AzureKeyVaultConfig {
@@ -350,5 +382,43 @@ mod tests {
             Some("0a1b2c")
         );
         assert_eq!(version_of("https://v.vault.azure.net/keys/engram"), None);
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn environment_picks_workload_identity_then_managed_identity() {
+        let federated = [
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+            ("AZURE_TENANT_ID", "t1"),
+            ("AZURE_CLIENT_ID", "c1"),
+        ];
+        match AzureCredential::from_environment(None, env(&federated)).unwrap() {
+            AzureCredential::WorkloadIdentity {
+                authority_host,
+                tenant_id,
+                client_id,
+                token_file,
+            } => {
+                assert_eq!(authority_host, DEFAULT_AUTHORITY_HOST);
+                assert_eq!((tenant_id.as_str(), client_id.as_str()), ("t1", "c1"));
+                assert_eq!(token_file, PathBuf::from("/var/run/token"));
+            }
+            other => panic!("expected workload identity, got {other:?}"),
+        }
+        match AzureCredential::from_environment(Some("c2".into()), env(&[])).unwrap() {
+            AzureCredential::ManagedIdentity { client_id, .. } => {
+                assert_eq!(client_id.as_deref(), Some("c2"));
+            }
+            other => panic!("expected managed identity, got {other:?}"),
+        }
+        let err = AzureCredential::from_environment(None, env(&federated[..1])).unwrap_err();
+        assert!(err.contains("AZURE_TENANT_ID"), "{err}");
     }
 }

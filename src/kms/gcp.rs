@@ -38,6 +38,19 @@ pub enum GcpCredential {
     },
 }
 
+impl GcpCredential {
+    /// The metadata server's credential (Workload Identity on GKE), at `GCE_METADATA_HOST`
+    /// (`host:port`, as Google's client libraries read it) when set; `env` reads a variable.
+    pub fn from_environment(env: impl Fn(&str) -> Option<String>) -> Self {
+        Self::MetadataServer {
+            endpoint: env("GCE_METADATA_HOST").map_or_else(
+                || DEFAULT_METADATA_ENDPOINT.to_string(),
+                |host| format!("http://{host}"),
+            ),
+        }
+    }
+}
+
 /// Which key and how to reach it.
 #[derive(Debug, Clone)]
 pub struct GcpKmsConfig {

@@ -133,11 +133,11 @@ impl Resource<ProviderSettings> for CodecServer {
                     vec![
                         Attribute::new("provider", Type::String)
                             .required()
-                            .validate(OneOf(&["aws", "vault", "local"]))
-                            .description("`aws`, `vault`, or `local` (development only)."),
+                            .validate(OneOf(&["aws", "vault", "azure", "gcp", "local"]))
+                            .description("`aws`, `vault`, `azure`, `gcp`, or `local` (development only)."),
                         Attribute::new("env", Type::map(Type::String))
                             .optional_computed()
-                            .description("Non-secret settings for the pods, e.g. `VAULT_ADDR`."),
+                            .description("Non-secret settings for the pods, e.g. `VAULT_ADDR`, `ENGRAM_CODEC_AZURE_VAULT_URL`, `ENGRAM_CODEC_GCP_KMS_KEY` (the variables of `engram codec-server --help`)."),
                         Attribute::nested(
                             "workload_identity",
                             Nesting::Single,

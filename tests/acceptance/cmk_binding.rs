@@ -340,3 +340,38 @@ resource "engram_cmk_binding" "dev" {{
         1
     );
 }
+
+#[tokio::test]
+async fn pointing_the_binding_at_another_customer_key_is_refused_and_changes_nothing() {
+    let bao = bao_with_key().await;
+    bao.create_key("other-kek").await;
+    let ws = workspace(&config(&bao, ""));
+    ws.apply();
+    let before = ws.resource("engram_cmk_binding");
+
+    ws.write_config(&config(&bao, "").replace("payments-kek", "other-kek"));
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.all().contains("customer key settings change"),
+        "{}",
+        plan.all()
+    );
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all()
+            .contains("The customer key does not unwrap this keyring"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        ws.resource("engram_cmk_binding")["keyring"],
+        before["keyring"],
+        "a refused move leaves the keyring as it was"
+    );
+
+    // Back on the right key the plan is empty again.
+    ws.write_config(&config(&bao, ""));
+    ws.assert_no_changes();
+}

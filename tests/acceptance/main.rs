@@ -8,7 +8,11 @@ mod support;
 #[path = "../codec_common/openbao.rs"]
 mod openbao;
 
+#[path = "../codec_common/stub.rs"]
+mod stub;
+
 mod cmk_binding;
+mod cmk_binding_cloud;
 mod codec_server;
 mod examples;
 mod history_shards;

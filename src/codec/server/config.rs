@@ -36,7 +36,7 @@ pub struct Settings {
     )]
     #[serde(default)]
     pub namespace_keyrings: Vec<String>,
-    /// The KMS that unwraps the keyrings: aws, vault or local (development only).
+    /// The KMS that unwraps the keyrings: aws, vault, azure, gcp or local (development only).
     #[arg(long, env = "ENGRAM_CODEC_KMS")]
     pub kms: Option<String>,
     /// The timeout of each KMS call, in seconds [default: 10].
@@ -70,6 +70,24 @@ pub struct Settings {
     /// kms=aws: an endpoint override (VPC endpoint).
     #[arg(long, env = "ENGRAM_CODEC_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+    /// kms=azure: the Key Vault URL (`https://NAME.vault.azure.net`). The token comes from
+    /// workload identity (AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID, AZURE_CLIENT_ID), else
+    /// the managed identity.
+    #[arg(long, env = "ENGRAM_CODEC_AZURE_VAULT_URL")]
+    pub azure_vault_url: Option<String>,
+    /// kms=azure: the key's name in the vault.
+    #[arg(long, env = "ENGRAM_CODEC_AZURE_KEY_NAME")]
+    pub azure_key_name: Option<String>,
+    /// kms=azure: a user-assigned identity's client id (overrides AZURE_CLIENT_ID).
+    #[arg(long, env = "ENGRAM_CODEC_AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+    /// kms=gcp: `projects/P/locations/L/keyRings/R/cryptoKeys/K`. The token comes from the
+    /// metadata server (Workload Identity; GCE_METADATA_HOST overrides its address).
+    #[arg(long, env = "ENGRAM_CODEC_GCP_KMS_KEY")]
+    pub gcp_kms_key: Option<String>,
+    /// kms=gcp: the API endpoint [default: https://cloudkms.googleapis.com].
+    #[arg(long, env = "ENGRAM_CODEC_GCP_ENDPOINT")]
+    pub gcp_endpoint: Option<String>,
     /// TLS certificate chain (PEM); reloaded when it changes.
     #[arg(long, env = "ENGRAM_CODEC_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -180,6 +198,22 @@ pub enum KmsConfig {
         /// An endpoint override.
         endpoint_url: Option<String>,
     },
+    /// An Azure Key Vault key, reached with the pod's workload or managed identity.
+    Azure {
+        /// The vault URL.
+        vault_url: String,
+        /// The key name.
+        key_name: String,
+        /// A user-assigned identity's client id.
+        client_id: Option<String>,
+    },
+    /// A Google Cloud KMS key, reached with the metadata server's credential.
+    Gcp {
+        /// The key's resource name.
+        key: String,
+        /// The API endpoint.
+        endpoint: String,
+    },
 }
 
 /// Where keyring documents are: one default and any number bound to a namespace.
@@ -280,6 +314,11 @@ impl Settings {
             aws_kms_key: self.aws_kms_key.or(file.aws_kms_key),
             aws_region: self.aws_region.or(file.aws_region),
             aws_endpoint_url: self.aws_endpoint_url.or(file.aws_endpoint_url),
+            azure_vault_url: self.azure_vault_url.or(file.azure_vault_url),
+            azure_key_name: self.azure_key_name.or(file.azure_key_name),
+            azure_client_id: self.azure_client_id.or(file.azure_client_id),
+            gcp_kms_key: self.gcp_kms_key.or(file.gcp_kms_key),
+            gcp_endpoint: self.gcp_endpoint.or(file.gcp_endpoint),
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
             cors_origins: list(self.cors_origins, file.cors_origins),
@@ -404,11 +443,26 @@ impl Settings {
                 region: self.aws_region.clone(),
                 endpoint_url: self.aws_endpoint_url.clone(),
             }),
+            Some("azure") => Ok(KmsConfig::Azure {
+                vault_url: required(&self.azure_vault_url, "--azure-vault-url")?,
+                key_name: required(&self.azure_key_name, "--azure-key-name")?,
+                client_id: self.azure_client_id.clone(),
+            }),
+            Some("gcp") => Ok(KmsConfig::Gcp {
+                key: required(&self.gcp_kms_key, "--gcp-kms-key")?,
+                endpoint: self
+                    .gcp_endpoint
+                    .clone()
+                    .unwrap_or_else(|| crate::kms::gcp::DEFAULT_ENDPOINT.into()),
+            }),
             Some(other) => Err(invalid(
                 "--kms",
-                format!("`{other}` is not one of aws, vault, local"),
+                format!("`{other}` is not one of aws, vault, azure, gcp, local"),
             )),
-            None => Err(invalid("--kms", "required: aws, vault or local")),
+            None => Err(invalid(
+                "--kms",
+                "required: aws, vault, azure, gcp or local",
+            )),
         }
     }
 
@@ -567,5 +621,41 @@ mod tests {
             ..base()
         };
         assert!(bad.resolve().is_err());
+    }
+
+    #[test]
+    fn cloud_kms_settings_are_required_and_named() {
+        let azure = Settings {
+            kms: Some("azure".into()),
+            azure_vault_url: Some("https://payments.vault.azure.net".into()),
+            ..base()
+        };
+        let err = azure.clone().resolve().unwrap_err().to_string();
+        assert!(err.contains("--azure-key-name"), "{err}");
+        let config = Settings {
+            azure_key_name: Some("engram".into()),
+            ..azure
+        }
+        .resolve()
+        .unwrap();
+        assert!(
+            matches!(config.kms, KmsConfig::Azure { ref key_name, .. } if key_name == "engram")
+        );
+
+        let gcp = Settings {
+            kms: Some("gcp".into()),
+            ..base()
+        };
+        let err = gcp.clone().resolve().unwrap_err().to_string();
+        assert!(err.contains("--gcp-kms-key"), "{err}");
+        let config = Settings {
+            gcp_kms_key: Some("projects/p/locations/l/keyRings/r/cryptoKeys/k".into()),
+            ..gcp
+        }
+        .resolve()
+        .unwrap();
+        assert!(
+            matches!(config.kms, KmsConfig::Gcp { ref endpoint, .. } if endpoint == crate::kms::gcp::DEFAULT_ENDPOINT)
+        );
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::codec::server::config::KmsConfig;
 use crate::kms::aws::{AwsKms, AwsKmsConfig};
+use crate::kms::azure::{AzureCredential, AzureKeyVault, AzureKeyVaultConfig};
+use crate::kms::gcp::{GcpCredential, GcpKms, GcpKmsConfig};
 use crate::kms::local::LocalKeyFile;
 use crate::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use crate::kms::{KeyProvider, KmsError, SecretBytes};
@@ -19,6 +21,9 @@ pub enum KmsSetupError {
     /// The backend refused the configuration.
     #[error(transparent)]
     Kms(#[from] KmsError),
+    /// kms=azure found no usable identity in the environment.
+    #[error("kms=azure: {0}")]
+    AzureIdentity(String),
     /// kms=vault without Kubernetes auth needs a token.
     #[error("kms=vault: set VAULT_TOKEN, or give --vault-kubernetes-role to log in as the pod")]
     NoVaultToken,
@@ -72,5 +77,24 @@ pub async fn provider(
             })
             .await,
         ),
+        KmsConfig::Azure {
+            vault_url,
+            key_name,
+            client_id,
+        } => Arc::new(AzureKeyVault::new(AzureKeyVaultConfig {
+            vault_url: vault_url.clone(),
+            key_name: key_name.clone(),
+            credential: AzureCredential::from_environment(client_id.clone(), |name| {
+                std::env::var(name).ok()
+            })
+            .map_err(KmsSetupError::AzureIdentity)?,
+            timeout,
+        })?),
+        KmsConfig::Gcp { key, endpoint } => Arc::new(GcpKms::new(GcpKmsConfig {
+            key_name: key.clone(),
+            endpoint: endpoint.clone(),
+            credential: GcpCredential::from_environment(|name| std::env::var(name).ok()),
+            timeout,
+        })?),
     })
 }

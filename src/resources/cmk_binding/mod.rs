@@ -1,149 +1,96 @@
-//! `engram_cmk_binding`: binds a customer-managed key (AWS KMS, Vault/OpenBao Transit, or a
-//! local key file for development) to a keyring of data keys. State holds only wrapped data
+//! `engram_cmk_binding`: binds a customer-managed key (AWS KMS, Vault/OpenBao Transit, Azure Key
+//! Vault, Google Cloud KMS, or a local key file for development) to a keyring of data keys. State holds only wrapped data
 //! keys. `terraform plan` shows a due rotation as an in-place update, and a rotation of the
 //! customer key inside the KMS as a re-wrap; a key is never retired inside its decrypt window.
 
+mod backends;
+mod import;
+
 use super::clock;
 use crate::codec::rotation::{self, RotationPolicy};
-use crate::codec::{KeyId, KeyringDocument};
+use crate::codec::{KeyId, KeyState, KeyringDocument};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
-use crate::framework::validators::{IntegerBetween, NotBlank};
+use crate::framework::validators::IntegerBetween;
 use crate::framework::{
-    ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, Nesting, PlanRequest,
-    Resource, Schema, Type, Value,
+    ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, PlanRequest, Resource,
+    Schema, Type, Value,
 };
-use crate::kms::aws::{AwsKms, AwsKmsConfig};
-use crate::kms::local::LocalKeyFile;
-use crate::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
-use crate::kms::{KeyProvider, SecretBytes};
+use crate::kms::KeyProvider;
 use crate::provider::ProviderSettings;
 use async_trait::async_trait;
-use std::path::Path;
-use std::time::Duration;
-
-/// Timeout of each KMS call.
-const KMS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The resource.
 pub struct CmkBinding;
 
-fn vault_block() -> Block {
-    Block::new(
-        "A Vault or OpenBao Transit key. The token comes from `token` (write-only, Terraform 1.11+) or the `VAULT_TOKEN` environment variable.",
-        vec![
-            Attribute::new("address", Type::String)
-                .required()
-                .validate(NotBlank)
-                .description("Vault's URL, e.g. `https://vault.example.com:8200`."),
-            Attribute::new("mount", Type::String)
-                .default(Value::string("transit"))
-                .description("The Transit mount path. Default `transit`."),
-            Attribute::new("key_name", Type::String)
-                .required()
-                .validate(NotBlank)
-                .description("The Transit key name."),
-            Attribute::new("namespace", Type::String)
-                .description("Vault Enterprise / OpenBao namespace."),
-            Attribute::new("token", Type::String)
-                .sensitive()
-                .write_only()
-                .description("A Vault token. Never stored in plan or state."),
-        ],
+const DEFAULT_ROTATE_AFTER_DAYS: i64 = 90;
+const DEFAULT_DECRYPT_WINDOW_DAYS: i64 = 400;
+const DEFAULT_RETENTION_DAYS: i64 = 30;
+const DEFAULT_RUN_DAYS: i64 = 30;
+
+/// Why the keyring's record of the customer key changes in this plan, if it does.
+fn location_change(doc: &KeyringDocument, planned: &Value) -> Option<String> {
+    if !backends::known(planned) {
+        return Some(
+            "the customer key settings are known only at apply; the keyring records them then"
+                .into(),
+        );
+    }
+    let planned_location = backends::location(planned);
+    if planned_location == doc.customer_key {
+        return None;
+    }
+    Some(match &doc.customer_key {
+        None => format!(
+            "record the customer key ({}) in the keyring document, so the document alone says which key unwraps it",
+            describe(planned_location.as_ref())
+        ),
+        Some(_) => format!(
+            "customer key settings change from {} to {}: apply first checks that the new settings unwrap the primary data key",
+            describe(doc.customer_key.as_ref()),
+            describe(planned_location.as_ref())
+        ),
+    })
+}
+
+/// `backend {setting = value, ...}` for messages (settings are never secret).
+fn describe(location: Option<&crate::codec::CustomerKeyLocation>) -> String {
+    location.map_or_else(
+        || "not recorded".to_string(),
+        |l| {
+            let settings: Vec<String> = l
+                .settings
+                .iter()
+                .map(|(k, v)| format!("{k} = {v:?}"))
+                .collect();
+            format!("{} {{ {} }}", l.backend, settings.join(", "))
+        },
     )
 }
 
-fn aws_block() -> Block {
-    Block::new(
-        "An AWS KMS symmetric key. Credentials come from the AWS SDK's chain (environment, profile, web identity).",
-        vec![
-            Attribute::new("key_id", Type::String)
-                .required()
-                .validate(NotBlank)
-                .description("Key id, ARN or alias (`alias/...`)."),
-            Attribute::new("region", Type::String)
-                .description("The key's region; the SDK's default when unset."),
-            Attribute::new("endpoint", Type::String)
-                .description("An endpoint override (a VPC endpoint)."),
-            Attribute::new("profile", Type::String)
-                .description("A named profile from the shared AWS config."),
-            Attribute::new("role_arn", Type::String)
-                .description("A role to assume with the base credentials."),
-        ],
-    )
-}
-
-fn local_block() -> Block {
-    Block::new(
-        "A key file on local disk. **Development only**: the key is not in a KMS.",
-        vec![
-            Attribute::new("key_file", Type::String)
-                .required()
-                .validate(NotBlank)
-                .description("Path of a file holding 32 random bytes, base64."),
-        ],
-    )
-}
-
-const BACKENDS: [&str; 3] = ["vault_transit", "aws_kms", "local"];
-
-fn block_of<'a>(v: &'a Value, name: &str) -> &'a Value {
-    match v.get(name) {
-        Value::List(items) => items.first().unwrap_or(&Value::Null),
-        _ => &Value::Null,
-    }
-}
-
-fn text(v: &Value, name: &str) -> Option<String> {
-    v.get(name).as_str().map(str::to_string)
-}
-
-/// Builds the key provider the configuration names. `config` carries write-only credentials;
-/// on refresh it is the state, and credentials come from the environment.
-async fn key_provider(config: &Value) -> Result<Box<dyn KeyProvider>, String> {
-    let vault = block_of(config, "vault_transit");
-    if !vault.is_null() {
-        let token = text(vault, "token")
-            .or_else(|| std::env::var("VAULT_TOKEN").ok())
-            .ok_or("No Vault token: set vault_transit.token (Terraform 1.11+) or the VAULT_TOKEN environment variable.")?;
-        let provider = VaultTransit::new(VaultTransitConfig {
-            address: text(vault, "address").unwrap_or_default(),
-            mount: text(vault, "mount").unwrap_or_else(|| "transit".into()),
-            key_name: text(vault, "key_name").unwrap_or_default(),
-            namespace: text(vault, "namespace"),
-            auth: VaultAuth::Token(SecretBytes::new(token.into_bytes())),
-            timeout: KMS_TIMEOUT,
-        })
-        .map_err(|e| e.to_string())?;
-        return Ok(Box::new(provider));
-    }
-    let aws = block_of(config, "aws_kms");
-    if !aws.is_null() {
-        return Ok(Box::new(
-            AwsKms::new(AwsKmsConfig {
-                key_id: text(aws, "key_id").unwrap_or_default(),
-                region: text(aws, "region"),
-                endpoint_url: text(aws, "endpoint"),
-                profile: text(aws, "profile"),
-                role_arn: text(aws, "role_arn"),
-                timeout: KMS_TIMEOUT,
-            })
-            .await,
-        ));
-    }
-    let local = block_of(config, "local");
-    if !local.is_null() {
-        let path = text(local, "key_file").unwrap_or_default();
-        return LocalKeyFile::open(Path::new(&path))
-            .map(|p| Box::new(p) as Box<dyn KeyProvider>)
-            .map_err(|e| e.to_string());
-    }
-    Err("No key backend configured: add one of vault_transit, aws_kms or local.".into())
+/// Proves `provider` reaches the customer key that wrapped `doc`'s data keys.
+async fn unwraps_primary(doc: &KeyringDocument, provider: &dyn KeyProvider) -> Result<(), String> {
+    let primary = doc
+        .keys
+        .iter()
+        .find(|k| k.state == KeyState::Primary)
+        .ok_or("the keyring has no primary data key")?;
+    provider
+        .unwrap(&primary.wrapped, &doc.context(&primary.id))
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn policy(v: &Value) -> RotationPolicy {
     RotationPolicy {
-        rotate_after_days: v.get("rotate_after_days").as_i64().unwrap_or(90),
-        decrypt_window_days: v.get("decrypt_window_days").as_i64().unwrap_or(400),
+        rotate_after_days: v
+            .get("rotate_after_days")
+            .as_i64()
+            .unwrap_or(DEFAULT_ROTATE_AFTER_DAYS),
+        decrypt_window_days: v
+            .get("decrypt_window_days")
+            .as_i64()
+            .unwrap_or(DEFAULT_DECRYPT_WINDOW_DAYS),
     }
 }
 
@@ -168,7 +115,7 @@ fn with_keyring(base: &Value, doc: &KeyringDocument, kms_key_version: Option<Str
     let primary = doc
         .keys
         .iter()
-        .find(|k| k.state == crate::codec::KeyState::Primary)
+        .find(|k| k.state == KeyState::Primary)
         .map(|k| k.id.to_string())
         .unwrap_or_default();
     let version = kms_key_version.map_or(Value::Null, Value::String);
@@ -180,7 +127,7 @@ fn with_keyring(base: &Value, doc: &KeyringDocument, kms_key_version: Option<Str
         Value::List(
             doc.keys
                 .iter()
-                .filter(|k| k.state != crate::codec::KeyState::Retired)
+                .filter(|k| k.state != KeyState::Retired)
                 .map(|k| Value::string(k.id.to_string()))
                 .collect(),
         ),
@@ -228,19 +175,19 @@ impl Resource<ProviderSettings> for CmkBinding {
                     })
                     .description("What the data keys are bound to, e.g. a namespace or deployment name (letters, digits, `.`, `_`, `-`)."),
                 Attribute::new("rotate_after_days", Type::Number)
-                    .default(Value::int(90))
+                    .default(Value::int(DEFAULT_ROTATE_AFTER_DAYS))
                     .validate(IntegerBetween { min: 1, max: 3650 })
                     .description("Age at which the primary data key is replaced. Default 90."),
                 Attribute::new("decrypt_window_days", Type::Number)
-                    .default(Value::int(400))
+                    .default(Value::int(DEFAULT_DECRYPT_WINDOW_DAYS))
                     .validate(IntegerBetween { min: 1, max: 36500 })
                     .description("How long a replaced data key keeps decrypting before it is retired. At least `namespace_retention_days + longest_workflow_run_days`. Default 400."),
                 Attribute::new("namespace_retention_days", Type::Number)
-                    .default(Value::int(30))
+                    .default(Value::int(DEFAULT_RETENTION_DAYS))
                     .validate(IntegerBetween { min: 0, max: 36500 })
                     .description("The longest retention of the namespaces whose payloads these keys seal. Default 30."),
                 Attribute::new("longest_workflow_run_days", Type::Number)
-                    .default(Value::int(30))
+                    .default(Value::int(DEFAULT_RUN_DAYS))
                     .validate(IntegerBetween { min: 0, max: 36500 })
                     .description("The longest a workflow run stays open. Default 30."),
                 Attribute::new("retire_key_ids", Type::set(Type::String))
@@ -256,11 +203,8 @@ impl Resource<ProviderSettings> for CmkBinding {
                 computed("wrapped_under_version", Type::String, "The customer key version the data keys are wrapped under, where the KMS versions keys."),
                 Attribute::new("kms_key_version", Type::String).computed().description("The customer key's newest version in the KMS, read at refresh."),
             ],
-        )
-        .block("vault_transit", Nesting::List, vault_block(), 1)
-        .block("aws_kms", Nesting::List, aws_block(), 1)
-        .block("local", Nesting::List, local_block(), 1);
-        Schema::new(block)
+        );
+        Schema::new(backends::add_blocks(block))
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -269,19 +213,13 @@ impl Resource<ProviderSettings> for CmkBinding {
         {
             diags.attribute_error(AttributePath::root("scope"), "Invalid scope", e.to_string());
         }
-        let configured: Vec<&str> = BACKENDS
-            .iter()
-            .copied()
-            .filter(|b| {
-                !matches!(config.get(b), Value::List(items) if items.is_empty())
-                    && !config.get(b).is_null()
-            })
-            .collect();
-        if configured.len() != 1 && BACKENDS.iter().all(|b| !config.get(b).is_unknown()) {
+        let configured = backends::configured(config);
+        if configured.len() != 1 && backends::known(config) {
             diags.error(
                 "Exactly one key backend",
                 format!(
-                    "Configure exactly one of vault_transit, aws_kms or local; found {}.",
+                    "Configure exactly one of {}; found {}.",
+                    backends::names(),
                     if configured.is_empty() {
                         "none".to_string()
                     } else {
@@ -293,13 +231,13 @@ impl Resource<ProviderSettings> for CmkBinding {
         let days = |n: &str| config.get(n).as_i64();
         if let (Some(window), Some(retention), Some(run)) = (
             days("decrypt_window_days")
-                .or(Some(400))
+                .or(Some(DEFAULT_DECRYPT_WINDOW_DAYS))
                 .filter(|_| !config.get("decrypt_window_days").is_unknown()),
             days("namespace_retention_days")
-                .or(Some(30))
+                .or(Some(DEFAULT_RETENTION_DAYS))
                 .filter(|_| !config.get("namespace_retention_days").is_unknown()),
             days("longest_workflow_run_days")
-                .or(Some(30))
+                .or(Some(DEFAULT_RUN_DAYS))
                 .filter(|_| !config.get("longest_workflow_run_days").is_unknown()),
         ) && window < retention + run
         {
@@ -313,17 +251,7 @@ impl Resource<ProviderSettings> for CmkBinding {
                 ),
             );
         }
-        if let Some(url) = text(block_of(config, "vault_transit"), "address")
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            diags.attribute_error(
-                AttributePath::root("vault_transit")
-                    .index(0)
-                    .attr("address"),
-                "Invalid vault_transit.address",
-                format!("{url:?} is not a URL; give Vault's address as https://HOST:8200."),
-            );
-        }
+        backends::validate(config, diags);
     }
 
     async fn modify_plan(
@@ -377,7 +305,7 @@ impl Resource<ProviderSettings> for CmkBinding {
                         "Data key cannot be retired yet",
                         format!("{e}. Remove it from retire_key_ids; it is retired automatically when its window ends."),
                     ),
-                    Ok(()) if doc.keys.iter().any(|k| k.id.as_str() == id && k.state != crate::codec::KeyState::Retired) => {
+                    Ok(()) if doc.keys.iter().any(|k| k.id.as_str() == id && k.state != KeyState::Retired) => {
                         reasons.push(format!("retire data key {id} (requested)"));
                     }
                     Ok(()) => {}
@@ -392,6 +320,9 @@ impl Resource<ProviderSettings> for CmkBinding {
                 wrapped.as_str().unwrap_or("?"),
                 live.as_str().unwrap_or("?")
             ));
+        }
+        if let Some(reason) = location_change(&doc, planned) {
+            reasons.push(reason);
         }
         if reasons.is_empty() {
             let next = rotation::next_rotation_at(&doc, &policy);
@@ -417,7 +348,7 @@ impl Resource<ProviderSettings> for CmkBinding {
                 return (Value::Null, Vec::new());
             }
         };
-        let provider = match key_provider(req.config).await {
+        let provider = match backends::key_provider(req.config).await {
             Ok(p) => p,
             Err(e) => {
                 diags.error("Cannot use the customer key", e);
@@ -435,6 +366,7 @@ impl Resource<ProviderSettings> for CmkBinding {
         for key in &mut doc.keys {
             key.created_unix_seconds = clock::now_unix();
         }
+        doc.customer_key = backends::location(req.planned);
         let version = provider
             .describe_key()
             .await
@@ -451,7 +383,7 @@ impl Resource<ProviderSettings> for CmkBinding {
         diags: &mut Diagnostics,
     ) -> Option<(Value, Vec<u8>)> {
         let mut state = state.clone();
-        if let Ok(provider) = key_provider(&state).await {
+        if let Ok(provider) = backends::key_provider(&state).await {
             match provider.describe_key().await {
                 Ok(d) => {
                     if !d.enabled {
@@ -482,13 +414,24 @@ impl Resource<ProviderSettings> for CmkBinding {
         let Some(mut doc) = document(req.prior, diags) else {
             return (req.prior.clone(), Vec::new());
         };
-        let provider = match key_provider(req.config).await {
+        let provider = match backends::key_provider(req.config).await {
             Ok(p) => p,
             Err(e) => {
                 diags.error("Cannot use the customer key", e);
                 return (req.prior.clone(), Vec::new());
             }
         };
+        let location = backends::location(req.planned);
+        if location != doc.customer_key {
+            if let Err(e) = unwraps_primary(&doc, provider.as_ref()).await {
+                diags.error(
+                    "The customer key does not unwrap this keyring",
+                    format!("{e}. The data keys are wrapped under the customer key recorded in the keyring ({}); the new settings must reach that same key (a new address or region for it, not another key). To move to another key, create a new binding and keep this one until the payloads it sealed have expired.", describe(doc.customer_key.as_ref())),
+                );
+                return (req.prior.clone(), Vec::new());
+            }
+            doc.customer_key = location;
+        }
         let now = clock::now_unix();
         let policy = policy(req.planned);
         let mut due = rotation::due(&doc, &policy, now);
@@ -501,7 +444,7 @@ impl Resource<ProviderSettings> for CmkBinding {
                 let active = doc
                     .keys
                     .iter()
-                    .any(|k| k.id == id && k.state != crate::codec::KeyState::Retired);
+                    .any(|k| k.id == id && k.state != KeyState::Retired);
                 if active
                     && rotation::check_retire(&doc, &id, &policy, now).is_ok()
                     && !due.retire.contains(&id)
@@ -551,5 +494,35 @@ impl Resource<ProviderSettings> for CmkBinding {
                 "Set deletion_protection = false and apply before destroying this binding.",
             );
         }
+    }
+
+    async fn import(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Value> {
+        let doc = import::document(ctx, id, diags).await?;
+        let base = import::configuration(&doc, diags)?;
+        let provider = match backends::key_provider(&base).await {
+            Ok(p) => p,
+            Err(e) => {
+                diags.error("Cannot use the customer key", e);
+                return None;
+            }
+        };
+        if let Err(e) = unwraps_primary(&doc, provider.as_ref()).await {
+            diags.error(
+                "The customer key does not unwrap this keyring",
+                format!("{e}. Import checks the keyring against the customer key it names ({}); check the credentials in the environment (VAULT_TOKEN, AWS_*, AZURE_*, the metadata server) and that the document is the right one.", describe(doc.customer_key.as_ref())),
+            );
+            return None;
+        }
+        let version = provider
+            .describe_key()
+            .await
+            .ok()
+            .and_then(|d| d.latest_version);
+        Some(with_keyring(&base, &doc, version))
     }
 }
