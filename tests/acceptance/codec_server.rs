@@ -1,14 +1,20 @@
 //! `engram_codec_server` wired to an `engram_cmk_binding` (a development key file stands in for
 //! the KMS here; the KMS backends have their own tests), applied to the Kubernetes API test
 //! server: the keyring lands in a Secret, a second plan is empty, a rotation updates the
-//! Secret in place, and import gives an empty plan.
+//! Secret in place without a failed decode request, and import gives an empty plan.
 
 use crate::terraform::{Version, Workspace};
 use base64::Engine as _;
+use engram::codec::{Keyring, KeyringDocument, Payload, PayloadCodec, Payloads};
+use engram::kms::local::LocalKeyFile;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
 use kube_api::{KubeApiServer, Options};
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 async fn kube_server() -> KubeApiServer {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -159,6 +165,54 @@ async fn keyring_reaches_the_secret_and_rotation_updates_it_in_place() {
     assert_eq!(imported["keyring"], rotated["keyring"]);
     assert_eq!(imported["endpoint"], "https://codec.temporal.svc:8443");
     assert_eq!(imported["cors_origins"][0], "https://temporal.example.com");
+    // The binding comes back from the codec server's keyring Secret; then nothing is planned.
+    fresh.ok(&[
+        "import",
+        "-no-color",
+        "engram_cmk_binding.payments",
+        "secret:temporal/codec-keyring",
+    ]);
+    assert_eq!(
+        fresh.resource("engram_cmk_binding")["keyring"],
+        rotated["keyring"]
+    );
+    fresh.write_config(
+        &fresh
+            .config()
+            .replace("  deletion_protection = false\n", ""),
+    );
+    fresh.assert_no_changes();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codec_server_smoke_on_terraform_1_0_3() {
+    let server = kube_server().await;
+    create_namespace(&server, "temporal").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dev.key");
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
+    )
+    .unwrap();
+    let ws = Workspace::new(
+        Version::V1_0_3,
+        &config(&server, &key_file.display().to_string()),
+    );
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(
+        keyring_in_secret(&server).await,
+        ws.resource("engram_cmk_binding")["keyring"]
+            .as_str()
+            .unwrap()
+    );
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    let secrets: Api<Secret> = Api::namespaced(client(&server).await, "temporal");
+    assert!(
+        secrets.get_opt("codec-keyring").await.unwrap().is_none(),
+        "destroy removes the keyring Secret"
+    );
 }
 
 #[test]
@@ -199,4 +253,152 @@ resource "engram_codec_server" "bad" {
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }
+}
+
+async fn seal(keyring_json: &str, key_file: &Path, text: &str) -> Payload {
+    let doc = KeyringDocument::from_json(keyring_json).unwrap();
+    let kms = LocalKeyFile::open(key_file).unwrap();
+    let keyring = Keyring::unwrap_document(&doc, &kms).await.unwrap();
+    PayloadCodec::new(Arc::new(keyring))
+        .encode_one(&Payload::new("json/plain", text.as_bytes().to_vec()))
+        .unwrap()
+}
+
+async fn decode(http: &reqwest::Client, port: u16, payload: &Payload) -> Result<Vec<u8>, String> {
+    let body = serde_json::to_string(&Payloads {
+        payloads: vec![payload.clone()],
+    })
+    .unwrap();
+    let response = http
+        .post(format!("http://127.0.0.1:{port}/decode"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    let decoded: Payloads = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    Ok(decoded.payloads[0].data.clone())
+}
+
+/// A rotation made by `terraform apply` reaches a running codec server without one failed decode.
+/// The real `engram codec-server` binary runs locally; a copier task keeps its keyring file equal
+/// to the Secret on the Kubernetes API test server, which is what the kubelet does for a
+/// mounted Secret in a real cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decode_traffic_survives_a_rotation_applied_by_terraform() {
+    let server = kube_server().await;
+    create_namespace(&server, "temporal").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dev.key");
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
+    )
+    .unwrap();
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &config(&server, &key_file.display().to_string()),
+    );
+    ws.apply();
+    let first = keyring_in_secret(&server).await;
+    let mounted = dir.path().join("keyring.json");
+    std::fs::write(&mounted, &first).unwrap();
+
+    let port = crate::support::free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_engram"));
+    command.args([
+        "codec-server",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--keyring",
+        &mounted.display().to_string(),
+        "--kms",
+        "local",
+        "--local-key-file",
+        &key_file.display().to_string(),
+        "--insecure-no-auth",
+        "--reload-interval-seconds",
+        "1",
+    ]);
+    let _codec = crate::support::ServerProcess::spawn("engram codec-server", command);
+    crate::support::wait_for_http_ok(port, "/readyz", Duration::from_secs(20), "codec server");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let copier = {
+        let (stop, mounted) = (stop.clone(), mounted.clone());
+        let secrets: Api<Secret> = Api::namespaced(client(&server).await, "temporal");
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(secret) = secrets.get("codec-keyring").await
+                    && let Some(data) = secret.data.and_then(|d| d.get("keyring.json").cloned())
+                    && std::fs::read(&mounted).ok().as_deref() != Some(&data.0[..])
+                {
+                    let staged = mounted.with_extension("staged");
+                    std::fs::write(&staged, &data.0).unwrap();
+                    std::fs::rename(&staged, &mounted).unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let old_payload = seal(&first, &key_file, "\"sealed before the rotation\"").await;
+    let (succeeded, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let traffic = {
+        let (stop, succeeded, failures) = (stop.clone(), succeeded.clone(), failures.clone());
+        let payload = old_payload.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut errors = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match decode(&http, port, &payload).await {
+                    Ok(data) if data == b"\"sealed before the rotation\"" => {
+                        succeeded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        errors.push(format!("{other:?}"));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            errors
+        })
+    };
+
+    ws.set_env("ENGRAM_NOW", "2099-01-01T00:00:00Z");
+    ws.apply();
+    let rotated = ws.resource("engram_cmk_binding")["keyring"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(rotated, first, "the apply rotated the data key");
+    let new_payload = seal(&rotated, &key_file, "\"sealed after the rotation\"").await;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while decode(&http, port, &new_payload).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the codec server never loaded the rotated keyring"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let errors = traffic.await.unwrap();
+    copier.await.unwrap();
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "failed decodes: {errors:?}"
+    );
+    assert!(
+        succeeded.load(Ordering::Relaxed) >= 20,
+        "too little traffic to show anything: {}",
+        succeeded.load(Ordering::Relaxed)
+    );
 }
