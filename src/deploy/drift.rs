@@ -120,6 +120,17 @@ fn shard_count(object: &Value) -> Option<u32> {
 }
 
 impl Deployer {
+    /// The drift of one live object: a dry-run apply of its manifest, compared with it.
+    async fn dry_run_drift(
+        &self,
+        manifest: &Manifest,
+        live: &Value,
+        never: &CancellationToken,
+    ) -> Result<Vec<Drift>, DeployError> {
+        let result = self.apply_object(manifest, Some(live), true, never).await?;
+        Ok(compare(&manifest.id(), &result, live))
+    }
+
     /// Reads the owner's objects (one LIST per kind) and compares them with the spec.
     /// A live history shard count that differs from the spec's is an error, never a drift to
     /// repair: the shard count of a cluster cannot change.
@@ -149,16 +160,14 @@ impl Deployer {
             .filter(|(m, live)| !already_applied(&desired_for(m, Some(live)), live))
             .collect();
         let dry_runs = present.len();
-        let compared: Vec<Vec<Drift>> = stream::iter(present.iter().map(|(manifest, live)| {
-            let never = &never;
-            async move {
-                let result = self.apply_object(manifest, Some(live), true, never).await?;
-                Ok::<_, DeployError>(compare(&manifest.id(), &result, live))
-            }
-        }))
-        .buffered(CONCURRENCY)
-        .try_collect()
-        .await?;
+        let dry_runs_in_order: Vec<_> = present
+            .iter()
+            .map(|&(manifest, live)| self.dry_run_drift(manifest, live, &never))
+            .collect();
+        let compared: Vec<Vec<Drift>> = stream::iter(dry_runs_in_order)
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
         let mut drifts: Vec<Drift> = rendered
             .objects
             .iter()

@@ -276,7 +276,7 @@ impl Resource<ProviderSettings> for CodecServer {
         let settings = ctx.provider(diags)?;
         let (_, rendered) = render(state, &settings, diags)?;
         let unchanged = Some((state.clone(), private.to_vec()));
-        let Some(found) = support::drift(&settings, rendered, diags).await else {
+        let Some(found) = support::drift(&settings, &rendered, diags).await else {
             return unchanged;
         };
         let report = found?;

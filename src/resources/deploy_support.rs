@@ -205,21 +205,11 @@ pub async fn apply(
 /// when every object is gone (the resource no longer exists).
 pub async fn drift(
     settings: &ProviderSettings,
-    rendered: Rendered,
+    rendered: &Rendered,
     diags: &mut Diagnostics,
 ) -> Option<Option<DriftReport>> {
-    let deployer = deployer(settings, diags).await?.clone();
-    // The drift future cannot be proven Send, which the boxed resource future must be: run it
-    // on a blocking thread of this runtime instead.
-    let runtime = tokio::runtime::Handle::current();
-    let result =
-        tokio::task::spawn_blocking(move || runtime.block_on(deployer.drift(&rendered))).await;
-    let report = match result {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            diags.error("Cannot read the deployment", e.to_string());
-            return None;
-        }
+    let report = match deployer(settings, diags).await?.drift(rendered).await {
+        Ok(r) => r,
         Err(e) => {
             diags.error("Cannot read the deployment", e.to_string());
             return None;
