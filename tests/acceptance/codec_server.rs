@@ -89,6 +89,34 @@ async fn create_namespace(server: &KubeApiServer, name: &str) {
         .unwrap();
 }
 
+/// The Kubernetes API test server with the `temporal` namespace, a development key file, and a
+/// workspace (not yet applied) for the binding and codec server configuration.
+struct Deployed {
+    server: KubeApiServer,
+    dir: tempfile::TempDir,
+    key_file: std::path::PathBuf,
+    ws: Workspace,
+}
+
+async fn deployed(version: Version, key_byte: u8) -> Deployed {
+    let server = kube_server().await;
+    create_namespace(&server, "temporal").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dev.key");
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode([key_byte; 32]),
+    )
+    .unwrap();
+    let ws = Workspace::new(version, &config(&server, &key_file.display().to_string()));
+    Deployed {
+        server,
+        dir,
+        key_file,
+        ws,
+    }
+}
+
 async fn keyring_in_secret(server: &KubeApiServer) -> String {
     let secrets: Api<Secret> = Api::namespaced(client(server).await, "temporal");
     let secret = secrets.get("codec-keyring").await.unwrap();
@@ -112,19 +140,12 @@ async fn keyring_in_secret(server: &KubeApiServer) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyring_reaches_the_secret_and_rotation_updates_it_in_place() {
-    let server = kube_server().await;
-    create_namespace(&server, "temporal").await;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("dev.key");
-    std::fs::write(
-        &key_file,
-        base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
-    )
-    .unwrap();
-    let ws = Workspace::new(
-        Version::V1_15_5,
-        &config(&server, &key_file.display().to_string()),
-    );
+    let Deployed {
+        server,
+        dir: _dir,
+        key_file: _,
+        ws,
+    } = deployed(Version::V1_15_5, 7).await;
     ws.apply();
     assert_eq!(ws.outputs()["endpoint"], "https://codec.temporal.svc:8443");
     let binding = ws.resource("engram_cmk_binding");
@@ -186,19 +207,12 @@ async fn keyring_reaches_the_secret_and_rotation_updates_it_in_place() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codec_server_smoke_on_terraform_1_0_3() {
-    let server = kube_server().await;
-    create_namespace(&server, "temporal").await;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("dev.key");
-    std::fs::write(
-        &key_file,
-        base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
-    )
-    .unwrap();
-    let ws = Workspace::new(
-        Version::V1_0_3,
-        &config(&server, &key_file.display().to_string()),
-    );
+    let Deployed {
+        server,
+        dir: _dir,
+        key_file: _,
+        ws,
+    } = deployed(Version::V1_0_3, 5).await;
     ws.apply();
     ws.assert_no_changes();
     assert_eq!(
@@ -291,19 +305,12 @@ async fn decode(http: &reqwest::Client, port: u16, payload: &Payload) -> Result<
 /// mounted Secret in a real cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decode_traffic_survives_a_rotation_applied_by_terraform() {
-    let server = kube_server().await;
-    create_namespace(&server, "temporal").await;
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("dev.key");
-    std::fs::write(
-        &key_file,
-        base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
-    )
-    .unwrap();
-    let ws = Workspace::new(
-        Version::V1_15_5,
-        &config(&server, &key_file.display().to_string()),
-    );
+    let Deployed {
+        server,
+        dir,
+        key_file,
+        ws,
+    } = deployed(Version::V1_15_5, 3).await;
     ws.apply();
     let first = keyring_in_secret(&server).await;
     let mounted = dir.path().join("keyring.json");
