@@ -2,6 +2,8 @@
 # bound to it, a Temporal cluster sized by the calculator, and the codec server that decrypts
 # payloads for the Web UI. Set VAULT_ADDR-reachable values in terraform.tfvars and pass the Vault
 # token as TF_VAR_vault_token (an ephemeral variable: it never reaches the plan or state).
+# The `keyring` output (wrapped data keys only) is what workers and a codec server outside the
+# cluster read. `scripts/demo` applies this module to the Kubernetes API test server.
 
 terraform {
   required_version = ">= 1.11"
@@ -97,4 +99,9 @@ output "frontend_address" {
 
 output "codec_endpoint" {
   value = engram_codec_server.codec.endpoint
+}
+
+output "keyring" {
+  description = "The keyring document for workers and a codec server run outside the cluster: wrapped data keys only, safe to store."
+  value       = engram_cmk_binding.payloads.keyring
 }
