@@ -1,6 +1,6 @@
 //! Managed resources, one module per Terraform type (a folder when the type has parts, as
-//! `cmk_binding/` has its KMS backend blocks and its import). Each is a thin adapter: schema, a model of
-//! its attributes, and CRUD that calls a domain module.
+//! `cmk_binding/` has its KMS backend blocks and its import). Each is a thin adapter: schema, a
+//! model of its attributes, and CRUD that calls a domain module.
 
 mod clock;
 pub mod cmk_binding;

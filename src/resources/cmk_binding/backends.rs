@@ -190,7 +190,13 @@ pub(super) fn configured(config: &Value) -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether every backend block of `config` is known (not computed from another resource).
+/// Whether it is known which backend blocks `config` has (a `dynamic` block may not be yet).
+pub(super) fn blocks_known(config: &Value) -> bool {
+    BACKENDS.iter().all(|b| !config.get(b.name).is_unknown())
+}
+
+/// Whether every backend block of `config` is fully known (no setting computed from another
+/// resource).
 pub(super) fn known(config: &Value) -> bool {
     BACKENDS.iter().all(|b| config.get(b.name).is_fully_known())
 }

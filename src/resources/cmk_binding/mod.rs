@@ -1,7 +1,8 @@
 //! `engram_cmk_binding`: binds a customer-managed key (AWS KMS, Vault/OpenBao Transit, Azure Key
-//! Vault, Google Cloud KMS, or a local key file for development) to a keyring of data keys. State holds only wrapped data
-//! keys. `terraform plan` shows a due rotation as an in-place update, and a rotation of the
-//! customer key inside the KMS as a re-wrap; a key is never retired inside its decrypt window.
+//! Vault, Google Cloud KMS, or a local key file for development) to a keyring of data keys.
+//! State holds only wrapped data keys. `terraform plan` shows a due rotation as an in-place
+//! update, and a rotation of the customer key inside the KMS as a re-wrap; a key is never
+//! retired inside its decrypt window.
 
 mod backends;
 mod import;
@@ -214,7 +215,7 @@ impl Resource<ProviderSettings> for CmkBinding {
             diags.attribute_error(AttributePath::root("scope"), "Invalid scope", e.to_string());
         }
         let configured = backends::configured(config);
-        if configured.len() != 1 && backends::known(config) {
+        if configured.len() != 1 && backends::blocks_known(config) {
             diags.error(
                 "Exactly one key backend",
                 format!(
