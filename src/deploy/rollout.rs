@@ -109,8 +109,13 @@ pub(crate) fn evaluate(id: &ObjectId, object: &Value) -> Result<State, DeployErr
     }))
 }
 
+/// The first wait before polling a rollout again; it doubles up to the poll interval, so a quick
+/// rollout is seen at once and a slow one costs a GET per interval.
+const FIRST_POLL_DELAY: Duration = Duration::from_millis(100);
+
 impl Deployer {
-    /// Waits until every workload is ready, polling each `interval`, until `deadline`.
+    /// Waits until every workload is ready, polling after [`FIRST_POLL_DELAY`] and then at
+    /// doubling delays up to `interval`, until `deadline`.
     pub(crate) async fn wait_ready(
         &self,
         workloads: &[ObjectId],
@@ -122,6 +127,7 @@ impl Deployer {
     ) -> Result<(), DeployError> {
         let mut pending: Vec<ObjectId> = workloads.to_vec();
         let mut last: Vec<Option<WorkloadStatus>> = vec![None; pending.len()];
+        let mut delay = FIRST_POLL_DELAY.min(interval);
         loop {
             let mut still = Vec::new();
             let mut still_last = Vec::new();
@@ -169,8 +175,9 @@ impl Deployer {
                 _ = cancel.cancelled() => {
                     return Err(DeployError::Cancelled { during: format!("the rollout of {}", pending[0]) });
                 }
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(delay) => {}
             }
+            delay = (delay * 2).min(interval);
         }
     }
 }
