@@ -3,9 +3,10 @@
 //! authorized users. A keyring change (a rotation) rolls out as a Secret update that the
 //! server reloads without failing requests.
 
-use super::deploy_support::{self as support, spec_from_value, value_from_spec};
+use super::deploy_support::{self as support, value_from_spec};
+use super::stack::{self, DeployedStack, Refresh};
 use crate::codec::KeyringDocument;
-use crate::deploy::{self, CodecServerSpec, Rendered};
+use crate::deploy::{self, CodecServerSpec, Rendered, SpecError};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::timeouts;
 use crate::framework::validators::{IntegerBetween, NotBlank, OneOf};
@@ -20,46 +21,43 @@ use std::time::Duration;
 /// The resource.
 pub struct CodecServer;
 
-const SPEC_ATTRIBUTES: [&str; 10] = [
-    "name",
-    "namespace",
-    "temporal_cluster",
-    "image",
-    "replicas",
-    "keyring",
-    "kms",
-    "tls_secret_name",
-    "cors_origins",
-    "oidc",
-];
+/// The keyring is planned as configured: the spec must not replace it with a default.
+const KEYRING: &str = "keyring";
 
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+impl DeployedStack for CodecServer {
+    type Spec = CodecServerSpec;
+    const SPEC_ATTRIBUTES: &'static [&'static str] = &[
+        "name",
+        "namespace",
+        "temporal_cluster",
+        "image",
+        "replicas",
+        KEYRING,
+        "kms",
+        "tls_secret_name",
+        "cors_origins",
+        "oidc",
+    ];
+    const APPLY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+    const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-fn spec(
-    value: &Value,
-    default_namespace: &str,
-    diags: &mut Diagnostics,
-) -> Option<CodecServerSpec> {
-    spec_from_value(
-        value,
-        &SPEC_ATTRIBUTES,
-        &[("namespace", default_namespace)],
-        diags,
-    )
-}
+    fn render_spec(spec: &CodecServerSpec) -> Result<Rendered, SpecError> {
+        deploy::render_codec_server(spec)
+    }
 
-fn render(
-    value: &Value,
-    settings: &ProviderSettings,
-    diags: &mut Diagnostics,
-) -> Option<(CodecServerSpec, Rendered)> {
-    let spec = spec(value, &settings.default_namespace, diags)?;
-    match deploy::render_codec_server(&spec) {
-        Ok(rendered) => Some((spec, rendered)),
-        Err(e) => {
-            support::spec_problems(&e, diags);
-            None
+    fn applied_state(planned: &Value, spec: &CodecServerSpec) -> Value {
+        let mut state = planned.clone();
+        let from_spec = value_from_spec(spec, &CodecServer.schema().value_type());
+        for name in Self::SPEC_ATTRIBUTES.iter().filter(|n| **n != KEYRING) {
+            state.set(name, from_spec.get(name).clone());
         }
+        state.set(
+            "id",
+            Value::string(format!("{}/{}", spec.namespace, spec.name)),
+        );
+        state.set("endpoint", Value::string(endpoint(spec)));
+        state.set("drift", Value::List(Vec::new()));
+        state
     }
 }
 
@@ -70,23 +68,6 @@ fn endpoint(spec: &CodecServerSpec) -> String {
         "http"
     };
     format!("{scheme}://{}.{}.svc:8443", spec.name, spec.namespace)
-}
-
-fn state_for(planned: &Value, spec: &CodecServerSpec) -> Value {
-    let mut state = planned.clone();
-    let from_spec = value_from_spec(spec, &CodecServer.schema().value_type());
-    for name in SPEC_ATTRIBUTES {
-        if name != "keyring" {
-            state.set(name, from_spec.get(name).clone());
-        }
-    }
-    state.set(
-        "id",
-        Value::string(format!("{}/{}", spec.namespace, spec.name)),
-    );
-    state.set("endpoint", Value::string(endpoint(spec)));
-    state.set("drift", Value::List(Vec::new()));
-    state
 }
 
 #[async_trait]
@@ -217,21 +198,9 @@ impl Resource<ProviderSettings> for CodecServer {
         if planned.is_null() {
             return;
         }
-        let default_namespace = ctx
-            .provider
-            .as_ref()
-            .map_or_else(|| "temporal".to_string(), |p| p.default_namespace.clone());
-        let ty = self.schema().value_type();
-        let config = support::known_or_placeholder(req.config, &ty);
-        let Some(spec) = spec(&config, &default_namespace, diags) else {
+        let Some(spec) = stack::plan(self, ctx, req, planned, &[KEYRING], diags) else {
             return;
         };
-        let from_spec = value_from_spec(&spec, &ty);
-        for name in SPEC_ATTRIBUTES.iter().filter(|n| **n != "keyring") {
-            let mut value = from_spec.get(name).clone();
-            support::overlay_unknowns(&mut value, req.config.get(name));
-            planned.set(name, value);
-        }
         let mut address = Value::string(endpoint(&spec));
         for name in ["name", "namespace", "tls_secret_name"] {
             if !req.config.get(name).is_fully_known() {
@@ -239,11 +208,6 @@ impl Resource<ProviderSettings> for CodecServer {
             }
         }
         planned.set("endpoint", address);
-        if let Value::List(lines) = req.prior.get("drift")
-            && !lines.is_empty()
-        {
-            planned.set("drift", Value::List(Vec::new()));
-        }
     }
 
     async fn create(
@@ -252,18 +216,7 @@ impl Resource<ProviderSettings> for CodecServer {
         req: &ApplyRequest<'_>,
         diags: &mut Diagnostics,
     ) -> (Value, Vec<u8>) {
-        let Some(settings) = ctx.provider(diags) else {
-            return (Value::Null, Vec::new());
-        };
-        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
-            return (Value::Null, Vec::new());
-        };
-        let timeout = timeouts::get(req.config, "create", DEFAULT_TIMEOUT, diags);
-        if support::apply(&settings, &rendered, timeout, &ctx.cancel, true, diags).await {
-            (state_for(req.planned, &spec), Vec::new())
-        } else {
-            (Value::Null, Vec::new())
-        }
+        stack::create_or_update::<Self>(ctx, req, diags).await
     }
 
     async fn read(
@@ -273,16 +226,15 @@ impl Resource<ProviderSettings> for CodecServer {
         private: &[u8],
         diags: &mut Diagnostics,
     ) -> Option<(Value, Vec<u8>)> {
-        let settings = ctx.provider(diags)?;
-        let (_, rendered) = render(state, &settings, diags)?;
-        let unchanged = Some((state.clone(), private.to_vec()));
-        let Some(found) = support::drift(&settings, &rendered, diags).await else {
-            return unchanged;
-        };
-        let report = found?;
-        let mut new_state = state.clone();
-        new_state.set("drift", support::drift_value(&report));
-        Some((new_state, private.to_vec()))
+        match stack::refresh::<Self>(ctx, state, diags).await {
+            Refresh::Gone => None,
+            Refresh::Unread => Some((state.clone(), private.to_vec())),
+            Refresh::Found { report, .. } => {
+                let mut new_state = state.clone();
+                new_state.set("drift", support::drift_value(&report));
+                Some((new_state, private.to_vec()))
+            }
+        }
     }
 
     async fn update(
@@ -291,18 +243,7 @@ impl Resource<ProviderSettings> for CodecServer {
         req: &ApplyRequest<'_>,
         diags: &mut Diagnostics,
     ) -> (Value, Vec<u8>) {
-        let Some(settings) = ctx.provider(diags) else {
-            return (req.prior.clone(), Vec::new());
-        };
-        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
-            return (req.prior.clone(), Vec::new());
-        };
-        let timeout = timeouts::get(req.config, "update", DEFAULT_TIMEOUT, diags);
-        if support::apply(&settings, &rendered, timeout, &ctx.cancel, false, diags).await {
-            (state_for(req.planned, &spec), Vec::new())
-        } else {
-            (req.prior.clone(), Vec::new())
-        }
+        stack::create_or_update::<Self>(ctx, req, diags).await
     }
 
     async fn delete(
@@ -312,14 +253,7 @@ impl Resource<ProviderSettings> for CodecServer {
         _private: &[u8],
         diags: &mut Diagnostics,
     ) {
-        let Some(settings) = ctx.provider(diags) else {
-            return;
-        };
-        let Some((_, rendered)) = render(prior, &settings, diags) else {
-            return;
-        };
-        let timeout = timeouts::get(prior, "delete", DEFAULT_TIMEOUT, diags);
-        support::destroy(&settings, &rendered.owner, timeout, &ctx.cancel, diags).await;
+        stack::delete::<Self>(ctx, prior, diags).await;
     }
 
     async fn import(
@@ -329,18 +263,12 @@ impl Resource<ProviderSettings> for CodecServer {
         diags: &mut Diagnostics,
     ) -> Option<Value> {
         let settings = ctx.provider(diags)?;
-        let Some((namespace, name)) = id.split_once('/') else {
-            diags.error(
-                "Invalid import ID",
-                format!("{id:?} is not NAMESPACE/NAME, e.g. `temporal/codec`."),
-            );
-            return None;
-        };
+        let (namespace, name) = stack::import_id(id, "temporal/codec", diags)?;
         let deployer = support::deployer(&settings, diags).await?;
         match deployer.import_codec_server(namespace, name).await {
             Ok(spec) => {
-                let mut state = state_for(&Value::Object(Default::default()), &spec);
-                state.set("keyring", Value::string(spec.keyring.clone()));
+                let mut state = Self::applied_state(&Value::Object(Default::default()), &spec);
+                state.set(KEYRING, Value::string(spec.keyring.clone()));
                 Some(state)
             }
             Err(e) => {

@@ -6,5 +6,6 @@ mod clock;
 pub mod cmk_binding;
 pub mod codec_server;
 mod deploy_support;
+mod stack;
 pub mod temporal_cluster;
 pub mod temporal_namespace;

@@ -4,8 +4,9 @@
 //! that means. Refresh compares the live objects with the spec (only fields engram owns), so a
 //! person's edit shows as drift while server defaults and autoscalers do not.
 
-use super::deploy_support::{self as support, spec_from_value, value_from_spec};
-use crate::deploy::{self, Rendered, TemporalClusterSpec};
+use super::deploy_support::{self as support, value_from_spec};
+use super::stack::{self, DeployedStack, Refresh};
+use crate::deploy::{self, Rendered, SpecError, TemporalClusterSpec};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::timeouts;
 use crate::framework::validators::{IntegerBetween, NotBlank};
@@ -19,20 +20,6 @@ use std::time::Duration;
 
 /// The resource.
 pub struct TemporalCluster;
-
-/// Attributes that the spec holds (the rest are computed or Terraform-only).
-const SPEC_ATTRIBUTES: [&str; 10] = [
-    "name",
-    "namespace",
-    "version",
-    "history_shard_count",
-    "services",
-    "web_ui",
-    "persistence",
-    "authorization",
-    "metrics",
-    "network",
-];
 
 const SHARD_REPLACEMENT: &str = "Temporal fixes numHistoryShards when a cluster's database is first initialized. A different count needs a new cluster: Terraform will delete this one and create an empty one; workflow histories are not migrated. If this is not intended, keep the old value. To size a new cluster, see the engram_history_shards data source and docs/guides/shard-sizing.md.";
 
@@ -139,73 +126,54 @@ fn computed(name: &str, ty: Type, description: &str) -> Attribute {
         .description(description)
 }
 
-/// How long create and update may take unless `timeouts` says otherwise.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+impl DeployedStack for TemporalCluster {
+    type Spec = TemporalClusterSpec;
+    const SPEC_ATTRIBUTES: &'static [&'static str] = &[
+        "name",
+        "namespace",
+        "version",
+        "history_shard_count",
+        "services",
+        "web_ui",
+        "persistence",
+        "authorization",
+        "metrics",
+        "network",
+    ];
+    const APPLY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+    const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// The spec and its objects for a plan or state value.
-fn render(
-    value: &Value,
-    settings: &ProviderSettings,
-    diags: &mut Diagnostics,
-) -> Option<(TemporalClusterSpec, Rendered)> {
-    let spec = spec(value, &settings.default_namespace, diags)?;
-    match deploy::render_temporal_cluster(&spec) {
-        Ok(rendered) => Some((spec, rendered)),
-        Err(e) => {
-            support::spec_problems(&e, diags);
-            None
+    fn render_spec(spec: &TemporalClusterSpec) -> Result<Rendered, SpecError> {
+        deploy::render_temporal_cluster(spec)
+    }
+
+    fn applied_state(planned: &Value, spec: &TemporalClusterSpec) -> Value {
+        let mut state = planned.clone();
+        let from_spec = value_from_spec(spec, &TemporalCluster.schema().value_type());
+        for name in Self::SPEC_ATTRIBUTES {
+            state.set(name, from_spec.get(name).clone());
         }
+        state.set(
+            "id",
+            Value::string(format!("{}/{}", spec.namespace, spec.name)),
+        );
+        state.set(
+            "frontend_address",
+            Value::string(format!(
+                "{}-frontend.{}.svc:7233",
+                spec.name, spec.namespace
+            )),
+        );
+        state.set("drift", Value::List(Vec::new()));
+        state.set(
+            "live_history_shard_count",
+            Value::int(spec.history_shard_count.into()),
+        );
+        if state.get("deletion_protection").is_null() {
+            state.set("deletion_protection", Value::Bool(true));
+        }
+        state
     }
-}
-
-/// The spec from a plan or state value; problems become diagnostics on their attribute.
-fn spec(
-    value: &Value,
-    default_namespace: &str,
-    diags: &mut Diagnostics,
-) -> Option<TemporalClusterSpec> {
-    spec_from_value(
-        value,
-        &SPEC_ATTRIBUTES,
-        &[("namespace", default_namespace)],
-        diags,
-    )
-}
-
-fn state_for(
-    planned: &Value,
-    spec: &TemporalClusterSpec,
-    drift: Vec<String>,
-    live_shards: Option<u32>,
-) -> Value {
-    let mut state = planned.clone();
-    let from_spec = value_from_spec(spec, &TemporalCluster.schema().value_type());
-    for name in SPEC_ATTRIBUTES {
-        state.set(name, from_spec.get(name).clone());
-    }
-    state.set(
-        "id",
-        Value::string(format!("{}/{}", spec.namespace, spec.name)),
-    );
-    state.set(
-        "frontend_address",
-        Value::string(format!(
-            "{}-frontend.{}.svc:7233",
-            spec.name, spec.namespace
-        )),
-    );
-    state.set(
-        "drift",
-        Value::List(drift.into_iter().map(Value::String).collect()),
-    );
-    state.set(
-        "live_history_shard_count",
-        live_shards.map_or(Value::Null, |n| Value::int(n.into())),
-    );
-    if state.get("deletion_protection").is_null() {
-        state.set("deletion_protection", Value::Bool(true));
-    }
-    state
 }
 
 /// Checks the shard count the running cluster reports, when the provider can reach it.
@@ -322,7 +290,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         if config.is_fully_known() {
             let mut found = Diagnostics::default();
-            if let Some(spec) = spec(config, "temporal", &mut found)
+            if let Some(spec) = stack::spec::<Self>(config, "temporal", &mut found)
                 && let Err(e) = deploy::render_temporal_cluster(&spec)
             {
                 support::spec_problems(&e, &mut found);
@@ -355,30 +323,11 @@ impl Resource<ProviderSettings> for TemporalCluster {
                 return;
             }
         }
-        let default_namespace = ctx
-            .provider
-            .as_ref()
-            .map_or_else(|| "temporal".to_string(), |p| p.default_namespace.clone());
-        let ty = self.schema().value_type();
-        let config = support::known_or_placeholder(req.config, &ty);
-        let Some(spec) = spec(&config, &default_namespace, diags) else {
-            return;
-        };
-        let from_spec = value_from_spec(&spec, &ty);
-        for name in SPEC_ATTRIBUTES {
-            let mut value = from_spec.get(name).clone();
-            support::overlay_unknowns(&mut value, req.config.get(name));
-            planned.set(name, value);
-        }
-        if req.prior.is_null() {
+        let planned_spec = stack::plan(self, ctx, req, planned, &[], diags);
+        if planned_spec.is_none() || req.prior.is_null() {
             return;
         }
-        if let Value::List(lines) = req.prior.get("drift")
-            && !lines.is_empty()
-        {
-            planned.set("drift", Value::List(Vec::new()));
-        }
-        let spec_changed = SPEC_ATTRIBUTES
+        let spec_changed = Self::SPEC_ATTRIBUTES
             .iter()
             .any(|a| planned.get(a) != req.prior.get(a));
         if spec_changed {
@@ -392,24 +341,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
         req: &ApplyRequest<'_>,
         diags: &mut Diagnostics,
     ) -> (Value, Vec<u8>) {
-        let Some(settings) = ctx.provider(diags) else {
-            return (Value::Null, Vec::new());
-        };
-        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
-            return (Value::Null, Vec::new());
-        };
-        let timeout = timeouts::get(req.config, "create", DEFAULT_TIMEOUT, diags);
-        if support::apply(&settings, &rendered, timeout, &ctx.cancel, true, diags).await {
-            let state = state_for(
-                req.planned,
-                &spec,
-                Vec::new(),
-                Some(spec.history_shard_count),
-            );
-            (state, Vec::new())
-        } else {
-            (Value::Null, Vec::new())
-        }
+        stack::create_or_update::<Self>(ctx, req, diags).await
     }
 
     async fn read(
@@ -419,23 +351,26 @@ impl Resource<ProviderSettings> for TemporalCluster {
         private: &[u8],
         diags: &mut Diagnostics,
     ) -> Option<(Value, Vec<u8>)> {
-        let settings = ctx.provider(diags)?;
-        let (spec, rendered) = render(state, &settings, diags)?;
-        let unchanged = Some((state.clone(), private.to_vec()));
-        let Some(found) = support::drift(&settings, &rendered, diags).await else {
-            return unchanged;
-        };
-        let report = found?;
-        check_live_shards(&settings, &spec, diags).await;
-        let mut new_state = state.clone();
-        new_state.set("drift", support::drift_value(&report));
-        new_state.set(
-            "live_history_shard_count",
-            report
-                .live_shard_count
-                .map_or(Value::Null, |n| Value::int(n.into())),
-        );
-        Some((new_state, private.to_vec()))
+        match stack::refresh::<Self>(ctx, state, diags).await {
+            Refresh::Gone => None,
+            Refresh::Unread => Some((state.clone(), private.to_vec())),
+            Refresh::Found {
+                settings,
+                spec,
+                report,
+            } => {
+                check_live_shards(&settings, &spec, diags).await;
+                let mut new_state = state.clone();
+                new_state.set("drift", support::drift_value(&report));
+                new_state.set(
+                    "live_history_shard_count",
+                    report
+                        .live_shard_count
+                        .map_or(Value::Null, |n| Value::int(n.into())),
+                );
+                Some((new_state, private.to_vec()))
+            }
+        }
     }
 
     async fn update(
@@ -444,24 +379,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
         req: &ApplyRequest<'_>,
         diags: &mut Diagnostics,
     ) -> (Value, Vec<u8>) {
-        let Some(settings) = ctx.provider(diags) else {
-            return (req.prior.clone(), Vec::new());
-        };
-        let Some((spec, rendered)) = render(req.planned, &settings, diags) else {
-            return (req.prior.clone(), Vec::new());
-        };
-        let timeout = timeouts::get(req.config, "update", DEFAULT_TIMEOUT, diags);
-        if support::apply(&settings, &rendered, timeout, &ctx.cancel, false, diags).await {
-            let state = state_for(
-                req.planned,
-                &spec,
-                Vec::new(),
-                Some(spec.history_shard_count),
-            );
-            (state, Vec::new())
-        } else {
-            (req.prior.clone(), Vec::new())
-        }
+        stack::create_or_update::<Self>(ctx, req, diags).await
     }
 
     async fn delete(
@@ -478,14 +396,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
             );
             return;
         }
-        let Some(settings) = ctx.provider(diags) else {
-            return;
-        };
-        let Some((_, rendered)) = render(prior, &settings, diags) else {
-            return;
-        };
-        let timeout = timeouts::get(prior, "delete", Duration::from_secs(10 * 60), diags);
-        support::destroy(&settings, &rendered.owner, timeout, &ctx.cancel, diags).await;
+        stack::delete::<Self>(ctx, prior, diags).await;
     }
 
     async fn import(
@@ -495,22 +406,13 @@ impl Resource<ProviderSettings> for TemporalCluster {
         diags: &mut Diagnostics,
     ) -> Option<Value> {
         let settings = ctx.provider(diags)?;
-        let Some((namespace, name)) = id.split_once('/') else {
-            diags.error(
-                "Invalid import ID",
-                format!("{id:?} is not NAMESPACE/NAME, e.g. `temporal/prod`."),
-            );
-            return None;
-        };
+        let (namespace, name) = stack::import_id(id, "temporal/prod", diags)?;
         let deployer = support::deployer(&settings, diags).await?;
         match deployer.import_temporal_cluster(namespace, name).await {
-            Ok(spec) => {
-                let empty = Value::Object(Default::default());
-                let mut state =
-                    state_for(&empty, &spec, Vec::new(), Some(spec.history_shard_count));
-                state.set("deletion_protection", Value::Bool(true));
-                Some(state)
-            }
+            Ok(spec) => Some(Self::applied_state(
+                &Value::Object(Default::default()),
+                &spec,
+            )),
             Err(e) => {
                 diags.error(
                     format!("Cannot import Temporal cluster {id}"),

@@ -1,0 +1,195 @@
+//! The CRUD of resources that are one deployed stack (`engram_temporal_cluster`,
+//! `engram_codec_server`): a spec read from the resource's attributes, rendered into Kubernetes
+//! objects, applied with a timeout, refreshed as drift, deleted, imported by `NAMESPACE/NAME`.
+//! Each resource says only what differs: its spec type, renderer and computed attributes.
+
+use super::deploy_support::{self as support, spec_from_value, value_from_spec};
+use crate::deploy::{DriftReport, Rendered, SpecError};
+use crate::framework::timeouts;
+use crate::framework::{ApplyRequest, Context, Diagnostics, PlanRequest, Resource, Value};
+use crate::provider::ProviderSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A resource whose state is one deployed stack.
+pub trait DeployedStack: Resource<ProviderSettings> {
+    /// The deploy module's spec of the stack.
+    type Spec: DeserializeOwned + Serialize + Send + Sync;
+    /// Attributes the spec holds (the rest are computed or Terraform-only).
+    const SPEC_ATTRIBUTES: &'static [&'static str];
+    /// How long create and update may take unless `timeouts` says otherwise.
+    const APPLY_TIMEOUT: Duration;
+    /// How long delete may take unless `timeouts` says otherwise.
+    const DELETE_TIMEOUT: Duration;
+
+    /// The stack's Kubernetes objects.
+    fn render_spec(spec: &Self::Spec) -> Result<Rendered, SpecError>;
+
+    /// The state after a successful apply of `spec`: `planned` with the computed attributes.
+    fn applied_state(planned: &Value, spec: &Self::Spec) -> Value;
+}
+
+/// The spec from a plan or state value; problems become diagnostics on their attribute.
+pub fn spec<S: DeployedStack>(
+    value: &Value,
+    default_namespace: &str,
+    diags: &mut Diagnostics,
+) -> Option<S::Spec> {
+    spec_from_value(
+        value,
+        S::SPEC_ATTRIBUTES,
+        &[("namespace", default_namespace)],
+        diags,
+    )
+}
+
+/// The spec and its objects for a plan or state value.
+pub fn render<S: DeployedStack>(
+    value: &Value,
+    settings: &ProviderSettings,
+    diags: &mut Diagnostics,
+) -> Option<(S::Spec, Rendered)> {
+    let spec = spec::<S>(value, &settings.default_namespace, diags)?;
+    match S::render_spec(&spec) {
+        Ok(rendered) => Some((spec, rendered)),
+        Err(e) => {
+            support::spec_problems(&e, diags);
+            None
+        }
+    }
+}
+
+/// Plans the spec attributes (except `keep`): the configuration with the spec's defaults filled
+/// in and other resources' unknown outputs kept unknown, so the plan shows the values apply
+/// will use. Clears the drift the last refresh found, since apply repairs it. Returns the spec
+/// for the resource's own planning.
+pub fn plan<S: DeployedStack>(
+    stack: &S,
+    ctx: &Context<ProviderSettings>,
+    req: &PlanRequest<'_>,
+    planned: &mut Value,
+    keep: &[&str],
+    diags: &mut Diagnostics,
+) -> Option<S::Spec> {
+    let default_namespace = ctx
+        .provider
+        .as_ref()
+        .map_or_else(|| "temporal".to_string(), |p| p.default_namespace.clone());
+    let ty = stack.schema().value_type();
+    let config = support::known_or_placeholder(req.config, &ty);
+    let spec = spec::<S>(&config, &default_namespace, diags)?;
+    let from_spec = value_from_spec(&spec, &ty);
+    for name in S::SPEC_ATTRIBUTES.iter().filter(|n| !keep.contains(n)) {
+        let mut value = from_spec.get(name).clone();
+        support::overlay_unknowns(&mut value, req.config.get(name));
+        planned.set(name, value);
+    }
+    if let Value::List(lines) = req.prior.get("drift")
+        && !lines.is_empty()
+    {
+        planned.set("drift", Value::List(Vec::new()));
+    }
+    Some(spec)
+}
+
+/// Create (when there is no prior state) or update: applies the planned spec and waits for the
+/// rollout. A failed create deletes what it made; a failed update keeps the prior state.
+pub async fn create_or_update<S: DeployedStack>(
+    ctx: &Context<ProviderSettings>,
+    req: &ApplyRequest<'_>,
+    diags: &mut Diagnostics,
+) -> (Value, Vec<u8>) {
+    let unchanged = (req.prior.clone(), Vec::new());
+    let Some(settings) = ctx.provider(diags) else {
+        return unchanged;
+    };
+    let Some((spec, rendered)) = render::<S>(req.planned, &settings, diags) else {
+        return unchanged;
+    };
+    let creating = req.prior.is_null();
+    let operation = if creating { "create" } else { "update" };
+    let timeout = timeouts::get(req.config, operation, S::APPLY_TIMEOUT, diags);
+    if support::apply(&settings, &rendered, timeout, &ctx.cancel, creating, diags).await {
+        (S::applied_state(req.planned, &spec), Vec::new())
+    } else {
+        unchanged
+    }
+}
+
+/// What a refresh found.
+pub enum Refresh<Spec> {
+    /// Every object is gone: the resource no longer exists.
+    Gone,
+    /// The live objects could not be read (an error diagnostic says why).
+    Unread,
+    /// The live objects, compared with the spec in state.
+    Found {
+        /// The provider's settings, for further checks.
+        settings: Arc<ProviderSettings>,
+        /// The spec in state.
+        spec: Spec,
+        /// The differences.
+        report: DriftReport,
+    },
+}
+
+/// Compares the live objects with the spec in `state`.
+pub async fn refresh<S: DeployedStack>(
+    ctx: &Context<ProviderSettings>,
+    state: &Value,
+    diags: &mut Diagnostics,
+) -> Refresh<S::Spec> {
+    let Some(settings) = ctx.provider(diags) else {
+        return Refresh::Unread;
+    };
+    let Some((spec, rendered)) = render::<S>(state, &settings, diags) else {
+        return Refresh::Unread;
+    };
+    match support::drift(&settings, &rendered, diags).await {
+        None => Refresh::Unread,
+        Some(None) => Refresh::Gone,
+        Some(Some(report)) => Refresh::Found {
+            settings,
+            spec,
+            report,
+        },
+    }
+}
+
+/// Deletes every object of the stack in `prior`.
+pub async fn delete<S: DeployedStack>(
+    ctx: &Context<ProviderSettings>,
+    prior: &Value,
+    diags: &mut Diagnostics,
+) {
+    let Some(settings) = ctx.provider(diags) else {
+        return;
+    };
+    let Some((_, rendered)) = render::<S>(prior, &settings, diags) else {
+        return;
+    };
+    let timeout = timeouts::get(prior, "delete", S::DELETE_TIMEOUT, diags);
+    support::destroy(&settings, &rendered.owner, timeout, &ctx.cancel, diags).await;
+}
+
+/// An import ID `NAMESPACE/NAME`, or an error diagnostic with `example`.
+pub fn import_id<'a>(
+    id: &'a str,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<(&'a str, &'a str)> {
+    match id.split_once('/') {
+        Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+            Some((namespace, name))
+        }
+        _ => {
+            diags.error(
+                "Invalid import ID",
+                format!("{id:?} is not NAMESPACE/NAME, e.g. `{example}`."),
+            );
+            None
+        }
+    }
+}
