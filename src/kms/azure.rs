@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::kms::http::{self, Response};
 use crate::kms::token::{TokenCache, expires_in};
 use crate::kms::{
-    Backend, DATA_KEY_LEN, GeneratedKey, KeyDescription, KeyProvider, KmsError, KmsErrorKind,
-    SecretBytes, WrapContext, WrappedKey, checked_data_key,
+    Backend, KeyDescription, KeyProvider, KmsError, KmsErrorKind, SecretBytes, WrapContext,
+    WrappedKey, checked_data_key,
 };
 
 /// The Key Vault REST API version used.
@@ -232,25 +232,15 @@ impl AzureKeyVault {
             url.push_str(operation);
         }
         url.push_str(&format!("?api-version={API_VERSION}"));
-        let bearer = format!("Bearer {}", String::from_utf8_lossy(token.expose()));
-        let response = http::send(
-            Backend::AzureKeyVault,
-            &self.key,
-            self.config.timeout,
-            true,
-            || {
-                let request = match &body {
-                    Some(body) => self.http.post(&url).json(body),
-                    None => self.http.get(&url),
-                };
-                request.header("Authorization", bearer.as_str())
-            },
-        )
-        .await?;
-        if !response.status.is_success() {
-            return Err(self.error(status_error(&response)));
+        http::BearerJsonApi {
+            http: &self.http,
+            backend: Backend::AzureKeyVault,
+            key: &self.key,
+            timeout: self.config.timeout,
+            status_error,
         }
-        response.json(Backend::AzureKeyVault, &self.key, operation)
+        .call(&url, &token, body.as_ref(), operation)
+        .await
     }
 
     fn value(&self, body: &Value) -> Result<Vec<u8>, KmsError> {
@@ -299,13 +289,6 @@ impl KeyProvider for AzureKeyVault {
 
     fn key(&self) -> &str {
         &self.key
-    }
-
-    async fn generate_data_key(&self, context: &WrapContext) -> Result<GeneratedKey, KmsError> {
-        let plaintext = SecretBytes::random(DATA_KEY_LEN)
-            .map_err(|e| self.error(KmsErrorKind::Config(format!("no randomness: {e}"))))?;
-        let wrapped = self.wrap(&plaintext, context).await?;
-        Ok(GeneratedKey { plaintext, wrapped })
     }
 
     async fn wrap(

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use crate::kms::http::{self, Response};
 use crate::kms::token::{TokenCache, expires_in};
 use crate::kms::{
-    Backend, DATA_KEY_LEN, GeneratedKey, KeyDescription, KeyProvider, KmsError, KmsErrorKind,
-    SecretBytes, WrapContext, WrappedKey, checked_data_key,
+    Backend, KeyDescription, KeyProvider, KmsError, KmsErrorKind, SecretBytes, WrapContext,
+    WrappedKey, checked_data_key,
 };
 
 /// The public Cloud KMS endpoint.
@@ -136,25 +136,15 @@ impl GcpKms {
             "{}/v1/{name}{suffix}",
             self.config.endpoint.trim_end_matches('/')
         );
-        let bearer = format!("Bearer {}", String::from_utf8_lossy(token.expose()));
-        let response = http::send(
-            Backend::GcpKms,
-            &self.config.key_name,
-            self.config.timeout,
-            true,
-            || {
-                let request = match &body {
-                    Some(body) => self.http.post(&url).json(body),
-                    None => self.http.get(&url),
-                };
-                request.header("Authorization", bearer.as_str())
-            },
-        )
-        .await?;
-        if !response.status.is_success() {
-            return Err(self.error(status_error(&response)));
+        http::BearerJsonApi {
+            http: &self.http,
+            backend: Backend::GcpKms,
+            key: &self.config.key_name,
+            timeout: self.config.timeout,
+            status_error,
         }
-        response.json(Backend::GcpKms, &self.config.key_name, suffix)
+        .call(&url, &token, body.as_ref(), suffix)
+        .await
     }
 
     fn bytes_field(&self, body: &Value, field: &str) -> Result<Vec<u8>, KmsError> {
@@ -196,13 +186,6 @@ impl KeyProvider for GcpKms {
 
     fn key(&self) -> &str {
         &self.config.key_name
-    }
-
-    async fn generate_data_key(&self, context: &WrapContext) -> Result<GeneratedKey, KmsError> {
-        let plaintext = SecretBytes::random(DATA_KEY_LEN)
-            .map_err(|e| self.error(KmsErrorKind::Config(format!("no randomness: {e}"))))?;
-        let wrapped = self.wrap(&plaintext, context).await?;
-        Ok(GeneratedKey { plaintext, wrapped })
     }
 
     async fn wrap(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, StatusCode};
 
-use crate::kms::{Backend, KmsError, KmsErrorKind};
+use crate::kms::{Backend, KmsError, KmsErrorKind, SecretBytes};
 
 /// How many times an idempotent call is tried in all.
 const ATTEMPTS: u32 = 3;
@@ -42,6 +42,50 @@ impl Response {
                 KmsErrorKind::InvalidResponse(format!("{what}: {e}")),
             )
         })
+    }
+}
+
+/// A JSON REST API called with a bearer token (Azure Key Vault, Google Cloud KMS).
+pub(crate) struct BearerJsonApi<'a> {
+    /// The client.
+    pub http: &'a reqwest::Client,
+    /// The backend, for errors.
+    pub backend: Backend,
+    /// The customer key, for errors.
+    pub key: &'a str,
+    /// The timeout of each attempt.
+    pub timeout: Duration,
+    /// The backend's reading of an error answer.
+    pub status_error: fn(&Response) -> KmsErrorKind,
+}
+
+impl BearerJsonApi<'_> {
+    /// POSTs `body` (or GETs without one) to `url`, retrying as [`send`] does, and returns the
+    /// answer's JSON; `what` names the call in errors.
+    pub async fn call(
+        &self,
+        url: &str,
+        token: &SecretBytes,
+        body: Option<&serde_json::Value>,
+        what: &str,
+    ) -> Result<serde_json::Value, KmsError> {
+        let bearer = format!("Bearer {}", String::from_utf8_lossy(token.expose()));
+        let response = send(self.backend, self.key, self.timeout, true, || {
+            let request = match body {
+                Some(body) => self.http.post(url).json(body),
+                None => self.http.get(url),
+            };
+            request.header("Authorization", bearer.as_str())
+        })
+        .await?;
+        if !response.status.is_success() {
+            return Err(KmsError::new(
+                self.backend,
+                self.key,
+                (self.status_error)(&response),
+            ));
+        }
+        response.json(self.backend, self.key, what)
     }
 }
 

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::kms::{
-    Backend, DATA_KEY_LEN, GeneratedKey, KeyDescription, KeyProvider, KmsError, KmsErrorKind,
-    SecretBytes, WrapContext, WrappedKey, checked_data_key,
+    Backend, DATA_KEY_LEN, KeyDescription, KeyProvider, KmsError, KmsErrorKind, SecretBytes,
+    WrapContext, WrappedKey, checked_data_key,
 };
 
 const NONCE_LEN: usize = 12;
@@ -106,12 +106,6 @@ impl KeyProvider for LocalKeyFile {
 
     fn key(&self) -> &str {
         &self.path
-    }
-
-    async fn generate_data_key(&self, context: &WrapContext) -> Result<GeneratedKey, KmsError> {
-        let plaintext = random_key(&self.path)?;
-        let wrapped = self.wrap(&plaintext, context).await?;
-        Ok(GeneratedKey { plaintext, wrapped })
     }
 
     async fn wrap(

@@ -139,8 +139,20 @@ pub trait KeyProvider: Send + Sync {
     /// The customer key this provider uses, as configured.
     fn key(&self) -> &str;
 
-    /// Creates a fresh 256-bit data key and returns it both in plaintext and wrapped.
-    async fn generate_data_key(&self, context: &WrapContext) -> Result<GeneratedKey, KmsError>;
+    /// Creates a fresh 256-bit data key and returns it both in plaintext and wrapped. By default
+    /// the key comes from the operating system's random source and is wrapped with
+    /// [`wrap`](Self::wrap); a KMS that generates data keys itself overrides this.
+    async fn generate_data_key(&self, context: &WrapContext) -> Result<GeneratedKey, KmsError> {
+        let plaintext = SecretBytes::random(DATA_KEY_LEN).map_err(|e| {
+            KmsError::new(
+                self.backend(),
+                self.key(),
+                KmsErrorKind::Config(format!("no randomness from the operating system: {e}")),
+            )
+        })?;
+        let wrapped = self.wrap(&plaintext, context).await?;
+        Ok(GeneratedKey { plaintext, wrapped })
+    }
 
     /// Wraps a data key under the customer's key.
     async fn wrap(

@@ -20,8 +20,8 @@ use tokio::sync::Mutex;
 
 use crate::kms::http::{self, Response};
 use crate::kms::{
-    Backend, DATA_KEY_LEN, GeneratedKey, KeyDescription, KeyProvider, KmsError, KmsErrorKind,
-    SecretBytes, WrapContext, WrappedKey, checked_data_key,
+    Backend, KeyDescription, KeyProvider, KmsError, KmsErrorKind, SecretBytes, WrapContext,
+    WrappedKey, checked_data_key,
 };
 
 /// How this process proves who it is to Vault.
@@ -323,13 +323,6 @@ impl KeyProvider for VaultTransit {
 
     fn key(&self) -> &str {
         &self.key
-    }
-
-    async fn generate_data_key(&self, context: &WrapContext) -> Result<GeneratedKey, KmsError> {
-        let plaintext = SecretBytes::random(DATA_KEY_LEN)
-            .map_err(|e| self.error(KmsErrorKind::Config(format!("no randomness: {e}"))))?;
-        let wrapped = self.wrap(&plaintext, context).await?;
-        Ok(GeneratedKey { plaintext, wrapped })
     }
 
     async fn wrap(
