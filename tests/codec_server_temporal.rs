@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
 use codec_server_common::Child;
 use engram::codec::{KeyId, KeyringDocument};
-use engram::kms::SecretBytes;
-use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use support::{ServerProcess, TemporalDevServer, free_port, repo_root, tool, wait_for_port};
 
 fn worker(address: &str, keyring: &std::path::Path, vault: &str) -> Command {
@@ -55,15 +53,7 @@ fn show(address: &str, workflow_id: &str, codec: Option<&str>) -> String {
 async fn temporal_cli_shows_plaintext_only_through_the_codec_server() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = VaultTransit::new(VaultTransitConfig {
-        address: bao.address.clone(),
-        mount: "transit".into(),
-        key_name: "engram".into(),
-        namespace: None,
-        auth: VaultAuth::Token(SecretBytes::from(ROOT_TOKEN.to_string())),
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap();
+    let transit = bao.transit("engram");
     let document = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
         .await
         .unwrap();

@@ -22,8 +22,6 @@ use std::time::Duration;
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
 use codec_server_common::Child;
 use engram::codec::{KeyId, KeyringDocument};
-use engram::kms::SecretBytes;
-use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use serde_json::Value;
 use support::{
     DevServerOptions, ServerProcess, TemporalDevServer, free_port, repo_root, tool, wait_for_port,
@@ -159,15 +157,7 @@ async fn web_ui_in_chromium_shows_the_input_decoded_by_the_codec_server() {
     chromium();
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = VaultTransit::new(VaultTransitConfig {
-        address: bao.address.clone(),
-        mount: "transit".into(),
-        key_name: "engram".into(),
-        namespace: None,
-        auth: VaultAuth::Token(SecretBytes::from(ROOT_TOKEN.to_string())),
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap();
+    let transit = bao.transit("engram");
     let document = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
         .await
         .unwrap();

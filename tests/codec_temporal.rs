@@ -15,8 +15,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
 use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
-use engram::kms::SecretBytes;
-use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use serde_json::Value;
 use support::{ServerProcess, TemporalDevServer, repo_root, tool};
 
@@ -83,15 +81,7 @@ fn assert_no_plaintext(history: &str, secret: &str) {
 async fn python_and_rust_codecs_interoperate_through_a_real_temporal() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = VaultTransit::new(VaultTransitConfig {
-        address: bao.address.clone(),
-        mount: "transit".into(),
-        key_name: "engram".into(),
-        namespace: None,
-        auth: VaultAuth::Token(SecretBytes::from(ROOT_TOKEN.to_string())),
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap();
+    let transit = bao.transit("engram");
     let doc = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
         .await
         .unwrap();

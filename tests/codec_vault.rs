@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use codec_common::openbao::{OpenBao, ROOT_TOKEN};
+use codec_common::openbao::OpenBao;
 use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
 use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use engram::kms::{KeyProvider, KmsErrorKind, SecretBytes, WrapContext};
@@ -27,15 +27,11 @@ fn provider(bao: &OpenBao, key: &str, auth: VaultAuth) -> VaultTransit {
     .unwrap()
 }
 
-fn root() -> VaultAuth {
-    VaultAuth::Token(SecretBytes::from(ROOT_TOKEN.to_string()))
-}
-
 #[tokio::test]
 async fn keyring_through_transit_encrypts_and_decrypts_payloads() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = provider(&bao, "engram", root());
+    let transit = bao.transit("engram");
 
     let doc = KeyringDocument::create(KeyId::new("orders").unwrap(), &transit)
         .await
@@ -58,7 +54,7 @@ async fn keyring_through_transit_encrypts_and_decrypts_payloads() {
 async fn wrapped_key_is_bound_to_its_context() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = provider(&bao, "engram", root());
+    let transit = bao.transit("engram");
     let generated = transit
         .generate_data_key(&WrapContext::new("orders", "dek-1"))
         .await
@@ -77,7 +73,7 @@ async fn wrapped_key_is_bound_to_its_context() {
 async fn rotation_keeps_old_keys_unwrapping_and_rewrap_moves_them_forward() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = provider(&bao, "engram", root());
+    let transit = bao.transit("engram");
     let context = WrapContext::new("orders", "dek-1");
     let generated = transit.generate_data_key(&context).await.unwrap();
     assert!(generated.wrapped.ciphertext.starts_with(b"vault:v1:"));
@@ -109,7 +105,7 @@ async fn rotation_keeps_old_keys_unwrapping_and_rewrap_moves_them_forward() {
 async fn raised_min_decryption_version_is_a_clear_error() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
-    let transit = provider(&bao, "engram", root());
+    let transit = bao.transit("engram");
     let context = WrapContext::new("orders", "dek-1");
     let generated = transit.generate_data_key(&context).await.unwrap();
 

@@ -5,10 +5,8 @@
 use crate::openbao::{OpenBao, ROOT_TOKEN};
 use crate::terraform::{Version, Workspace};
 use engram::codec::{Keyring, KeyringDocument, Payload, PayloadCodec};
-use engram::kms::SecretBytes;
-use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
+use engram::kms::vault::VaultTransit;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn config(bao: &OpenBao, extra: &str) -> String {
     format!(
@@ -47,15 +45,7 @@ async fn bao_with_key() -> OpenBao {
 }
 
 fn transit(bao: &OpenBao) -> VaultTransit {
-    VaultTransit::new(VaultTransitConfig {
-        address: bao.address.clone(),
-        mount: "transit".into(),
-        key_name: "payments-kek".into(),
-        namespace: None,
-        auth: VaultAuth::Token(SecretBytes::new(ROOT_TOKEN.as_bytes().to_vec())),
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap()
+    bao.transit("payments-kek")
 }
 
 async fn codec(bao: &OpenBao, keyring_json: &str) -> PayloadCodec {

@@ -3,6 +3,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use engram::kms::SecretBytes;
+use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use serde_json::{Value, json};
 
 use crate::support::{ServerProcess, free_port, tool, wait_for_port};
@@ -98,6 +100,19 @@ impl OpenBao {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{method} {path}: {last}");
+    }
+
+    /// A Transit client for key `name`, logged in with the root token.
+    pub fn transit(&self, name: &str) -> VaultTransit {
+        VaultTransit::new(VaultTransitConfig {
+            address: self.address.clone(),
+            mount: "transit".into(),
+            key_name: name.into(),
+            namespace: None,
+            auth: VaultAuth::Token(SecretBytes::from(ROOT_TOKEN.to_string())),
+            timeout: Duration::from_secs(10),
+        })
+        .expect("a Transit client")
     }
 
     /// Creates an aes256-gcm96 Transit key.
