@@ -204,6 +204,7 @@ async fn web_ui_in_chromium_shows_the_input_decoded_by_the_codec_server() {
         web_ui: true,
         ui_port: Some(ui_port),
         ui_codec_endpoint: Some(endpoint.clone()),
+        ..DevServerOptions::default()
     });
     let address = temporal.address.clone();
 

@@ -55,8 +55,9 @@ async fn production_apply_creates_exactly_the_rendered_objects_and_reapply_chang
         })
         .collect();
     let position = |name: &str| ready.iter().position(|id| id.name == name).unwrap();
-    assert!(position("prod-schema-setup-1-29-1") < position("prod-schema-update-1-29-1"));
-    assert!(position("prod-schema-update-1-29-1") < position("prod-history"));
+    let [setup, update] = schema_jobs(&rendered[0]);
+    assert!(position(&setup.name) < position(&update.name));
+    assert!(position(&update.name) < position("prod-history"));
     assert!(position("prod-history") < position("prod-matching"));
     assert!(position("prod-matching") < position("prod-frontend"));
     assert!(position("prod-frontend") < position("prod-worker"));
@@ -81,13 +82,14 @@ async fn a_failed_schema_job_stops_the_rollout_with_its_reason() {
     let deployer = deployer(&server).await;
     let rendered = example("production").render().unwrap();
     let temporal = rendered[0].clone();
+    let [setup, _] = schema_jobs(&temporal);
     let failer = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(10)).await;
             if handle
                 .fail_job(
                     "temporal-prod",
-                    "prod-schema-setup-1-29-1",
+                    &setup.name,
                     "BackoffLimitExceeded",
                     "Job has reached the specified backoff limit",
                 )
@@ -260,11 +262,23 @@ async fn cancellation_stops_an_apply() {
     assert!(matches!(error, DeployError::Cancelled { .. }), "{error}");
 }
 
+/// The setup and update Jobs of a rendered cluster.
+fn schema_jobs(rendered: &engram::deploy::Rendered) -> [ObjectId; 2] {
+    let jobs: Vec<ObjectId> = rendered
+        .objects
+        .iter()
+        .filter(|m| m.kind == Kind::Job)
+        .map(|m| m.id())
+        .collect();
+    jobs.try_into().expect("a setup and an update Job")
+}
+
 #[tokio::test]
 async fn upgrades_go_one_minor_version_at_a_time_and_old_schema_jobs_are_pruned() {
     let server = server(true).await;
     let deployer = deployer(&server).await;
     let mut spec = example("quickstart").temporal_cluster.unwrap();
+    spec.version = "1.30.6".into();
     let cancel = CancellationToken::new();
     let apply = |spec| {
         let rendered = render_temporal_cluster(&spec).unwrap();
@@ -276,34 +290,54 @@ async fn upgrades_go_one_minor_version_at_a_time_and_old_schema_jobs_are_pruned(
                 .await
         }
     };
+    let old_jobs = schema_jobs(&render_temporal_cluster(&spec).unwrap());
     apply(spec.clone()).await.unwrap();
-    spec.version = "1.31.0".into();
+    spec.version = "1.32.0".into();
     let error = apply(spec.clone()).await.unwrap_err();
-    assert!(error.to_string().contains("apply 1.30.x first"), "{error}");
-    spec.version = "1.30.0".into();
-    let report = apply(spec.clone()).await.unwrap();
-    let job = |name: &str| ObjectId {
-        kind: Kind::Job,
-        namespace: "temporal".into(),
-        name: name.into(),
-    };
-    assert_eq!(
-        report.pruned,
-        vec![
-            job("temporal-schema-setup-1-29-1"),
-            job("temporal-schema-update-1-29-1")
-        ]
-    );
+    assert!(error.to_string().contains("apply 1.31.x first"), "{error}");
+    spec.version = "1.31.2".into();
+    let [_, new_update] = schema_jobs(&render_temporal_cluster(&spec).unwrap());
     assert!(
-        report
-            .outcomes
-            .contains(&(job("temporal-schema-update-1-30-0"), Outcome::Created))
+        new_update
+            .name
+            .starts_with("temporal-schema-update-1-31-2-")
     );
-    spec.version = "1.29.1".into();
+    let report = apply(spec.clone()).await.unwrap();
+    assert_eq!(report.pruned, old_jobs.to_vec());
+    assert!(report.outcomes.contains(&(new_update, Outcome::Created)));
+    spec.version = "1.30.6".into();
     assert!(matches!(
         apply(spec).await.unwrap_err(),
         DeployError::Upgrade(engram::deploy::UpgradeError::Downgrade { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_same_version_change_of_the_database_runs_new_schema_jobs() {
+    let server = server(true).await;
+    let deployer = deployer(&server).await;
+    let mut spec = example("quickstart").temporal_cluster.unwrap();
+    let cancel = CancellationToken::new();
+    let first = render_temporal_cluster(&spec).unwrap();
+    deployer
+        .apply(&first, &fast(LONG), &NoProgress, &cancel)
+        .await
+        .unwrap();
+    spec.persistence.default.host = "postgres-new.databases.svc".into();
+    spec.persistence.default.password_secret.name = "temporal-postgres-new".into();
+    let changed = render_temporal_cluster(&spec).unwrap();
+    deployer
+        .drift(&changed)
+        .await
+        .expect("the plan's dry run of a same-version change is accepted");
+    let report = deployer
+        .apply(&changed, &fast(LONG), &NoProgress, &cancel)
+        .await
+        .expect("a Job's template never changes in place");
+    assert_eq!(report.pruned, schema_jobs(&first).to_vec());
+    for job in schema_jobs(&changed) {
+        assert!(report.outcomes.contains(&(job, Outcome::Created)));
+    }
 }
 
 #[tokio::test]

@@ -92,7 +92,7 @@ async fn out_of_band_edits_are_classified_and_apply_repairs_them() {
         && d.change
             == Change::Field {
                 path: "spec.template.spec.containers[name=frontend].image".into(),
-                desired: Some(json!("temporalio/server:1.29.1")),
+                desired: Some(json!("temporalio/server:1.32.0")),
                 live: Some(json!("temporalio/server:1.29.0-hotfix")),
             }));
 

@@ -290,3 +290,176 @@ fn rendered_examples_pass_checkov_with_documented_exceptions() {
     );
     assert!(!text.contains("FAILED"), "{text}");
 }
+
+fn objects_of(rendered: &engram::deploy::Rendered) -> Vec<&Value> {
+    rendered.objects.iter().map(|m| &m.object).collect()
+}
+
+#[test]
+fn metrics_objects_carry_the_labels_prometheus_selects_and_can_be_left_out() {
+    let mut spec = example("production").temporal_cluster.unwrap();
+    let rendered = render_temporal_cluster(&spec).unwrap();
+    for kind in [Kind::ServiceMonitor, Kind::PrometheusRule] {
+        let object = &rendered
+            .objects
+            .iter()
+            .find(|m| m.kind == kind)
+            .unwrap()
+            .object;
+        assert_eq!(
+            object["metadata"]["labels"]["release"], "kube-prometheus-stack",
+            "{kind:?}"
+        );
+    }
+    spec.metrics.service_monitor = false;
+    spec.metrics.prometheus_rule = false;
+    let rendered = render_temporal_cluster(&spec).unwrap();
+    assert!(
+        rendered
+            .objects
+            .iter()
+            .all(|m| !m.kind.is_custom() || m.kind == Kind::Certificate),
+        "no Prometheus Operator object without its CRDs"
+    );
+    spec.metrics.labels.insert("bad key!".into(), "x".into());
+    spec.metrics.scrape_interval = "1.5m".into();
+    let error = render_temporal_cluster(&spec).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["metrics.scrape_interval", "metrics.labels.bad key!"]
+    );
+}
+
+#[test]
+fn dynamic_config_has_its_own_config_map_and_a_change_rolls_the_servers() {
+    let mut spec = example("quickstart").temporal_cluster.unwrap();
+    let hash = |spec: &engram::deploy::TemporalClusterSpec| -> (String, String, String) {
+        let rendered = render_temporal_cluster(spec).unwrap();
+        let objects = objects_of(&rendered);
+        let map = |name: &str| {
+            objects
+                .iter()
+                .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("no ConfigMap {name}"))["data"]
+                .to_string()
+        };
+        let history = objects
+            .iter()
+            .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "temporal-history")
+            .unwrap();
+        (
+            map("temporal-config"),
+            map("temporal-dynamic-config"),
+            history["spec"]["template"]["metadata"]["annotations"]["engram.dev/config-hash"]
+                .to_string(),
+        )
+    };
+    let (config, dynamic, rollout) = hash(&spec);
+    let config_keys: Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(
+        config_keys.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["docker.yaml"],
+        "the engram-owned ConfigMap holds no dynamic configuration"
+    );
+    spec.dynamic_config.insert(
+        "frontend.namespaceRPS".into(),
+        vec![serde_yaml_ng::from_str("{value: 500, constraints: {namespace: payments}}").unwrap()],
+    );
+    let (config_after, dynamic_after, rollout_after) = hash(&spec);
+    assert_eq!(
+        config, config_after,
+        "the engram-owned configuration is unchanged"
+    );
+    assert_ne!(dynamic, dynamic_after);
+    assert!(
+        dynamic_after.contains("frontend.namespaceRPS"),
+        "{dynamic_after}"
+    );
+    assert_ne!(
+        rollout, rollout_after,
+        "servers roll to read the new values"
+    );
+    spec.dynamic_config.insert(
+        "matching.numTaskqueueReadPartitions".into(),
+        vec![serde_yaml_ng::from_str("{value: 8, constraints: {taskqueue: orders}}").unwrap()],
+    );
+    let error = render_temporal_cluster(&spec).unwrap_err();
+    assert_eq!(
+        error.problems[0].field,
+        "dynamic_config.matching.numTaskqueueReadPartitions[0].constraints.taskqueue"
+    );
+}
+
+#[test]
+fn the_codec_server_admits_the_ingress_controller_and_client_networks_only() {
+    let mut codec = example("production").codec_server.unwrap();
+    let rendered = render_codec_server(&codec).unwrap();
+    let policy = &rendered
+        .objects
+        .iter()
+        .find(|m| m.kind == Kind::NetworkPolicy)
+        .unwrap()
+        .object;
+    let peers = policy["spec"]["ingress"][0]["from"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(
+        peers[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "ingress-nginx"
+    );
+    assert_eq!(
+        peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "ingress-nginx"
+    );
+    assert_eq!(peers[1]["ipBlock"]["cidr"], "10.20.0.0/16");
+    assert!(
+        !policy.to_string().contains("web-ui"),
+        "the browser, not the UI's pods, calls the codec server"
+    );
+    codec.client_cidrs.clear();
+    codec.ingress_controller = None;
+    let rendered = render_codec_server(&codec).unwrap();
+    let policy = &rendered
+        .objects
+        .iter()
+        .find(|m| m.kind == Kind::NetworkPolicy)
+        .unwrap()
+        .object;
+    assert_eq!(
+        policy["spec"]["ingress"],
+        serde_json::json!([]),
+        "with no peer, no rule (an empty `from` would admit everyone)"
+    );
+}
+
+#[test]
+fn inputs_a_real_api_server_refuses_are_refused_before_any_request() {
+    let mut spec = example("production").temporal_cluster.unwrap();
+    spec.name = "1prod".into();
+    spec.services.frontend.resources.cpu_request = "4".into();
+    spec.services.frontend.resources.cpu_limit = "2".into();
+    spec.network.allowed_cidrs = vec!["10.0.0.0/33".into()];
+    spec.metrics.scrape_interval = "30".into();
+    let error = render_temporal_cluster(&spec).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "name",
+            "services.frontend.resources.cpu_request",
+            "metrics.scrape_interval",
+            "network.allowed_cidrs[0]"
+        ]
+    );
+    assert!(
+        error.problems[0]
+            .reason
+            .contains("must start with a letter")
+    );
+    let mut codec = example("production").codec_server.unwrap();
+    codec.name = "9codec".into();
+    codec.client_cidrs = vec!["10.20.0.0".into()];
+    let error = render_codec_server(&codec).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["name", "client_cidrs[0]"]);
+}

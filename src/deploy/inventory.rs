@@ -47,7 +47,11 @@ impl Deployer {
             .items
             .into_iter()
             .filter_map(|item| {
-                let value = serde_json::to_value(&item).ok()?;
+                let mut value = serde_json::to_value(&item).ok()?;
+                // A real server's LIST leaves `apiVersion` and `kind` off the items of built-in
+                // kinds (apimachinery runtime encoding of a List); the kind is the one listed.
+                value["apiVersion"] = Value::from(kind.api_version());
+                value["kind"] = Value::from(kind.name());
                 let id = ObjectId {
                     kind,
                     namespace: if kind.namespaced() {

@@ -20,6 +20,7 @@ mod render;
 mod rollout;
 mod spec;
 mod spec_file;
+pub mod temporal_versions;
 mod validate;
 mod version;
 

@@ -81,8 +81,15 @@ pub(crate) fn evaluate(id: &ObjectId, object: &Value) -> Result<State, DeployErr
             conditions: conditions(object),
         }));
     }
-    if let Some(progressing) =
-        condition(object, "Progressing").filter(|c| text(c, "reason") == "ProgressDeadlineExceeded")
+    // The rule `kubectl rollout status` applies (kubectl pkg/polymorphichelpers/rollout_status.go
+    // `DeploymentStatusViewer.Status`, v1.37): only a status of the current generation counts;
+    // then every desired replica is updated, no old replica is left (`replicas` counts pods
+    // still terminating), and every updated replica is available.
+    let current =
+        number(object, "/status/observedGeneration") >= number(object, "/metadata/generation");
+    if current
+        && let Some(progressing) = condition(object, "Progressing")
+            .filter(|c| text(c, "reason") == "ProgressDeadlineExceeded")
     {
         return Err(DeployError::RolloutFailed {
             object: id.clone(),
@@ -90,20 +97,21 @@ pub(crate) fn evaluate(id: &ObjectId, object: &Value) -> Result<State, DeployErr
             message: text(progressing, "message"),
         });
     }
-    let desired = number(object, "/spec/replicas");
-    let current =
-        number(object, "/status/observedGeneration") >= number(object, "/metadata/generation");
-    let ready = number(object, "/status/readyReplicas");
-    let done = current
-        && number(object, "/status/updatedReplicas") >= desired
-        && ready >= desired
-        && number(object, "/status/availableReplicas") >= desired;
+    // An unset `spec.replicas` defaults to 1 (apps/v1 SetDefaults_Deployment).
+    let desired = object
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let replicas = number(object, "/status/replicas");
+    let updated = number(object, "/status/updatedReplicas");
+    let available = number(object, "/status/availableReplicas");
+    let done = current && updated >= desired && replicas <= updated && available >= updated;
     if done {
         return Ok(State::Ready);
     }
     Ok(State::Pending(WorkloadStatus {
         object: id.clone(),
-        ready: as_i32(ready),
+        ready: as_i32(number(object, "/status/readyReplicas")),
         desired: as_i32(desired),
         conditions: conditions(object),
     }))
@@ -207,6 +215,28 @@ mod tests {
         fresh["status"]["observedGeneration"] = json!(2);
         assert_eq!(
             evaluate(&id(Kind::Deployment), &fresh).unwrap(),
+            State::Ready
+        );
+    }
+
+    #[test]
+    fn an_old_replica_still_terminating_keeps_the_rollout_pending() {
+        let terminating = json!({"metadata": {"generation": 3}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 3, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3, "unavailableReplicas": 1}});
+        assert!(matches!(
+            evaluate(&id(Kind::Deployment), &terminating),
+            Ok(State::Pending(_))
+        ));
+        let mut unavailable = terminating.clone();
+        unavailable["status"]["replicas"] = json!(3);
+        unavailable["status"]["availableReplicas"] = json!(2);
+        assert!(matches!(
+            evaluate(&id(Kind::Deployment), &unavailable),
+            Ok(State::Pending(_))
+        ));
+        unavailable["status"]["availableReplicas"] = json!(3);
+        assert_eq!(
+            evaluate(&id(Kind::Deployment), &unavailable).unwrap(),
             State::Ready
         );
     }

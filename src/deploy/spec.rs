@@ -56,9 +56,26 @@ pub struct TemporalClusterSpec {
     /// A PriorityClass for every Temporal pod that does not set its own.
     #[serde(default)]
     pub priority_class_name: Option<String>,
+    /// Temporal's dynamic configuration, in the file format the server reads: each key maps to
+    /// a list of `{value, constraints}`. Kept in its own ConfigMap; a change rolls the servers.
+    #[serde(default)]
+    pub dynamic_config: BTreeMap<String, Vec<DynamicConfigValue>>,
 }
 
-/// Image repositories; the server and admin tools images are tagged with the Temporal version.
+/// One value of a dynamic configuration key, optionally limited to a namespace, task queue or
+/// other constraint Temporal defines (`common/dynamicconfig` in Temporal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicConfigValue {
+    /// The value: a number, string, boolean, list or map, as the key expects.
+    pub value: serde_json::Value,
+    /// Where it applies (`namespace`, `taskQueueName`, `taskType`, ...); everywhere when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, serde_json::Value>,
+}
+
+/// Image repositories. Tags come from the table of supported Temporal versions (the admin
+/// tools image is not tagged with the bare server version before 1.30); a tag set here wins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Images {
@@ -66,10 +83,12 @@ pub struct Images {
     pub server: String,
     /// The admin tools image repository (also runs the schema jobs).
     pub admin_tools: String,
+    /// The admin tools tag, when a mirror tags it differently from Temporal's published tag.
+    pub admin_tools_tag: Option<String>,
     /// The Web UI image repository.
     pub ui: String,
-    /// The Web UI version (it is released apart from the server).
-    pub ui_version: String,
+    /// The Web UI version (it is released apart from the server); the tested one when unset.
+    pub ui_version: Option<String>,
     /// `imagePullPolicy` for every container.
     pub pull_policy: String,
 }
@@ -79,8 +98,9 @@ impl Default for Images {
         Self {
             server: "temporalio/server".into(),
             admin_tools: "temporalio/admin-tools".into(),
+            admin_tools_tag: None,
             ui: "temporalio/ui".into(),
-            ui_version: "2.40.1".into(),
+            ui_version: None,
             pull_policy: "Always".into(),
         }
     }
@@ -293,11 +313,17 @@ fn default_scopes() -> Vec<String> {
 pub struct AdminToolsSpec {
     /// Whether to render it.
     pub enabled: bool,
+    /// With authorization on: the Secret key holding the token (API key) the `temporal` CLI in
+    /// the pod presents (`TEMPORAL_API_KEY`); the frontend refuses calls without one.
+    pub api_key_secret: Option<SecretKeyRef>,
 }
 
 impl Default for AdminToolsSpec {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            api_key_secret: None,
+        }
     }
 }
 
@@ -348,6 +374,11 @@ pub struct SqlStoreSpec {
     /// TLS to the database.
     #[serde(default)]
     pub tls: SqlTlsSpec,
+    /// Run `temporal-sql-tool create-database` before the schema setup (it succeeds when the
+    /// database exists). Needs a user allowed to `CREATE DATABASE`; turn it off when the
+    /// database is created by someone else.
+    #[serde(default = "yes")]
+    pub create_database: bool,
 }
 
 fn default_port() -> u16 {
@@ -368,9 +399,10 @@ pub struct SqlTlsSpec {
     pub enabled: bool,
     /// `verify-full` (chain and host name) or `verify-ca` (chain only).
     pub mode: String,
-    /// The CA bundle; the system roots when absent.
+    /// The CA bundle; the system roots when absent (`verify-ca` needs one).
     pub ca: Option<CaRef>,
-    /// The name to verify, when it differs from the host.
+    /// Refused for PostgreSQL: Temporal's postgres plugin verifies the host of its connect
+    /// address and ignores any other name. Kept so that a spec that sets it gets an error.
     pub server_name: Option<String>,
 }
 
@@ -486,10 +518,15 @@ pub struct MetricsSpec {
     pub service_monitor: bool,
     /// Render a PrometheusRule with the shard, persistence and latency alerts.
     pub prometheus_rule: bool,
+    /// Labels on the ServiceMonitor and PrometheusRule, so Prometheus selects them
+    /// (kube-prometheus-stack selects `release: <its release name>`).
+    pub labels: BTreeMap<String, String>,
     /// Scrape interval.
     pub scrape_interval: String,
-    /// Requests per second one history shard is sized for (warning at 70%, critical at 90%).
-    pub shard_requests_per_second_capacity: f64,
+    /// Persistence requests per second one history shard can take: the
+    /// `shard_capacity_per_second` of `engram_history_shards` that sized the cluster (warning
+    /// at 70%, critical at 90% on the busiest shard).
+    pub shard_capacity_per_second: f64,
     /// p99 persistence latency budget in seconds (warning at 70%, critical at 90%).
     pub persistence_latency_budget_seconds: f64,
     /// p99 frontend request latency budget in seconds (warning at 70%, critical at 90%).
@@ -501,8 +538,9 @@ impl Default for MetricsSpec {
         Self {
             service_monitor: true,
             prometheus_rule: true,
+            labels: BTreeMap::new(),
             scrape_interval: "30s".into(),
-            shard_requests_per_second_capacity: 50.0,
+            shard_capacity_per_second: 100.0,
             persistence_latency_budget_seconds: 0.5,
             frontend_latency_budget_seconds: 1.0,
         }
@@ -563,9 +601,24 @@ pub struct CodecServerSpec {
     pub cors_origins: Vec<String>,
     /// Token checks.
     pub oidc: Option<CodecOidcSpec>,
-    /// CIDRs of the CLI users allowed to reach it, besides the Web UI pods.
+    /// CIDRs of the people's networks allowed to reach it directly (the CLI, browsers).
     #[serde(default)]
     pub client_cidrs: Vec<String>,
+    /// The ingress controller's pods that forward browsers' calls to it (the Web UI runs in the
+    /// browser, so its calls arrive through the ingress, never from the UI's pods).
+    #[serde(default)]
+    pub ingress_controller: Option<PodPeer>,
+}
+
+/// Pods in another namespace, chosen by that namespace's name and pod labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodPeer {
+    /// The namespace's name (`kubernetes.io/metadata.name`).
+    pub namespace: String,
+    /// Pod labels; every pod of the namespace when empty.
+    #[serde(default)]
+    pub pod_labels: BTreeMap<String, String>,
 }
 
 fn default_codec_image() -> String {

@@ -4,6 +4,7 @@
 use super::spec::{
     CodecServerSpec, Resources, ServiceSpec, SqlStoreSpec, TemporalClusterSpec, TlsSource,
 };
+use super::temporal_versions::Release;
 use super::version::TemporalVersion;
 use crate::sizing::MAX_HISTORY_SHARDS;
 use std::fmt;
@@ -72,25 +73,102 @@ impl Checker {
         }
     }
 
-    fn quantity(&mut self, field: &str, value: &str) {
-        let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        let suffix = &value[digits.len()..];
-        let ok = !digits.is_empty()
-            && digits.parse::<f64>().is_ok_and(|n| n > 0.0)
-            && ["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"].contains(&suffix);
-        if !ok {
+    /// A Kubernetes label: key `[prefix/]name` (prefix a DNS subdomain, name up to 63 of
+    /// `[A-Za-z0-9._-]` starting and ending alphanumeric), value empty or like a name
+    /// (apimachinery pkg/util/validation/validation.go `IsQualifiedName`, `IsValidLabelValue`).
+    fn label(&mut self, field: &str, key: &str, value: &str) {
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 63
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+        };
+        let key_ok = match key.split_once('/') {
+            Some((prefix, name)) => {
+                !prefix.is_empty()
+                    && prefix.len() <= 253
+                    && prefix.split('.').all(|part| {
+                        !part.is_empty()
+                            && part
+                                .bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                            && !part.starts_with('-')
+                            && !part.ends_with('-')
+                    })
+                    && name_ok(name)
+            }
+            None => name_ok(key),
+        };
+        if !key_ok {
+            self.fail(
+                field,
+                "the key must be a Kubernetes label key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            );
+        }
+        if !(value.is_empty() || name_ok(value)) {
+            self.fail(
+                field,
+                "the value must be empty or up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            );
+        }
+    }
+
+    /// A name that prefixes Service names, which must be DNS-1035 labels: starting with a
+    /// letter (apimachinery pkg/util/validation/validation.go `IsDNS1035Label`).
+    fn service_name_prefix(&mut self, field: &str, value: &str, max: usize) {
+        let before = self.problems.len();
+        self.dns_label(field, value, max);
+        if self.problems.len() == before && !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+            self.fail(
+                field,
+                format!(
+                    "`{value}` must start with a letter: it begins the names of Kubernetes Services, which cannot start with a digit"
+                ),
+            );
+        }
+    }
+
+    /// A positive Kubernetes quantity; returns its value in base units.
+    fn quantity(&mut self, field: &str, value: &str) -> Option<f64> {
+        let parsed = quantity_value(value).filter(|n| *n > 0.0);
+        if parsed.is_none() {
             self.fail(
                 field,
                 format!("`{value}` is not a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi"),
             );
         }
+        parsed
+    }
+
+    fn cidr(&mut self, field: &str, value: &str) {
+        if !is_cidr(value) {
+            self.fail(
+                field,
+                format!("`{value}` is not a CIDR such as 10.0.0.0/8 or fd00::/8"),
+            );
+        }
     }
 
     fn resources(&mut self, field: &str, r: &Resources) {
-        self.quantity(&format!("{field}.cpu_request"), &r.cpu_request);
-        self.quantity(&format!("{field}.memory_request"), &r.memory_request);
-        self.quantity(&format!("{field}.cpu_limit"), &r.cpu_limit);
-        self.quantity(&format!("{field}.memory_limit"), &r.memory_limit);
+        for (what, request, limit) in [
+            ("cpu", &r.cpu_request, &r.cpu_limit),
+            ("memory", &r.memory_request, &r.memory_limit),
+        ] {
+            let request_value = self.quantity(&format!("{field}.{what}_request"), request);
+            let limit_value = self.quantity(&format!("{field}.{what}_limit"), limit);
+            if let (Some(req), Some(lim)) = (request_value, limit_value)
+                && req > lim
+            {
+                self.fail(
+                    format!("{field}.{what}_request"),
+                    format!(
+                        "{request} is more than {what}_limit {limit}: Kubernetes refuses a request above its limit; lower the request or raise the limit"
+                    ),
+                );
+            }
+        }
     }
 
     fn service(&mut self, field: &str, s: &ServiceSpec, minimum: i32) {
@@ -164,6 +242,18 @@ impl Checker {
             &format!("{field}.tls.mode"),
             "must be verify-full (recommended) or verify-ca",
         );
+        if s.tls.enabled && s.tls.mode == "verify-ca" && s.tls.ca.is_none() {
+            self.fail(
+                format!("{field}.tls.ca"),
+                "is required with verify-ca: without a CA bundle no chain is verified; name the Secret or ConfigMap holding the database's CA",
+            );
+        }
+        if s.tls.server_name.is_some() {
+            self.fail(
+                format!("{field}.tls.server_name"),
+                "is not supported for PostgreSQL: Temporal's postgres plugin verifies the host of its connect address and ignores any other name; set host to the name in the database's certificate and remove server_name",
+            );
+        }
         if let Some(ca) = &s.tls.ca {
             self.check(
                 matches!(ca.kind.as_str(), "Secret" | "ConfigMap"),
@@ -208,14 +298,41 @@ impl Checker {
     }
 }
 
-/// Checks a Temporal cluster spec.
-pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<(), SpecError> {
+/// The constraint names Temporal's file-based dynamic configuration accepts, compared without
+/// case (common/dynamicconfig/file_based_client.go `validateConstraints`, v1.29.7).
+const DYNAMIC_CONFIG_CONSTRAINTS: [&str; 7] = [
+    "namespace",
+    "namespaceID",
+    "taskQueueName",
+    "taskType",
+    "historyTaskType",
+    "shardID",
+    "destination",
+];
+
+/// The authorizer and claim mapper names Temporal's server resolves from its configuration:
+/// empty for none, or `default` (common/authorization/authorizer.go `GetAuthorizerFromConfig`
+/// and claim_mapper.go `GetClaimMapperFromConfig`, v1.29.7).
+const AUTHORIZATION_PLUGINS: [&str; 2] = ["", "default"];
+
+/// Checks a Temporal cluster spec, and returns the release it deploys.
+pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError> {
     let mut c = Checker::default();
-    c.dns_label("name", &spec.name, 30);
+    c.service_name_prefix("name", &spec.name, 30);
     c.dns_label("namespace", &spec.namespace, 63);
-    if let Err(reason) = spec.version.parse::<TemporalVersion>() {
-        c.fail("version", reason);
-    }
+    let release = match spec.version.parse::<TemporalVersion>() {
+        Ok(version) => match Release::of(version, spec.images.admin_tools_tag.as_deref()) {
+            Ok(release) => Some(release),
+            Err(e) => {
+                c.fail("version", e.to_string());
+                None
+            }
+        },
+        Err(reason) => {
+            c.fail("version", reason);
+            None
+        }
+    };
     c.check(
         (1..=MAX_HISTORY_SHARDS).contains(&spec.history_shard_count),
         "history_shard_count",
@@ -287,6 +404,55 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<(), SpecError> {
             "authorization.permissions_claim_name",
             "is required",
         );
+        for (field, value) in [
+            ("authorization.authorizer", &auth.authorizer),
+            ("authorization.claim_mapper", &auth.claim_mapper),
+        ] {
+            c.check(
+                AUTHORIZATION_PLUGINS.contains(&value.as_str()),
+                field,
+                "must be `default` (Temporal's JWT checks) or empty (none); Temporal knows no other",
+            );
+        }
+        if spec.admin_tools.enabled && spec.admin_tools.api_key_secret.is_none() {
+            c.fail(
+                "admin_tools.api_key_secret",
+                "is required with authorization on: the frontend refuses the admin tools' calls without a token; name a Secret key holding one, or set admin_tools.enabled = false",
+            );
+        }
+    }
+    if super::render::names::internal_frontend(spec).is_some() && spec.tls.internode.is_none() {
+        c.fail(
+            "tls.internode",
+            "is required when the internal frontend runs (services.internal_frontend, or authorization on): it treats every caller as the system worker, so only mutual TLS may admit callers",
+        );
+    }
+    for (key, values) in &spec.dynamic_config {
+        let field = format!("dynamic_config.{key}");
+        c.check(
+            !key.is_empty() && !key.contains(char::is_whitespace),
+            &field,
+            "must be a Temporal dynamic configuration key such as `frontend.rps`",
+        );
+        c.check(
+            !values.is_empty(),
+            &field,
+            "needs at least one { value, constraints } entry",
+        );
+        for (i, value) in values.iter().enumerate() {
+            for name in value.constraints.keys() {
+                c.check(
+                    DYNAMIC_CONFIG_CONSTRAINTS
+                        .iter()
+                        .any(|known| known.eq_ignore_ascii_case(name)),
+                    &format!("{field}[{i}].constraints.{name}"),
+                    &format!(
+                        "is not a constraint Temporal knows; use one of {}",
+                        DYNAMIC_CONFIG_CONSTRAINTS.join(", ")
+                    ),
+                );
+            }
+        }
     }
     if let Some(source) = &spec.tls.internode {
         c.tls("tls.internode", source);
@@ -297,8 +463,8 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<(), SpecError> {
     let m = &spec.metrics;
     for (field, value) in [
         (
-            "metrics.shard_requests_per_second_capacity",
-            m.shard_requests_per_second_capacity,
+            "metrics.shard_capacity_per_second",
+            m.shard_capacity_per_second,
         ),
         (
             "metrics.persistence_latency_budget_seconds",
@@ -315,12 +481,114 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<(), SpecError> {
             "must be a positive number",
         );
     }
+    c.check(
+        !m.scrape_interval.is_empty() && prometheus_duration(&m.scrape_interval),
+        "metrics.scrape_interval",
+        "must be a Prometheus duration such as 30s, 1m or 1m30s (whole numbers, units y w d h m s ms, largest first)",
+    );
+    for (key, value) in &m.labels {
+        c.label(&format!("metrics.labels.{key}"), key, value);
+    }
+    for (i, cidr) in spec.network.allowed_cidrs.iter().enumerate() {
+        c.cidr(&format!("network.allowed_cidrs[{i}]"), cidr);
+    }
     c.dns_label(
         "network.monitoring_namespace",
         &spec.network.monitoring_namespace,
         63,
     );
-    c.finish()
+    c.finish()?;
+    // A version that did not resolve to a release was reported above; this is for the type.
+    release.ok_or_else(|| SpecError {
+        problems: vec![Problem {
+            field: "version".into(),
+            reason: format!(
+                "is not supported; supported releases: {}",
+                super::temporal_versions::supported_list()
+            ),
+        }],
+    })
+}
+
+/// A Kubernetes quantity's value in base units, as apimachinery reads it
+/// (pkg/api/resource/quantity.go `ParseQuantity`): a decimal number, then a binary suffix
+/// (Ki, Mi, Gi, Ti, Pi, Ei), a decimal one (m, k, M, G, T, P, E) or an exponent (e3, E-2).
+pub fn quantity_value(text: &str) -> Option<f64> {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(number_end);
+    if number.is_empty() || number.starts_with('.') && number.len() == 1 {
+        return None;
+    }
+    let base: f64 = number.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        exponent if exponent.starts_with(['e', 'E']) => {
+            10f64.powi(exponent[1..].parse::<i32>().ok()?)
+        }
+        _ => return None,
+    };
+    Some(base * factor).filter(|v| v.is_finite())
+}
+
+/// Whether `text` is an IPv4 or IPv6 CIDR, as NetworkPolicy `ipBlock.cidr` needs
+/// (Go's net.ParseCIDR, used by pkg/apis/networking/validation `ValidateIPBlock`).
+pub fn is_cidr(text: &str) -> bool {
+    let Some((address, prefix)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => prefix <= 32,
+        Ok(std::net::IpAddr::V6(_)) => prefix <= 128,
+        Err(_) => false,
+    }
+}
+
+/// Whether `text` is a Prometheus Operator `Duration`: `0`, or whole numbers with the units
+/// y, w, d, h, m, s, ms, each at most once and largest first (prometheus-operator
+/// pkg/apis/monitoring/v1/types.go `Duration` pattern, v0.93.0).
+pub fn prometheus_duration(text: &str) -> bool {
+    const UNITS: [&str; 7] = ["y", "w", "d", "h", "m", "s", "ms"];
+    if text == "0" {
+        return true;
+    }
+    let mut rest = text;
+    let mut next_unit = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = if rest.starts_with("ms") {
+            "ms"
+        } else {
+            &rest[..rest.chars().next().map_or(0, char::len_utf8)]
+        };
+        match UNITS[next_unit..].iter().position(|u| *u == unit) {
+            Some(offset) => next_unit += offset + 1,
+            None => return false,
+        }
+        rest = &rest[unit.len()..];
+    }
+    true
 }
 
 /// Environment names the codec server must not receive from a spec (secrets belong in Secrets).
@@ -329,7 +597,7 @@ const SECRET_ENV_HINTS: [&str; 4] = ["TOKEN", "SECRET", "PASSWORD", "PRIVATE"];
 /// Checks a codec server spec.
 pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
     let mut c = Checker::default();
-    c.dns_label("name", &spec.name, 40);
+    c.service_name_prefix("name", &spec.name, 40);
     c.dns_label("namespace", &spec.namespace, 63);
     c.dns_label("temporal_cluster", &spec.temporal_cluster, 30);
     c.check(!spec.image.is_empty(), "image", "is required");
@@ -370,6 +638,15 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             );
         }
     }
+    for (i, cidr) in spec.client_cidrs.iter().enumerate() {
+        c.cidr(&format!("client_cidrs[{i}]"), cidr);
+    }
+    if let Some(controller) = &spec.ingress_controller {
+        c.dns_label("ingress_controller.namespace", &controller.namespace, 63);
+        for (key, value) in &controller.pod_labels {
+            c.label(&format!("ingress_controller.pod_labels.{key}"), key, value);
+        }
+    }
     for (i, origin) in spec.cors_origins.iter().enumerate() {
         let rest = origin
             .strip_prefix("https://")
@@ -401,4 +678,37 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
         "is required: the Web UI sends access tokens to an https endpoint only",
     );
     c.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_read_as_kubernetes_reads_them() {
+        assert_eq!(quantity_value("500m"), Some(0.5));
+        assert_eq!(quantity_value("2"), Some(2.0));
+        assert_eq!(quantity_value("1Gi"), Some(1024f64.powi(3)));
+        assert_eq!(quantity_value("1.5G"), Some(1.5e9));
+        assert_eq!(quantity_value("1e3"), Some(1000.0));
+        assert_eq!(quantity_value("0.5"), Some(0.5));
+        for bad in ["", "lots", "1gb", "Gi", ".", "1.2.3"] {
+            assert_eq!(quantity_value(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs_and_durations() {
+        assert!(is_cidr("10.0.0.0/8"));
+        assert!(is_cidr("fd00::/8"));
+        for bad in ["10.0.0.0", "10.0.0.0/33", "10.0.0/8", "fd00::/129", "any"] {
+            assert!(!is_cidr(bad), "{bad}");
+        }
+        for good in ["30s", "1m", "1h20m15s", "15d", "0", "500ms"] {
+            assert!(prometheus_duration(good), "{good}");
+        }
+        for bad in ["1.5m", "30", "1s1m", "1m1m", "30sec", "-1s"] {
+            assert!(!prometheus_duration(bad), "{bad}");
+        }
+    }
 }

@@ -95,12 +95,13 @@ fn sql_store(name: &str) -> Attribute {
             .required()
             .description("The Kubernetes Secret holding the password; the password itself never passes through Terraform."),
             number("max_conns", "Connection pool size. Default 20."),
+            boolean("create_database", "Run `temporal-sql-tool create-database` before the schema setup (a no-op when the database exists; needs a user with CREATEDB). Default true."),
             nested(
                 "tls",
                 "TLS to PostgreSQL. On by default with `verify-full`.",
                 vec![
                     boolean("enabled", "Default true."),
-                    string("mode", "`verify-full` (default), `verify-ca` or `require`."),
+                    string("mode", "`verify-full` (default) or `verify-ca` (needs `ca`)."),
                     nested(
                         "ca",
                         "Where the CA certificate is.",
@@ -110,13 +111,61 @@ fn sql_store(name: &str) -> Attribute {
                             string("key", "The key holding the PEM."),
                         ],
                     ),
-                    string("server_name", "Name to verify when it differs from the host."),
+                    string("server_name", "Refused: Temporal's postgres plugin verifies the name in `host` and ignores any other; kept so that setting it gets an explanation."),
                 ],
             ),
         ],
     )
     .required()
     .description(&format!("The {name} store."))
+}
+
+fn secret_key(name: &str, description: &str) -> Attribute {
+    Attribute::nested(
+        name,
+        Nesting::Single,
+        vec![
+            Attribute::new("name", Type::String)
+                .required()
+                .validate(NotBlank)
+                .description("Secret name."),
+            Attribute::new("key", Type::String)
+                .required()
+                .validate(NotBlank)
+                .description("Key in the Secret."),
+        ],
+    )
+    .description(description)
+}
+
+fn tls_source(name: &str, description: &str) -> Attribute {
+    nested(
+        name,
+        description,
+        vec![
+            string(
+                "source",
+                "`existing_secret` (a Secret with `tls.crt`, `tls.key` and `ca.crt` that someone else keeps current) or `cert_manager` (a Certificate rendered with the cluster).",
+            ),
+            string("secret_name", "With `existing_secret`: the Secret's name."),
+            string("issuer_name", "With `cert_manager`: the issuer's name."),
+            string(
+                "issuer_kind",
+                "With `cert_manager`: `Issuer` or `ClusterIssuer` (default).",
+            ),
+            string(
+                "duration",
+                "With `cert_manager`: certificate lifetime, a Go duration. Default `2160h`.",
+            ),
+            string(
+                "renew_before",
+                "With `cert_manager`: renew this long before expiry. Default `360h`.",
+            ),
+            Attribute::new("extra_dns_names", Type::list(Type::String))
+                .optional_computed()
+                .description("With `cert_manager`: names besides the Service names."),
+        ],
+    )
 }
 
 fn computed(name: &str, ty: Type, description: &str) -> Attribute {
@@ -137,6 +186,8 @@ impl DeployedStack for TemporalCluster {
         "web_ui",
         "persistence",
         "authorization",
+        "tls",
+        "admin_tools",
         "metrics",
         "network",
     ];
@@ -258,13 +309,32 @@ impl Resource<ProviderSettings> for TemporalCluster {
                         string("audience", "The audience tokens must carry."),
                     ],
                 )
-                .description("JWT authorization on the frontend (SSO). Without it, anything that reaches the frontend is trusted."),
+                .description("JWT authorization on the frontend (SSO). Without it, anything that reaches the frontend is trusted. Needs `tls.internode` (the internal frontend it brings admits only mutual-TLS callers) and `admin_tools.api_key_secret` or `admin_tools.enabled = false`."),
+                nested(
+                    "tls",
+                    "TLS between Temporal services (mutual) and on the frontend. Certificates are reloaded every 5 minutes, so renewals take effect.",
+                    vec![
+                        tls_source("internode", "Mutual TLS between the Temporal services."),
+                        tls_source("frontend", "TLS on the frontend."),
+                    ],
+                ),
+                nested(
+                    "admin_tools",
+                    "The admin tools pod, for `kubectl exec` and `temporal operator`.",
+                    vec![
+                        boolean("enabled", "Default true."),
+                        secret_key("api_key_secret", "With authorization on: the Secret key holding the token the `temporal` CLI in the pod presents (`TEMPORAL_API_KEY`)."),
+                    ],
+                ),
                 nested(
                     "metrics",
                     "Prometheus scraping and alerts.",
                     vec![
                         boolean("service_monitor", "Render a ServiceMonitor. Default true."),
                         boolean("prometheus_rule", "Render a PrometheusRule with shard, persistence and latency alerts (warning at 70%, critical at 90%). Default true."),
+                        Attribute::new("labels", Type::map(Type::String))
+                            .optional_computed()
+                            .description("Labels on the ServiceMonitor and PrometheusRule, so Prometheus selects them (kube-prometheus-stack: `release = \"<its release name>\"`)."),
                     ],
                 ),
                 nested(

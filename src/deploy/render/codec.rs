@@ -1,7 +1,8 @@
 //! The codec server's objects: a ServiceAccount bound to the cloud identity that may call the
 //! KMS, the keyring Secret (wrapped keys only), the Deployment running `engram codec-server`,
-//! its Service, PodDisruptionBudget and a NetworkPolicy that admits only the Web UI's pods and
-//! the CLI users' networks.
+//! its Service, PodDisruptionBudget and a NetworkPolicy that admits only the ingress controller
+//! (browsers running the Web UI call the codec server directly, through the ingress) and the
+//! people's networks in `client_cidrs`.
 
 use super::pod;
 use crate::deploy::labels::{Owner, SPEC_ANNOTATION, Stack};
@@ -232,21 +233,18 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
         }),
         ..Service::default()
     };
-    let mut ui_pods = BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), "temporal".to_string()),
-        (
-            "app.kubernetes.io/instance".to_string(),
-            spec.temporal_cluster.clone(),
-        ),
-    ]);
-    ui_pods.insert(
-        "app.kubernetes.io/component".into(),
-        super::web::UI_COMPONENT.into(),
-    );
-    let mut peers = vec![NetworkPolicyPeer {
-        pod_selector: Some(pod::selector(ui_pods)),
-        ..NetworkPolicyPeer::default()
-    }];
+    let mut peers: Vec<NetworkPolicyPeer> = spec
+        .ingress_controller
+        .iter()
+        .map(|controller| NetworkPolicyPeer {
+            namespace_selector: Some(pod::selector(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_string(),
+                controller.namespace.clone(),
+            )]))),
+            pod_selector: Some(pod::selector(controller.pod_labels.clone())),
+            ..NetworkPolicyPeer::default()
+        })
+        .collect();
     peers.extend(spec.client_cidrs.iter().map(|cidr| NetworkPolicyPeer {
         ip_block: Some(IPBlock {
             cidr: cidr.clone(),
@@ -259,14 +257,20 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(pod::selector(selector_labels.clone())),
             policy_types: Some(vec!["Ingress".into()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(peers),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(PORT)),
-                    protocol: Some("TCP".into()),
-                    ..NetworkPolicyPort::default()
-                }]),
-            }]),
+            // A rule with no peers would admit every source: with none given, no rule at all.
+            ingress: Some(
+                (!peers.is_empty())
+                    .then(|| NetworkPolicyIngressRule {
+                        from: Some(peers),
+                        ports: Some(vec![NetworkPolicyPort {
+                            port: Some(IntOrString::Int(PORT)),
+                            protocol: Some("TCP".into()),
+                            ..NetworkPolicyPort::default()
+                        }]),
+                    })
+                    .into_iter()
+                    .collect(),
+            ),
             ..NetworkPolicySpec::default()
         }),
     };

@@ -73,13 +73,8 @@ pub fn temporal_owner(spec: &TemporalClusterSpec) -> Owner {
 
 /// Renders a Temporal cluster. Fails only on an invalid spec.
 pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecError> {
-    validate::temporal_cluster(spec)?;
-    let version: TemporalVersion = spec.version.parse().map_err(|reason| SpecError {
-        problems: vec![validate::Problem {
-            field: "version".into(),
-            reason,
-        }],
-    })?;
+    let release = validate::temporal_cluster(spec)?;
+    let version = release.version;
     let ctx = Context {
         spec,
         owner: temporal_owner(spec),
@@ -89,7 +84,8 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
         )]),
     };
     let config = server_config::render(spec);
-    let config_hash = digest(&config);
+    let dynamic_config = server_config::render_dynamic(spec);
+    let config_hash = digest(&format!("{config}\n---\n{dynamic_config}"));
     let mut objects = Vec::new();
     if spec.create_namespace {
         let mut labels = ctx.owner.labels("namespace");
@@ -110,6 +106,7 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
     }
     objects.push(servers::service_account(&ctx));
     objects.push(servers::config_map(&ctx, &config));
+    objects.push(servers::dynamic_config_map(&ctx, &dynamic_config));
     for (which, source) in [
         ("internode", &spec.tls.internode),
         ("frontend", &spec.tls.frontend),
@@ -120,7 +117,7 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
     }
     let services = names::services_with_specs(spec);
     for (service, _) in &services {
-        objects.push(servers::service(&ctx, *service));
+        objects.push(servers::service(&ctx, &release, *service));
     }
     objects.extend(network::policies(&ctx));
     for (service, settings) in &services {
@@ -134,13 +131,19 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
             budget.max_unavailable,
         ));
     }
-    objects.push(schema::setup(&ctx, &version));
-    objects.push(schema::update(&ctx, &version));
+    objects.push(schema::setup(&ctx, &release));
+    objects.push(schema::update(&ctx, &release));
     for (service, settings) in &services {
-        objects.push(servers::deployment(&ctx, *service, settings, &config_hash));
+        objects.push(servers::deployment(
+            &ctx,
+            &release,
+            *service,
+            settings,
+            &config_hash,
+        ));
     }
     objects.extend(web::web_ui(&ctx));
-    objects.extend(web::admin_tools(&ctx));
+    objects.extend(web::admin_tools(&ctx, &release));
     if spec.metrics.service_monitor {
         objects.push(monitoring::service_monitor(&ctx));
     }

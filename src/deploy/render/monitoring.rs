@@ -3,7 +3,7 @@
 //! persistence and latency budgets the spec states.
 
 use super::Context;
-use super::names::{self, TemporalService};
+use super::names;
 use crate::deploy::labels::STACK_LABEL;
 use crate::deploy::manifest::{Kind, Manifest, Step};
 use serde_json::{Value, json};
@@ -14,13 +14,21 @@ pub const WARNING: f64 = 0.7;
 pub const CRITICAL: f64 = 0.9;
 
 fn metadata(ctx: &Context, name: &str) -> Value {
+    let mut labels = ctx.owner.labels("monitoring");
+    labels.extend(ctx.spec.metrics.labels.clone());
     json!({
         "name": name,
         "namespace": ctx.owner.namespace,
-        "labels": ctx.owner.labels("monitoring"),
+        "labels": labels,
         "annotations": ctx.annotations,
     })
 }
+
+/// Frontend calls that wait by design (long polls, updates waiting for their outcome, and
+/// calls that may wait), excluded from the latency alert. Temporal labels a call with its
+/// method name; a waiting GetWorkflowExecutionHistory is labelled PollWorkflowExecutionHistory
+/// (common/api/metadata.go `Polling`, v1.29.7 to v1.32.0; common/rpc/interceptor/telemetry.go).
+pub const LONG_WAITING_OPERATIONS: &str = "Poll.*|UpdateWorkflowExecution|ExecuteMultiOperation|DescribeActivityExecution|DescribeNexusOperationExecution";
 
 /// The ServiceMonitor.
 pub fn service_monitor(ctx: &Context) -> Manifest {
@@ -73,34 +81,34 @@ fn pair(name: &str, expr: impl Fn(f64) -> String, what: &str) -> [Value; 2] {
     ]
 }
 
-/// The PrometheusRule.
+/// The PrometheusRule. Series are selected by the labels Prometheus adds from the
+/// ServiceMonitor's targets (`namespace`, `service`) and Temporal's own `service_name`; a
+/// Temporal `namespace` label on a series arrives as `exported_namespace`.
 pub fn prometheus_rule(ctx: &Context) -> Manifest {
     let spec = ctx.spec;
     let m = &spec.metrics;
     let ns = &spec.namespace;
-    let history = names::object(spec, TemporalService::History.component());
-    let frontend = names::object(spec, TemporalService::Frontend.component());
     let all = format!("{}-.*", spec.name);
-    let shards = spec.history_shard_count;
-    let shard_capacity = m.shard_requests_per_second_capacity;
+    let shard_capacity = m.shard_capacity_per_second;
     let persistence_budget = m.persistence_latency_budget_seconds;
     let frontend_budget = m.frontend_latency_budget_seconds;
+    let target = format!("namespace=\"{ns}\",service=~\"{all}\"");
     let mut rules = Vec::new();
     rules.extend(pair(
         "TemporalHistoryShardLoad",
         |share| {
             format!(
-                "sum(rate(service_requests{{namespace=\"{ns}\",service=\"{history}\"}}[5m])) / {shards} > {}",
+                "histogram_quantile(0.99, sum by (le) (rate(persistence_shard_rps_bucket{{{target},service_name=\"history\"}}[5m]))) > {}",
                 shard_capacity * share
             )
         },
-        "Requests per history shard",
+        "Persistence requests per second on the busiest history shards",
     ));
     rules.extend(pair(
         "TemporalPersistencePoolUsage",
         |share| {
             format!(
-                "max by (pod) (persistence_sql_in_use{{namespace=\"{ns}\",service=~\"{all}\"}} / persistence_sql_max_open_conn{{namespace=\"{ns}\",service=~\"{all}\"}}) > {share}"
+                "max by (pod) (persistence_sql_in_use{{{target}}} / persistence_sql_max_open_conn{{{target}}}) > {share}"
             )
         },
         "Database connections in use",
@@ -109,7 +117,7 @@ pub fn prometheus_rule(ctx: &Context) -> Manifest {
         "TemporalPersistenceLatency",
         |share| {
             format!(
-                "histogram_quantile(0.99, sum by (le) (rate(persistence_latency_bucket{{namespace=\"{ns}\",service=~\"{all}\"}}[5m]))) > {}",
+                "histogram_quantile(0.99, sum by (le) (rate(persistence_latency_bucket{{{target}}}[5m]))) > {}",
                 persistence_budget * share
             )
         },
@@ -119,7 +127,7 @@ pub fn prometheus_rule(ctx: &Context) -> Manifest {
         "TemporalFrontendLatency",
         |share| {
             format!(
-                "histogram_quantile(0.99, sum by (le) (rate(service_latency_bucket{{namespace=\"{ns}\",service=\"{frontend}\",operation!~\"Poll.*|GetWorkflowExecutionHistory\"}}[5m]))) > {}",
+                "histogram_quantile(0.99, sum by (le) (rate(service_latency_bucket{{{target},service_name=\"frontend\",operation!~\"{LONG_WAITING_OPERATIONS}\"}}[5m]))) > {}",
                 frontend_budget * share
             )
         },

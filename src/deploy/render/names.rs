@@ -88,15 +88,20 @@ pub fn services_with_specs(spec: &TemporalClusterSpec) -> Vec<(TemporalService, 
         (TemporalService::Matching, s.matching.clone()),
         (TemporalService::Frontend, s.frontend.clone()),
     ];
-    let internal = s
-        .internal_frontend
-        .clone()
-        .or_else(|| spec.authorization.as_ref().map(|_| s.frontend.clone()));
-    if let Some(internal) = internal {
+    if let Some(internal) = internal_frontend(spec) {
         out.push((TemporalService::InternalFrontend, internal));
     }
     out.push((TemporalService::Worker, s.worker.clone()));
     out
+}
+
+/// The internal frontend's settings, when it runs: when set, or when authorization is on (the
+/// system worker cannot present a user's token), with the frontend's settings by default.
+pub fn internal_frontend(spec: &TemporalClusterSpec) -> Option<ServiceSpec> {
+    let s = &spec.services;
+    s.internal_frontend
+        .clone()
+        .or_else(|| spec.authorization.as_ref().map(|_| s.frontend.clone()))
 }
 
 /// `<cluster>-<suffix>`.

@@ -1,9 +1,11 @@
-//! NetworkPolicies: every Temporal pod denies ingress by default; Temporal pods reach each
-//! other; only the frontend and the Web UI accept traffic from outside the namespace; Prometheus
-//! reaches the metrics port from its namespace.
+//! NetworkPolicies: every Temporal pod denies ingress by default; the server roles reach each
+//! other; the Web UI and admin tools reach the public frontend only (never the internal
+//! frontend, whose callers are all treated as the system worker); only the frontend and the Web
+//! UI accept traffic from outside the namespace; Prometheus reaches the metrics port from its
+//! namespace.
 
 use super::Context;
-use super::names::TemporalService;
+use super::names::{self, TemporalService};
 use super::pod;
 use super::server_config::METRICS_PORT;
 use super::web::{UI_COMPONENT, UI_PORT};
@@ -12,7 +14,7 @@ use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
@@ -24,6 +26,36 @@ fn cluster_pods(ctx: &Context) -> LabelSelector {
 
 fn component_pods(ctx: &Context, component: &str) -> LabelSelector {
     pod::selector(ctx.owner.selector_labels(component))
+}
+
+/// The pods of the Temporal server roles, and no other pod of the cluster.
+fn server_pods(ctx: &Context) -> LabelSelector {
+    let mut labels = ctx.owner.selector_labels("");
+    labels.remove("app.kubernetes.io/component");
+    LabelSelector {
+        match_labels: Some(labels),
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: "app.kubernetes.io/component".into(),
+            operator: "In".into(),
+            values: Some(
+                names::services(ctx.spec)
+                    .iter()
+                    .map(|s| s.component().to_string())
+                    .collect(),
+            ),
+        }]),
+    }
+}
+
+/// A rule admitting `from` on every port.
+fn from(peer: LabelSelector) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: Some(vec![NetworkPolicyPeer {
+            pod_selector: Some(peer),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: None,
+    }
 }
 
 fn ports(numbers: &[i32]) -> Vec<NetworkPolicyPort> {
@@ -79,6 +111,7 @@ pub fn policies(ctx: &Context) -> Vec<Manifest> {
         return Vec::new();
     }
     let frontend = TemporalService::Frontend;
+    let frontend_ports = [frontend.grpc_port(), frontend.http_port().unwrap_or(7243)];
     let monitoring = BTreeMap::from([(
         "kubernetes.io/metadata.name".to_string(),
         ctx.spec.network.monitoring_namespace.clone(),
@@ -88,13 +121,16 @@ pub fn policies(ctx: &Context) -> Vec<Manifest> {
         policy(
             ctx,
             "allow-internal",
-            cluster_pods(ctx),
+            server_pods(ctx),
+            vec![from(server_pods(ctx))],
+        ),
+        policy(
+            ctx,
+            "allow-clients",
+            component_pods(ctx, frontend.component()),
             vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(cluster_pods(ctx)),
-                    ..NetworkPolicyPeer::default()
-                }]),
-                ports: None,
+                ports: Some(ports(&frontend_ports)),
+                ..from(cluster_pods(ctx))
             }],
         ),
         policy(
@@ -103,10 +139,7 @@ pub fn policies(ctx: &Context) -> Vec<Manifest> {
             component_pods(ctx, frontend.component()),
             vec![NetworkPolicyIngressRule {
                 from: outside(ctx),
-                ports: Some(ports(&[
-                    frontend.grpc_port(),
-                    frontend.http_port().unwrap_or(7243),
-                ])),
+                ports: Some(ports(&frontend_ports)),
             }],
         ),
         policy(

@@ -177,6 +177,25 @@ pub fn secret_volume(volume: &str, secret: &str) -> Volume {
     }
 }
 
+/// A volume with only the named keys of a Secret, each at its path, readable by the pod's
+/// group only: a pod that needs a CA certificate gets no private key beside it.
+pub fn secret_items_volume(volume: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
+    let mut v = secret_volume(volume, secret);
+    if let Some(source) = v.secret.as_mut() {
+        source.items = Some(
+            items
+                .iter()
+                .map(|(key, path)| k8s_openapi::api::core::v1::KeyToPath {
+                    key: key.to_string(),
+                    path: path.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+    }
+    v
+}
+
 /// A volume from a ConfigMap.
 pub fn config_map_volume(volume: &str, config_map: &str) -> Volume {
     Volume {

@@ -1,35 +1,34 @@
-//! The schema Jobs: `temporal-sql-tool setup-schema` (which only creates the schema version
-//! tables when missing), then `update-schema` to the target version. Each is applied and waited
-//! for before any server rolls out; their names carry the version, so an upgrade runs new Jobs
-//! (a Job's pod template cannot change) and an unchanged spec re-applies as a no-op.
+//! The schema Jobs. The setup Job runs, per store, `temporal-sql-tool create-database` (when
+//! `create_database` is on; it is a no-op for a database that exists) and `setup-schema -v 0.0`
+//! (which only creates the schema version tables when missing); the update Job then moves both
+//! schemas to the version the target server needs. Each Job is applied and waited for before
+//! any server rolls out.
+//!
+//! A Job's pod template cannot change once created, and it carries connection settings (host,
+//! CA, password Secret, priority class). So each Job is named after the version *and* a digest
+//! of its template: any change renders a Job with a new name, the old one is pruned, and an
+//! unchanged spec re-applies as a no-op.
 
 use super::Context;
 use super::pod;
-use super::server_config::sql_ca_dir;
-use super::servers::{self, TEMPORAL_USER};
+use super::server_config::{connect_host, sql_ca_dir};
+use super::servers::{TEMPORAL_USER, store_ca};
+use crate::deploy::labels::digest;
 use crate::deploy::manifest::{Kind, Manifest, Step};
 use crate::deploy::spec::SqlStoreSpec;
-use crate::deploy::version::TemporalVersion;
+use crate::deploy::temporal_versions::{self, Release};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-/// The schema directories in the admin tools image, per store.
-fn schema_dir(store: &str) -> String {
-    let folder = if store == "default" {
-        "temporal"
-    } else {
-        "visibility"
-    };
-    format!("/etc/temporal/schema/postgresql/v12/{folder}/versioned")
-}
-
+/// The global flags of `temporal-sql-tool` that say where the database is and how to reach it
+/// (tools/sql/main.go); the password comes from `SQL_PASSWORD`.
 fn connection_args(store: &SqlStoreSpec, name: &str) -> Vec<String> {
     let mut args = vec![
         "--plugin".to_string(),
-        "postgres12".into(),
+        temporal_versions::SQL_PLUGIN.into(),
         "--endpoint".into(),
-        store.host.clone(),
+        connect_host(&store.host),
         "--port".into(),
         store.port.to_string(),
         "--user".into(),
@@ -46,31 +45,28 @@ fn connection_args(store: &SqlStoreSpec, name: &str) -> Vec<String> {
         if store.tls.mode != "verify-full" {
             args.push("--tls-disable-host-verification".into());
         }
-        args.push("--tls-server-name".into());
-        args.push(
-            store
-                .tls
-                .server_name
-                .clone()
-                .unwrap_or_else(|| store.host.clone()),
-        );
     }
     args
 }
 
+/// One run of `temporal-sql-tool` against one store.
 fn tool_container(
     ctx: &Context,
+    release: &Release,
     store_name: &str,
     store: &SqlStoreSpec,
-    action: &[String],
+    step: &str,
+    action: &[&str],
 ) -> Container {
     let spec = ctx.spec;
-    let (_, mounts) = servers::server_volumes(spec);
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    store_ca(store, store_name, &mut volumes, &mut mounts);
     let mut args = connection_args(store, store_name);
-    args.extend(action.iter().cloned());
+    args.extend(action.iter().map(|a| a.to_string()));
     Container {
-        name: format!("{store_name}-store"),
-        image: Some(format!("{}:{}", spec.images.admin_tools, spec.version)),
+        name: format!("{store_name}-{step}"),
+        image: Some(release.admin_tools_image(&spec.images)),
         image_pull_policy: Some(spec.images.pull_policy.clone()),
         command: Some(vec!["temporal-sql-tool".into()]),
         args: Some(args),
@@ -81,51 +77,62 @@ fn tool_container(
         )]),
         resources: Some(pod::resources(&Default::default())),
         security_context: Some(pod::container_security(TEMPORAL_USER)),
-        volume_mounts: Some(mounts),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Container::default()
     }
 }
 
-fn job(ctx: &Context, name: &str, step: Step, action: impl Fn(&str) -> Vec<String>) -> Manifest {
+/// The volumes the Job's containers mount: only the stores' CA bundles.
+fn job_volumes(ctx: &Context) -> Vec<k8s_openapi::api::core::v1::Volume> {
+    let persistence = &ctx.spec.persistence;
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    store_ca(&persistence.default, "default", &mut volumes, &mut mounts);
+    store_ca(
+        &persistence.visibility,
+        "visibility",
+        &mut volumes,
+        &mut mounts,
+    );
+    volumes
+}
+
+/// A Job running `containers` one after the other: all but the last as init containers.
+fn job(ctx: &Context, base_name: &str, step: Step, mut containers: Vec<Container>) -> Manifest {
     let spec = ctx.spec;
-    let persistence = &spec.persistence;
-    let (volumes, _) = servers::server_volumes(spec);
     let component = "schema";
     let mut labels = ctx.owner.labels(component);
     labels.extend(ctx.owner.selector_labels(component));
+    let last = containers
+        .pop()
+        .expect("a schema Job runs at least one step");
+    let volumes = job_volumes(ctx);
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".into()),
+            service_account_name: Some(super::names::object(spec, "temporal")),
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            security_context: Some(pod::pod_security(TEMPORAL_USER)),
+            priority_class_name: spec.priority_class_name.clone(),
+            init_containers: (!containers.is_empty()).then_some(containers),
+            containers: vec![last],
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            ..PodSpec::default()
+        }),
+    };
+    let template_digest = digest(&serde_json::to_string(&template).unwrap_or_default());
+    let name = format!("{base_name}-{}", &template_digest[..8]);
     let job = Job {
-        metadata: pod::meta(&ctx.owner, name, component, &ctx.annotations),
+        metadata: pod::meta(&ctx.owner, &name, component, &ctx.annotations),
         spec: Some(JobSpec {
             backoff_limit: Some(3),
             active_deadline_seconds: Some(1800),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".into()),
-                    service_account_name: Some(super::names::object(spec, "temporal")),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod::pod_security(TEMPORAL_USER)),
-                    priority_class_name: spec.priority_class_name.clone(),
-                    init_containers: Some(vec![tool_container(
-                        ctx,
-                        "default",
-                        &persistence.default,
-                        &action("default"),
-                    )]),
-                    containers: vec![tool_container(
-                        ctx,
-                        "visibility",
-                        &persistence.visibility,
-                        &action("visibility"),
-                    )],
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            template,
             ..JobSpec::default()
         }),
         ..Job::default()
@@ -133,23 +140,57 @@ fn job(ctx: &Context, name: &str, step: Step, action: impl Fn(&str) -> Vec<Strin
     Manifest::new(Kind::Job, step, &job)
 }
 
-/// The setup Job: creates Temporal's schema version tables in both databases.
-pub fn setup(ctx: &Context, version: &TemporalVersion) -> Manifest {
-    let name = format!("{}-schema-setup-{}", ctx.spec.name, version.slug());
-    job(ctx, &name, Step::SchemaSetup, |_| {
-        vec!["setup-schema".into(), "-v".into(), "0.0".into()]
-    })
-}
-
-/// The name of the update Job for a version.
-pub fn update_job_name(cluster: &str, version: &TemporalVersion) -> String {
-    format!("{cluster}-schema-update-{}", version.slug())
+/// The setup Job: creates the databases where asked, then Temporal's schema version tables.
+pub fn setup(ctx: &Context, release: &Release) -> Manifest {
+    let persistence = &ctx.spec.persistence;
+    let mut containers = Vec::new();
+    for (name, store) in [
+        ("default", &persistence.default),
+        ("visibility", &persistence.visibility),
+    ] {
+        if store.create_database {
+            containers.push(tool_container(
+                ctx,
+                release,
+                name,
+                store,
+                "create",
+                &["create-database"],
+            ));
+        }
+        containers.push(tool_container(
+            ctx,
+            release,
+            name,
+            store,
+            "setup",
+            &["setup-schema", "-v", "0.0"],
+        ));
+    }
+    let name = format!("{}-schema-setup-{}", ctx.spec.name, release.version.slug());
+    job(ctx, &name, Step::SchemaSetup, containers)
 }
 
 /// The update Job: moves both schemas to the version the target server needs.
-pub fn update(ctx: &Context, version: &TemporalVersion) -> Manifest {
-    let name = update_job_name(&ctx.spec.name, version);
-    job(ctx, &name, Step::SchemaUpdate, |store| {
-        vec!["update-schema".into(), "-d".into(), schema_dir(store)]
+pub fn update(ctx: &Context, release: &Release) -> Manifest {
+    let persistence = &ctx.spec.persistence;
+    let containers = [
+        ("default", &persistence.default),
+        ("visibility", &persistence.visibility),
+    ]
+    .into_iter()
+    .map(|(name, store)| {
+        let dir = release.schema_dir(name);
+        tool_container(
+            ctx,
+            release,
+            name,
+            store,
+            "update",
+            &["update-schema", "-d", &dir],
+        )
     })
+    .collect();
+    let name = format!("{}-schema-update-{}", ctx.spec.name, release.version.slug());
+    job(ctx, &name, Step::SchemaUpdate, containers)
 }

@@ -8,12 +8,20 @@ use super::names::{self, TemporalService};
 use crate::deploy::spec::{SqlStoreSpec, TemporalClusterSpec};
 use serde_json::{Map, Value, json};
 
-/// Where the configuration directory is mounted; the server runs with `--env docker`.
-pub const CONFIG_DIR: &str = "/etc/temporal/config";
-/// The configuration file name the server looks for with `--env docker`.
+/// Where the configuration ConfigMap is mounted: a directory no Temporal image carries, so
+/// nothing of the image is hidden (see `temporal_versions`).
+pub const CONFIG_DIR: &str = "/etc/engram/temporal";
+/// The configuration file name (with `--env docker` on releases without `--config-file`).
 pub const CONFIG_FILE: &str = "docker.yaml";
+/// Where the dynamic configuration ConfigMap is mounted.
+pub const DYNAMIC_CONFIG_DIR: &str = "/etc/engram/temporal-dynamic-config";
 /// The dynamic configuration file name.
 pub const DYNAMIC_CONFIG_FILE: &str = "dynamic_config.yaml";
+/// How often every server reloads its certificates from the mounted Secrets, so cert-manager
+/// renewals take effect. Temporal's `global.tls.refreshInterval`: at 0 (its default) the files
+/// are read once and never again (common/rpc/encryption/local_store_cert_provider.go
+/// `initialize`, v1.29.1).
+pub const TLS_REFRESH_INTERVAL: &str = "5m";
 /// The port Prometheus scrapes on every server pod.
 pub const METRICS_PORT: i32 = 9090;
 /// The environment variable holding the default store's password.
@@ -44,11 +52,20 @@ const TEMPLATES: [(&str, &str); 3] = [
     ("ENGRAM_TEMPLATE_POD_IP", "{{ env \"POD_IP\" }}"),
 ];
 
+/// A host as it stands before `:port` in an address: IPv6 literals in brackets.
+pub fn connect_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
 fn sql_store(spec: &SqlStoreSpec, store: &str, password: &str) -> Value {
     let mut sql = json!({
-        "pluginName": "postgres12",
+        "pluginName": crate::deploy::temporal_versions::SQL_PLUGIN,
         "databaseName": spec.database,
-        "connectAddr": format!("{}:{}", spec.host, spec.port),
+        "connectAddr": format!("{}:{}", connect_host(&spec.host), spec.port),
         "connectProtocol": "tcp",
         "user": spec.user,
         "password": password,
@@ -60,7 +77,6 @@ fn sql_store(spec: &SqlStoreSpec, store: &str, password: &str) -> Value {
         let mut tls = json!({
             "enabled": true,
             "enableHostVerification": spec.tls.mode == "verify-full",
-            "serverName": spec.tls.server_name.clone().unwrap_or_else(|| spec.host.clone()),
         });
         if spec.tls.ca.is_some() {
             tls["caFile"] = json!(format!("{}/ca.crt", sql_ca_dir(store)));
@@ -121,6 +137,7 @@ fn global(spec: &TemporalClusterSpec) -> Value {
         );
     }
     if !tls.is_empty() {
+        tls.insert("refreshInterval".into(), json!(TLS_REFRESH_INTERVAL));
         global["tls"] = Value::Object(tls);
     }
     if let Some(auth) = &spec.authorization {
@@ -182,7 +199,6 @@ pub fn render(spec: &TemporalClusterSpec) -> String {
                 spec.name.clone(): {
                     "enabled": true,
                     "initialFailoverVersion": 1,
-                    "rpcName": "frontend",
                     "rpcAddress": format!("{frontend}:{}", TemporalService::Frontend.grpc_port()),
                     "httpAddress": format!("{frontend}:{}", TemporalService::Frontend.http_port().unwrap_or_default()),
                 }
@@ -200,7 +216,7 @@ pub fn render(spec: &TemporalClusterSpec) -> String {
             }
         },
         "dynamicConfigClient": {
-            "filepath": format!("{CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}"),
+            "filepath": format!("{DYNAMIC_CONFIG_DIR}/{DYNAMIC_CONFIG_FILE}"),
             "pollInterval": "60s",
         },
     });
@@ -214,10 +230,17 @@ pub fn render(spec: &TemporalClusterSpec) -> String {
     text
 }
 
-/// The dynamic configuration file: empty, so Temporal's defaults apply until an operator adds
-/// overrides.
-pub fn render_dynamic() -> String {
-    "# Temporal dynamic configuration; add overrides here.\n{}\n".to_string()
+/// The dynamic configuration file, from the spec's `dynamic_config` (empty: Temporal's
+/// defaults apply).
+pub fn render_dynamic(spec: &TemporalClusterSpec) -> String {
+    let mut text =
+        String::from("# Temporal dynamic configuration, rendered by engram from dynamic_config.\n");
+    if spec.dynamic_config.is_empty() {
+        text.push_str("{}\n");
+    } else {
+        text.push_str(&serde_yaml_ng::to_string(&spec.dynamic_config).unwrap_or_default());
+    }
+    text
 }
 
 /// Reads `numHistoryShards` back from a rendered (or live) configuration file.

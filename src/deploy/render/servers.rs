@@ -4,13 +4,14 @@
 use super::names::{self, TemporalService};
 use super::pod;
 use super::server_config::{
-    self, CONFIG_DIR, CONFIG_FILE, DEFAULT_PASSWORD_ENV, DYNAMIC_CONFIG_FILE, FRONTEND_TLS_DIR,
-    INTERNODE_TLS_DIR, METRICS_PORT, VISIBILITY_PASSWORD_ENV,
+    self, CONFIG_DIR, CONFIG_FILE, DEFAULT_PASSWORD_ENV, DYNAMIC_CONFIG_DIR, DYNAMIC_CONFIG_FILE,
+    FRONTEND_TLS_DIR, INTERNODE_TLS_DIR, METRICS_PORT, VISIBILITY_PASSWORD_ENV,
 };
 use super::{Context, tls_secret_name};
 use crate::deploy::labels::CONFIG_HASH_ANNOTATION;
 use crate::deploy::manifest::{Kind, Manifest, Step};
 use crate::deploy::spec::{ServiceSpec, SqlStoreSpec, TemporalClusterSpec};
+use crate::deploy::temporal_versions::Release;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
@@ -24,9 +25,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-/// The user every Temporal pod runs as: an unprivileged UID above the host range, which the
-/// Temporal images run under (they need no writable path but the mounted scratch space).
-pub const TEMPORAL_USER: i64 = 10001;
+/// The user every Temporal pod runs as: the images' own unprivileged user, whose files they
+/// are (they need no writable path but the mounted scratch space).
+pub const TEMPORAL_USER: i64 = crate::deploy::temporal_versions::IMAGE_USER;
 
 /// The ServiceAccount of every Temporal pod; it gets no API token.
 pub fn service_account(ctx: &Context) -> Manifest {
@@ -44,8 +45,8 @@ pub fn service_account(ctx: &Context) -> Manifest {
     Manifest::new(Kind::ServiceAccount, Step::Foundation, &account)
 }
 
-/// The ConfigMap holding the server and dynamic configuration. It also carries the non-secret
-/// spec and the Temporal version, which import and the upgrade check read back.
+/// The ConfigMap holding the server configuration. It also carries the non-secret spec and the
+/// Temporal version, which import and the upgrade check read back.
 pub fn config_map(ctx: &Context, config: &str) -> Manifest {
     let spec = ctx.spec;
     let mut annotations = ctx.annotations.clone();
@@ -59,16 +60,38 @@ pub fn config_map(ctx: &Context, config: &str) -> Manifest {
     );
     let map = ConfigMap {
         metadata: pod::meta(&ctx.owner, &config_map_name(spec), "config", &annotations),
-        data: Some(BTreeMap::from([
-            (CONFIG_FILE.to_string(), config.to_string()),
-            (
-                DYNAMIC_CONFIG_FILE.to_string(),
-                server_config::render_dynamic(),
-            ),
-        ])),
+        data: Some(BTreeMap::from([(
+            CONFIG_FILE.to_string(),
+            config.to_string(),
+        )])),
         ..ConfigMap::default()
     };
     Manifest::new(Kind::ConfigMap, Step::Foundation, &map)
+}
+
+/// The ConfigMap holding the dynamic configuration, apart from the engram-owned one so that
+/// its content is the spec's `dynamic_config` and nothing else.
+pub fn dynamic_config_map(ctx: &Context, dynamic: &str) -> Manifest {
+    let spec = ctx.spec;
+    let map = ConfigMap {
+        metadata: pod::meta(
+            &ctx.owner,
+            &dynamic_config_map_name(spec),
+            "config",
+            &ctx.annotations,
+        ),
+        data: Some(BTreeMap::from([(
+            DYNAMIC_CONFIG_FILE.to_string(),
+            dynamic.to_string(),
+        )])),
+        ..ConfigMap::default()
+    };
+    Manifest::new(Kind::ConfigMap, Step::Foundation, &map)
+}
+
+/// The name of the dynamic configuration ConfigMap.
+pub fn dynamic_config_map_name(spec: &TemporalClusterSpec) -> String {
+    names::object(spec, "dynamic-config")
 }
 
 /// The name of the configuration ConfigMap.
@@ -76,21 +99,33 @@ pub fn config_map_name(spec: &TemporalClusterSpec) -> String {
     names::object(spec, "config")
 }
 
-fn ports(service: TemporalService) -> Vec<(String, i32)> {
-    let mut ports = vec![
-        ("grpc".to_string(), service.grpc_port()),
-        ("membership".to_string(), service.membership_port()),
-        ("metrics".to_string(), METRICS_PORT),
-    ];
+/// The ports a role listens on in this release, by name.
+fn ports(release: &Release, service: TemporalService) -> Vec<(String, i32)> {
+    let mut ports = Vec::new();
+    if release.listens_on_grpc(service) {
+        ports.push(("grpc".to_string(), service.grpc_port()));
+    }
+    ports.push(("membership".to_string(), service.membership_port()));
+    ports.push(("metrics".to_string(), METRICS_PORT));
     if let Some(http) = service.http_port() {
         ports.push(("http".to_string(), http));
     }
     ports
 }
 
+/// The port the probes check: gRPC where the role serves it, else membership, which every role
+/// opens once it runs.
+fn probe_port(release: &Release, service: TemporalService) -> &'static str {
+    if release.listens_on_grpc(service) {
+        "grpc"
+    } else {
+        "membership"
+    }
+}
+
 /// The Service of a Temporal role. History, matching and the internal frontend are headless:
 /// peers find each other through membership, and clients of the frontend need one address.
-pub fn service(ctx: &Context, service: TemporalService) -> Manifest {
+pub fn service(ctx: &Context, release: &Release, service: TemporalService) -> Manifest {
     let spec = ctx.spec;
     let component = service.component();
     let headless = service != TemporalService::Frontend;
@@ -107,7 +142,7 @@ pub fn service(ctx: &Context, service: TemporalService) -> Manifest {
             publish_not_ready_addresses: headless.then_some(true),
             selector: Some(ctx.owner.selector_labels(component)),
             ports: Some(
-                ports(service)
+                ports(release, service)
                     .into_iter()
                     .map(|(name, port)| ServicePort {
                         name: Some(name.clone()),
@@ -154,7 +189,8 @@ pub fn disruption_budget(
     ))
 }
 
-fn store_ca(
+/// Adds the volume and mount of a store's CA bundle, when it has one.
+pub(crate) fn store_ca(
     store: &SqlStoreSpec,
     name: &str,
     volumes: &mut Vec<Volume>,
@@ -184,14 +220,22 @@ fn store_ca(
 }
 
 /// Volumes and mounts a Temporal server container needs: configuration, scratch space,
-/// certificates and database CAs.
+/// certificates and database CAs. Every role mounts both key pairs: Temporal builds the
+/// certificate provider of every TLS group in every role and, with a refresh interval, reloads
+/// each group's files (common/rpc/encryption/local_store_tls_provider.go and
+/// local_store_cert_provider.go `refreshCerts`, v1.29.1), logging an error for a missing one.
 pub fn server_volumes(spec: &TemporalClusterSpec) -> (Vec<Volume>, Vec<VolumeMount>) {
     let (tmp_volume, tmp_mount) = pod::tmp();
     let mut volumes = vec![
         pod::config_map_volume("config", &config_map_name(spec)),
+        pod::config_map_volume("dynamic-config", &dynamic_config_map_name(spec)),
         tmp_volume,
     ];
-    let mut mounts = vec![pod::mount("config", CONFIG_DIR), tmp_mount];
+    let mut mounts = vec![
+        pod::mount("config", CONFIG_DIR),
+        pod::mount("dynamic-config", DYNAMIC_CONFIG_DIR),
+        tmp_mount,
+    ];
     for (source, volume, dir) in [
         (&spec.tls.internode, "tls-internode", INTERNODE_TLS_DIR),
         (&spec.tls.frontend, "tls-frontend", FRONTEND_TLS_DIR),
@@ -233,6 +277,7 @@ pub fn password_env(spec: &TemporalClusterSpec) -> Vec<EnvVar> {
 /// The Deployment of a Temporal role.
 pub fn deployment(
     ctx: &Context,
+    release: &Release,
     service: TemporalService,
     settings: &ServiceSpec,
     config_hash: &str,
@@ -257,23 +302,13 @@ pub fn deployment(
     env.extend(password_env(spec));
     let container = Container {
         name: component.to_string(),
-        image: Some(format!("{}:{}", spec.images.server, spec.version)),
+        image: Some(release.server_image(&spec.images)),
         image_pull_policy: Some(spec.images.pull_policy.clone()),
         command: Some(vec!["temporal-server".into()]),
-        args: Some(vec![
-            "--root".into(),
-            "/etc/temporal".into(),
-            "--config".into(),
-            "config".into(),
-            "--env".into(),
-            "docker".into(),
-            "start".into(),
-            "--service".into(),
-            service.config_name().into(),
-        ]),
+        args: Some(release.server_args(CONFIG_DIR, CONFIG_FILE, service)),
         env: Some(env),
         ports: Some(
-            ports(service)
+            ports(release, service)
                 .into_iter()
                 .map(|(name, port)| ContainerPort {
                     name: Some(name),
@@ -283,8 +318,8 @@ pub fn deployment(
                 })
                 .collect(),
         ),
-        readiness_probe: Some(pod::tcp_probe("grpc", 10, 10)),
-        liveness_probe: Some(pod::tcp_probe("grpc", 150, 20)),
+        readiness_probe: Some(pod::tcp_probe(probe_port(release, service), 10, 10)),
+        liveness_probe: Some(pod::tcp_probe(probe_port(release, service), 150, 20)),
         resources: Some(pod::resources(&settings.resources)),
         security_context: Some(pod::container_security(TEMPORAL_USER)),
         volume_mounts: Some(mounts),

@@ -2,10 +2,10 @@
 
 use super::names::{self, TemporalService};
 use super::pod;
-use super::server_config::FRONTEND_TLS_DIR;
 use super::servers::{TEMPORAL_USER, disruption_budget};
 use super::{Context, tls_secret_name};
 use crate::deploy::manifest::{Kind, Manifest, Step};
+use crate::deploy::temporal_versions::Release;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
@@ -14,6 +14,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+/// Where the frontend's CA certificate is mounted in the Web UI and admin tools pods.
+const FRONTEND_CA_DIR: &str = "/etc/temporal/tls/frontend-ca";
 /// The UI's HTTP port.
 pub const UI_PORT: i32 = 8080;
 /// The UI component label.
@@ -27,30 +29,64 @@ fn frontend_address(ctx: &Context) -> String {
     )
 }
 
-/// Environment for clients of the frontend: its address and, with frontend TLS, the CA and
-/// name to verify.
-fn frontend_client_env(ctx: &Context) -> (Vec<EnvVar>, Vec<Volume>, Vec<VolumeMount>) {
+/// The frontend's CA certificate alone, for pods that only verify the frontend: the Web UI and
+/// the admin tools never see a private key.
+fn frontend_ca(ctx: &Context) -> Option<(Volume, VolumeMount)> {
+    let spec = ctx.spec;
+    spec.tls.frontend.as_ref().map(|source| {
+        (
+            pod::secret_items_volume(
+                "tls-frontend-ca",
+                &tls_secret_name(spec, "frontend", source),
+                &[("ca.crt", "ca.crt")],
+            ),
+            pod::mount("tls-frontend-ca", FRONTEND_CA_DIR),
+        )
+    })
+}
+
+/// The Web UI's settings for reaching the frontend, in the variables its config/docker.yaml
+/// reads (temporalio/ui server/config/docker.yaml, v2.53.3): `TEMPORAL_TLS_CA` is a file path,
+/// and host verification is off unless `TEMPORAL_TLS_ENABLE_HOST_VERIFICATION` is true.
+fn ui_frontend_env(ctx: &Context) -> Vec<EnvVar> {
     let spec = ctx.spec;
     let mut env = vec![pod::env("TEMPORAL_ADDRESS", &frontend_address(ctx))];
-    let mut volumes = Vec::new();
-    let mut mounts = Vec::new();
-    if let Some(source) = &spec.tls.frontend {
+    if spec.tls.frontend.is_some() {
         env.push(pod::env(
             "TEMPORAL_TLS_CA",
-            &format!("{FRONTEND_TLS_DIR}/ca.crt"),
+            &format!("{FRONTEND_CA_DIR}/ca.crt"),
         ));
         env.push(pod::env(
             "TEMPORAL_TLS_SERVER_NAME",
             &names::service_host(spec, TemporalService::Frontend),
         ));
         env.push(pod::env("TEMPORAL_TLS_ENABLE_HOST_VERIFICATION", "true"));
-        volumes.push(pod::secret_volume(
-            "tls-frontend",
-            &tls_secret_name(spec, "frontend", source),
-        ));
-        mounts.push(pod::mount("tls-frontend", FRONTEND_TLS_DIR));
     }
-    (env, volumes, mounts)
+    env
+}
+
+/// The `temporal` CLI's settings for reaching the frontend, in the variables it reads
+/// (temporalio/cli cliext/client.go and the SDK's contrib/envconfig, cli v1.5.1 to v1.8.2):
+/// `TEMPORAL_TLS_CA` is a file path; host verification is on unless disabled; the token is
+/// `TEMPORAL_API_KEY`.
+fn cli_frontend_env(ctx: &Context) -> Vec<EnvVar> {
+    let spec = ctx.spec;
+    let mut env = vec![pod::env("TEMPORAL_ADDRESS", &frontend_address(ctx))];
+    if spec.tls.frontend.is_some() {
+        env.push(pod::env("TEMPORAL_TLS", "true"));
+        env.push(pod::env(
+            "TEMPORAL_TLS_CA",
+            &format!("{FRONTEND_CA_DIR}/ca.crt"),
+        ));
+        env.push(pod::env(
+            "TEMPORAL_TLS_SERVER_NAME",
+            &names::service_host(spec, TemporalService::Frontend),
+        ));
+    }
+    if let Some(key) = &spec.admin_tools.api_key_secret {
+        env.push(pod::secret_env("TEMPORAL_API_KEY", &key.name, &key.key));
+    }
+    env
 }
 
 fn deployment(
@@ -109,7 +145,9 @@ pub fn web_ui(ctx: &Context) -> Vec<Manifest> {
     if !ui.enabled {
         return Vec::new();
     }
-    let (mut env, mut volumes, mut mounts) = frontend_client_env(ctx);
+    let mut env = ui_frontend_env(ctx);
+    let (mut volumes, mut mounts): (Vec<Volume>, Vec<VolumeMount>) =
+        frontend_ca(ctx).into_iter().unzip();
     env.push(pod::env("TEMPORAL_UI_PORT", &UI_PORT.to_string()));
     if let Some(endpoint) = &ui.codec_endpoint {
         env.push(pod::env("TEMPORAL_CODEC_ENDPOINT", endpoint));
@@ -137,16 +175,6 @@ pub fn web_ui(ctx: &Context) -> Vec<Manifest> {
     let (tmp_volume, tmp_mount) = pod::tmp();
     volumes.push(tmp_volume);
     mounts.push(tmp_mount);
-    volumes.push(Volume {
-        name: "ui-config".into(),
-        empty_dir: Some(Default::default()),
-        ..Volume::default()
-    });
-    mounts.push(VolumeMount {
-        name: "ui-config".into(),
-        mount_path: "/home/ui-server/config".into(),
-        ..VolumeMount::default()
-    });
     let http_probe = |initial| Probe {
         http_get: Some(HTTPGetAction {
             path: Some("/healthz".into()),
@@ -160,7 +188,7 @@ pub fn web_ui(ctx: &Context) -> Vec<Manifest> {
     };
     let container = Container {
         name: UI_COMPONENT.into(),
-        image: Some(format!("{}:{}", spec.images.ui, spec.images.ui_version)),
+        image: Some(Release::ui_image(&spec.images)),
         image_pull_policy: Some(spec.images.pull_policy.clone()),
         env: Some(env),
         ports: Some(vec![ContainerPort {
@@ -208,13 +236,17 @@ pub fn web_ui(ctx: &Context) -> Vec<Manifest> {
     out
 }
 
-/// The admin tools Deployment (one pod to `kubectl exec` into for `temporal operator`).
-pub fn admin_tools(ctx: &Context) -> Option<Manifest> {
+/// The admin tools Deployment (one pod to `kubectl exec` into for `temporal operator`). It
+/// keeps the image's own start command, an init that ends on SIGTERM (`tini -- sleep
+/// infinity` in 1.29, `sh -c "trap exit INT HUP TERM; sleep infinity"` from 1.30).
+pub fn admin_tools(ctx: &Context, release: &Release) -> Option<Manifest> {
     let spec = ctx.spec;
     if !spec.admin_tools.enabled {
         return None;
     }
-    let (env, mut volumes, mut mounts) = frontend_client_env(ctx);
+    let env = cli_frontend_env(ctx);
+    let (mut volumes, mut mounts): (Vec<Volume>, Vec<VolumeMount>) =
+        frontend_ca(ctx).into_iter().unzip();
     let (tmp_volume, tmp_mount) = pod::tmp();
     volumes.push(tmp_volume);
     mounts.push(tmp_mount);
@@ -229,9 +261,8 @@ pub fn admin_tools(ctx: &Context) -> Option<Manifest> {
     };
     let container = Container {
         name: "admin-tools".into(),
-        image: Some(format!("{}:{}", spec.images.admin_tools, spec.version)),
+        image: Some(release.admin_tools_image(&spec.images)),
         image_pull_policy: Some(spec.images.pull_policy.clone()),
-        command: Some(vec!["sleep".into(), "infinity".into()]),
         env: Some(env),
         readiness_probe: Some(exec_probe(5)),
         liveness_probe: Some(exec_probe(30)),
