@@ -463,3 +463,31 @@ fn inputs_a_real_api_server_refuses_are_refused_before_any_request() {
     let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["name", "client_cidrs[0]"]);
 }
+
+#[test]
+fn a_role_given_in_part_keeps_its_role_defaults() {
+    let file = SpecFile::parse(
+        &std::fs::read_to_string(support::repo_root().join("examples/deploy/quickstart.yaml"))
+            .unwrap()
+            .replace(
+                "  history_shard_count: 512\n",
+                "  history_shard_count: 512\n  services:\n    history: { replicas: 5 }\n    frontend: { resources: { cpu_request: 750m } }\n  web_ui: { resources: { memory_limit: 512Mi } }\n",
+            ),
+    )
+    .unwrap();
+    let spec = file.temporal_cluster.unwrap();
+    let defaults = engram::deploy::Services::default();
+    assert_eq!(spec.services.history.replicas, 5);
+    assert_eq!(spec.services.history.resources, defaults.history.resources);
+    assert_eq!(spec.services.frontend.resources.cpu_request, "750m");
+    assert_eq!(
+        spec.services.frontend.resources.memory_limit,
+        defaults.frontend.resources.memory_limit
+    );
+    assert_eq!(spec.services.frontend.replicas, defaults.frontend.replicas);
+    assert_eq!(spec.web_ui.resources.memory_limit, "512Mi");
+    assert_eq!(
+        spec.web_ui.resources.cpu_request, "100m",
+        "the UI's own default"
+    );
+}

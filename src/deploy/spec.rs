@@ -106,9 +106,9 @@ impl Default for Images {
     }
 }
 
-/// Per-service settings of the Temporal server roles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Per-service settings of the Temporal server roles. A role given in part keeps that role's
+/// defaults for everything else (`history = { replicas = 5 }` keeps history's resources).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Services {
     /// The public gRPC/HTTP frontend.
     pub frontend: ServiceSpec,
@@ -121,6 +121,70 @@ pub struct Services {
     pub matching: ServiceSpec,
     /// The system worker.
     pub worker: ServiceSpec,
+}
+
+/// What a spec file or configuration gives for the roles, each merged onto its role's defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicesGiven {
+    #[serde(default)]
+    frontend: Option<serde_json::Value>,
+    #[serde(default)]
+    internal_frontend: Option<serde_json::Value>,
+    #[serde(default)]
+    history: Option<serde_json::Value>,
+    #[serde(default)]
+    matching: Option<serde_json::Value>,
+    #[serde(default)]
+    worker: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Services {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let given = ServicesGiven::deserialize(deserializer)?;
+        let defaults = Services::default();
+        let role = |given: Option<serde_json::Value>, default: &ServiceSpec| {
+            merged_onto(default, given).map_err(serde::de::Error::custom)
+        };
+        Ok(Self {
+            internal_frontend: given
+                .internal_frontend
+                .map(|v| role(Some(v), &defaults.frontend))
+                .transpose()?,
+            frontend: role(given.frontend, &defaults.frontend)?,
+            history: role(given.history, &defaults.history)?,
+            matching: role(given.matching, &defaults.matching)?,
+            worker: role(given.worker, &defaults.worker)?,
+        })
+    }
+}
+
+/// `given` laid over `default`: every field it sets, at any depth, replaces the default's; the
+/// rest keep the default's values.
+pub(crate) fn merged_onto<T: Serialize + serde::de::DeserializeOwned>(
+    default: &T,
+    given: Option<serde_json::Value>,
+) -> Result<T, serde_json::Error> {
+    fn merge(base: &mut serde_json::Value, given: serde_json::Value) {
+        match (base, given) {
+            (serde_json::Value::Object(base), serde_json::Value::Object(given)) => {
+                for (key, value) in given {
+                    match base.get_mut(&key) {
+                        Some(slot) => merge(slot, value),
+                        None => {
+                            base.insert(key, value);
+                        }
+                    }
+                }
+            }
+            (slot, given) => *slot = given,
+        }
+    }
+    let mut base = serde_json::to_value(default)?;
+    if let Some(given) = given {
+        merge(&mut base, given);
+    }
+    serde_json::from_value(base)
 }
 
 impl Default for Services {
@@ -255,7 +319,8 @@ pub struct WebUiSpec {
     pub enabled: bool,
     /// Pod count.
     pub replicas: i32,
-    /// CPU and memory.
+    /// CPU and memory; a part given keeps the UI's defaults for the rest.
+    #[serde(deserialize_with = "ui_resources")]
     pub resources: Resources,
     /// The codec server the browser calls to decode payloads (an `https://` URL).
     pub codec_endpoint: Option<String>,
@@ -284,6 +349,11 @@ impl Default for WebUiSpec {
             oidc: None,
         }
     }
+}
+
+fn ui_resources<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Resources, D::Error> {
+    let given = serde_json::Value::deserialize(deserializer)?;
+    merged_onto(&WebUiSpec::default().resources, Some(given)).map_err(serde::de::Error::custom)
 }
 
 /// The Web UI's OIDC sign-in.
@@ -351,11 +421,11 @@ pub struct PersistenceSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlStoreSpec {
-    /// Host name (also the name TLS verifies, unless `tls.server_name` says otherwise).
+    /// Host name, also the name TLS verifies (an IPv6 literal is bracketed where needed).
     pub host: String,
-    /// Port.
+    /// Port (1 to 65535).
     #[serde(default = "default_port")]
-    pub port: u16,
+    pub port: u32,
     /// Database name.
     pub database: String,
     /// User name.
@@ -381,7 +451,7 @@ pub struct SqlStoreSpec {
     pub create_database: bool,
 }
 
-fn default_port() -> u16 {
+fn default_port() -> u32 {
     5432
 }
 fn default_max_conns() -> u32 {

@@ -215,7 +215,11 @@ impl Checker {
 
     fn store(&mut self, field: &str, s: &SqlStoreSpec) {
         self.check(!s.host.is_empty(), &format!("{field}.host"), "is required");
-        self.check(s.port != 0, &format!("{field}.port"), "must not be 0");
+        self.check(
+            (1..=65535).contains(&s.port),
+            &format!("{field}.port"),
+            "must be a port number from 1 to 65535",
+        );
         self.check(
             !s.database.is_empty(),
             &format!("{field}.database"),

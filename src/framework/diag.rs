@@ -80,6 +80,23 @@ impl Diagnostics {
         self.0.extend(other.0);
     }
 
+    /// Appends `other`'s diagnostics except errors that repeat one already here: an error on an
+    /// attribute that already has one, or an error on no attribute once errors were found (it
+    /// reports their consequence). A wrong value gets one error, from the first check that
+    /// found it.
+    pub fn extend_new_errors(&mut self, other: Diagnostics) {
+        for d in other.0 {
+            let repeated = d.severity == Severity::Error
+                && self.0.iter().any(|e| {
+                    e.severity == Severity::Error
+                        && (d.attribute.is_none() || e.attribute == d.attribute)
+                });
+            if !repeated {
+                self.0.push(d);
+            }
+        }
+    }
+
     /// True when any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)
@@ -102,5 +119,31 @@ impl IntoIterator for Diagnostics {
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_value_keeps_only_its_first_error() {
+        let mut first = Diagnostics::default();
+        first.attribute_error(
+            AttributePath::root("port"),
+            "Invalid port",
+            "from 1 to 65535",
+        );
+        let mut second = Diagnostics::default();
+        second.attribute_error(AttributePath::root("port"), "Invalid port", "must not be 0");
+        second.error("Invalid configuration", "a consequence");
+        second.attribute_error(AttributePath::root("name"), "Invalid name", "letters");
+        second.warning("Development only", "kept");
+        first.extend_new_errors(second);
+        let summaries: Vec<&str> = first.iter().map(|d| d.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            ["Invalid port", "Invalid name", "Development only"]
+        );
     }
 }

@@ -5,6 +5,7 @@ use super::diag::Diagnostics;
 use super::path::AttributePath;
 use super::schema::{Attribute, Block, Nesting};
 use super::types::Type;
+use super::validators::Validator;
 use super::value::Value;
 use std::time::Duration;
 
@@ -17,9 +18,11 @@ pub fn add_block(block: Block, operations: &[&str]) -> Block {
     let attrs = operations
         .iter()
         .map(|op| {
-            Attribute::new(op, Type::String).description(&format!(
-                "How long `{op}` may take, as a duration such as `\"30m\"` or `\"1h30m\"`."
-            ))
+            Attribute::new(op, Type::String)
+                .validate(DurationText)
+                .description(&format!(
+                    "How long `{op}` may take, as a duration such as `\"30m\"` or `\"1h30m\"`."
+                ))
         })
         .collect();
     block.block(
@@ -27,6 +30,28 @@ pub fn add_block(block: Block, operations: &[&str]) -> Block {
         Nesting::Single,
         Block::new("Operation timeouts.", attrs),
         1,
+    )
+}
+
+/// Checks a timeout at plan time, so a malformed one never waits for apply to be reported.
+struct DurationText;
+
+impl Validator for DurationText {
+    fn validate(&self, path: &AttributePath, value: &Value, diags: &mut Diagnostics) {
+        if value.as_str().and_then(parse_duration).is_none() {
+            diags.attribute_error(
+                path.clone(),
+                format!("Invalid {path}"),
+                not_a_duration(value),
+            );
+        }
+    }
+}
+
+fn not_a_duration(value: &Value) -> String {
+    format!(
+        "{:?} is not a duration; use a number with a unit: \"90s\", \"20m\", \"1h30m\".",
+        value.as_str().unwrap_or_default()
     )
 }
 
@@ -42,7 +67,7 @@ pub fn get(value: &Value, operation: &str, default: Duration, diags: &mut Diagno
             diags.attribute_error(
                 AttributePath::root(BLOCK).attr(operation),
                 format!("Invalid {BLOCK}.{operation}"),
-                format!("{text:?} is not a duration; use a number with a unit: \"90s\", \"20m\", \"1h30m\"."),
+                not_a_duration(value.get(BLOCK).get(operation)),
             );
             default
         }

@@ -122,7 +122,9 @@ fn validate_config(
     let config = decode(config, ty, &format!("{what} configuration"), &mut diags);
     if !diags.has_errors() {
         validate_block(&schema.block, &config, None, &mut diags);
-        check(&config, &mut diags);
+        let mut own = Diagnostics::default();
+        check(&config, &mut own);
+        diags.extend_new_errors(own);
     }
     diagnostics(diags)
 }

@@ -69,7 +69,7 @@ fn service(name: &str) -> Attribute {
                 "replicas",
                 "Pod count. If an autoscaler takes it over, drift checks leave it alone.",
             )
-            .validate(IntegerBetween { min: 0, max: 1000 }),
+            .validate(IntegerBetween { min: 1, max: 100 }),
             resources(),
         ],
     )
@@ -224,6 +224,21 @@ impl DeployedStack for TemporalCluster {
             state.set("deletion_protection", Value::Bool(true));
         }
         state
+    }
+}
+
+/// Refuses at plan time a version change Temporal cannot take (a skipped minor, a downgrade),
+/// with the path to take, instead of letting apply find out.
+fn check_version_step(prior: &Value, planned: &Value, diags: &mut Diagnostics) {
+    let parse = |v: &Value| v.get("version").as_str().and_then(|s| s.parse().ok());
+    if let (Some(from), Some(to)) = (parse(prior), parse(planned))
+        && let Err(e) = deploy::check_upgrade(from, to)
+    {
+        diags.attribute_error(
+            AttributePath::root("version"),
+            "Unsupported Temporal version change",
+            e.to_string(),
+        );
     }
 }
 
@@ -397,6 +412,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
         if planned_spec.is_none() || req.prior.is_null() {
             return;
         }
+        check_version_step(req.prior, planned, diags);
         let spec_changed = Self::SPEC_ATTRIBUTES
             .iter()
             .any(|a| planned.get(a) != req.prior.get(a));

@@ -269,7 +269,10 @@ resource "engram_temporal_cluster" "bad" {
   name                = "prod"
   version             = "1.29.1"
   history_shard_count = 0
-  services = { history = { replicas = -1 } }
+  services = {
+    history  = { replicas = -1 }
+    frontend = { resources = { cpu_request = "4", cpu_limit = "2" } }
+  }
   persistence = {
     default    = { host = "", database = "t", user = "u", password_secret = { name = "s", key = "p" } }
     visibility = { host = "h", database = "v", user = "u", password_secret = { name = "s", key = "p" }, port = 70000 }
@@ -286,10 +289,40 @@ resource "engram_temporal_cluster" "bad" {
     for expected in [
         "Invalid history_shard_count",
         "Invalid services.history.replicas",
+        "Invalid services.frontend.resources.cpu_request",
         "Invalid persistence.default.host",
         "Invalid persistence.visibility.port",
+        "Invalid timeouts.create",
     ] {
-        assert!(out.contains(expected), "{expected} missing:\n{out}");
+        assert_eq!(
+            out.matches(&format!("Error: {expected}\n")).count(),
+            1,
+            "one error for each wrong value, `{expected}`:\n{out}"
+        );
+    }
+    for rust_words in ["u32", "u16", "i32", "expected u", "missing field"] {
+        assert!(!out.contains(rust_words), "`{rust_words}` in:\n{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_change_temporal_cannot_take_is_refused_at_plan() {
+    let server = kube_server().await;
+    let at = |version: &str| {
+        config(&server, SHARDS_512).replace("\"1.29.1\"", &format!("\"{version}\""))
+    };
+    let ws = Workspace::new(Version::V1_15_5, &at("1.30.6"));
+    ws.apply();
+    for (version, wanted) in [
+        ("1.32.0", "apply 1.31.x first"),
+        ("1.29.1", "cannot go back"),
+    ] {
+        ws.write_config(&at(version));
+        let run = ws.run(&["plan", "-no-color", "-input=false"]);
+        assert_eq!(run.code, 1, "{}", run.all());
+        let out = run.all();
+        assert!(out.contains("Unsupported Temporal version change"), "{out}");
+        assert!(out.contains(wanted), "{out}");
     }
 }
 

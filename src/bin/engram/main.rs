@@ -40,12 +40,24 @@ fn main() -> ExitCode {
         Command::CodecServer(args) => codec_server::run(*args),
     };
     match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => print_output(&text),
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes the result to stdout. A reader that closed its end early (`engram ... | head`) is
+/// no error: the command ends quietly, as Unix tools do.
+fn print_output(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not write the output: {e}");
             ExitCode::from(2)
         }
     }
