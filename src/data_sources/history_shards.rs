@@ -140,6 +140,18 @@ impl DataSource<ProviderSettings> for HistoryShards {
             return Value::Null;
         };
         let r = sizing::calculate(&inputs);
+        if r.utilization_at_peak > 1.0 {
+            diags.warning(
+                "Load beyond what the largest shard count carries",
+                format!(
+                    "At today's peak each of the {} shards (the most the calculator recommends) would take {} writes/s, {:.0}% of what one shard can do ({} writes/s). The cluster would fall behind at peak; split the load over several clusters or lower the write latency.",
+                    r.history_shard_count,
+                    r.per_shard_load_at_peak,
+                    r.utilization_at_peak * 100.0,
+                    r.shard_capacity_per_second
+                ),
+            );
+        }
         Value::object([
             (
                 "peak_workflows_per_second",

@@ -261,13 +261,44 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     }
     if let Some(address) = t.get("address").as_str() {
         let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok_and(|p| p > 0)
         });
         if !valid {
             diags.attribute_error(
                 tpath("address"),
                 "Invalid temporal.address",
                 format!("{address:?} is not host:port; give the frontend's gRPC address, e.g. \"temporal-frontend.temporal:7233\"."),
+            );
+        }
+    }
+    if let Some(ca) = t.get("ca_certificate").as_str()
+        && !ca.contains("-----BEGIN CERTIFICATE-----")
+    {
+        diags.attribute_error(
+            tpath("ca_certificate"),
+            "Invalid temporal.ca_certificate",
+            "Expected a PEM certificate starting with -----BEGIN CERTIFICATE-----; use file(\"ca.crt\").",
+        );
+    }
+    if !k.get("token").is_null() && !k.get("token").is_unknown() && k.get("host").is_null() {
+        diags.attribute_error(
+            AttributePath::root("kubernetes").index(0),
+            "Token without a host",
+            "A token is sent to the API server named by `host`; set `host = \"https://HOST:PORT\"` (and `cluster_ca_certificate`), or use `config_path` with a kubeconfig instead.",
+        );
+    }
+    if let Some(namespace) = config.get("default_namespace").as_str() {
+        let valid = (1..=63).contains(&namespace.len())
+            && namespace
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !namespace.starts_with('-')
+            && !namespace.ends_with('-');
+        if !valid {
+            diags.attribute_error(
+                AttributePath::root("default_namespace"),
+                "Invalid default_namespace",
+                "A Kubernetes namespace name is 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit, e.g. \"temporal\".",
             );
         }
     }

@@ -180,14 +180,22 @@ pub fn import_id<'a>(
     example: &str,
     diags: &mut Diagnostics,
 ) -> Option<(&'a str, &'a str)> {
+    let label = |s: &str| {
+        (1..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
     match id.split_once('/') {
-        Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
-            Some((namespace, name))
-        }
+        Some((namespace, name)) if label(namespace) && label(name) => Some((namespace, name)),
         _ => {
+            // The ID's shape only, never its text: it may be anything a person pasted.
             diags.error(
                 "Invalid import ID",
-                format!("{id:?} is not NAMESPACE/NAME, e.g. `{example}`."),
+                format!(
+                    "The import ID must be NAMESPACE/NAME: two Kubernetes names (lower-case letters, digits and '-') separated by one '/', e.g. `{example}`."
+                ),
             );
             None
         }

@@ -373,6 +373,23 @@ impl Resource<ProviderSettings> for TemporalCluster {
     }
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(count) = config
+            .get("history_shard_count")
+            .as_i64()
+            .and_then(|n| u64::try_from(n).ok())
+            && count > 0
+            && !count.is_power_of_two()
+        {
+            diags.attribute_warning(
+                AttributePath::root("history_shard_count"),
+                "Shard count is not a power of two",
+                format!(
+                    "{count} shards is accepted, but the count can never change later, and engram_history_shards recommends powers of two, which divide evenly among history pods as they are added; {} or {} would be the usual choice.",
+                    count.next_power_of_two() / 2,
+                    count.next_power_of_two()
+                ),
+            );
+        }
         if config.is_fully_known() {
             let mut found = Diagnostics::default();
             if let Some(spec) = stack::spec::<Self>(config, "temporal", &mut found)

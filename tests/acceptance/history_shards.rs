@@ -259,3 +259,37 @@ fn cli_yaml_output_parses() {
     let doc: serde_json::Value = serde_yaml_ng::from_slice(&out.stdout).expect("yaml");
     assert_eq!(doc["recommendation"]["history_shard_count"], 4);
 }
+
+#[test]
+fn a_load_beyond_the_largest_count_and_an_odd_count_are_said_in_the_plan() {
+    let ws = workspace(Version::V1_15_5, "  peak_workflows_per_second = 100000");
+    let run = ws.ok(&["plan", "-no-color", "-input=false"]);
+    let out = run.all();
+    assert!(
+        out.contains("Warning: Load beyond what the largest shard count carries"),
+        "{out}"
+    );
+    assert!(out.contains("16384 shards"), "{out}");
+
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &format!(
+            r#"{PROVIDER}
+resource "engram_temporal_cluster" "odd" {{
+  name                = "odd"
+  namespace           = "temporal"
+  version             = "1.32.0"
+  history_shard_count = 3
+  persistence = {{
+    default    = {{ host = "h", database = "t", user = "u", password_secret = {{ name = "s", key = "p" }} }}
+    visibility = {{ host = "h", database = "v", user = "u", password_secret = {{ name = "s", key = "p" }} }}
+  }}
+}}
+"#
+        ),
+    );
+    let run = ws.run(&["validate", "-no-color"]);
+    let out = run.all();
+    assert!(out.contains("Shard count is not a power of two"), "{out}");
+    assert!(out.contains("2 or 4"), "{out}");
+}

@@ -99,3 +99,64 @@ fn the_kubernetes_token_never_reaches_state() {
     ws.apply();
     assert!(!ws.file("terraform.tfstate").contains("tok-9f8e7d6c5b4a"));
 }
+
+#[test]
+fn provider_settings_are_checked_at_plan_one_error_each() {
+    let out = plan_fails(&with_provider(
+        r#"  default_namespace = "Temporal_Prod"
+  kubernetes {
+    token = "tok-0a1b2c"
+  }
+  temporal {
+    address        = "https://frontend.example.com:7233"
+    ca_certificate = "not a certificate"
+  }"#,
+    ));
+    for expected in [
+        "Error: Invalid default_namespace",
+        "Error: Token without a host",
+        "Error: Invalid temporal.address",
+        "Error: Invalid temporal.ca_certificate",
+    ] {
+        assert_eq!(out.matches(expected).count(), 1, "{expected}:\n{out}");
+    }
+    assert!(!out.contains("tok-0a1b2c"), "the token is never shown");
+}
+
+#[test]
+fn import_ids_are_checked_as_ids_first() {
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        r#"
+terraform {
+  required_providers {
+    engram = { source = "engram/engram" }
+  }
+}
+provider "engram" {
+  kubernetes {
+    host  = "https://127.0.0.1:1"
+    token = "x"
+  }
+}
+import {
+  to = engram_temporal_cluster.prod
+  id = "a/b/c"
+}
+resource "engram_temporal_cluster" "prod" {
+  name                = "prod"
+  version             = "1.32.0"
+  history_shard_count = 512
+  persistence = {
+    default    = { host = "h", database = "t", user = "u", password_secret = { name = "s", key = "p" } }
+    visibility = { host = "h", database = "v", user = "u", password_secret = { name = "s", key = "p" } }
+  }
+}
+"#,
+    );
+    let out = plan_fails(&ws);
+    assert!(out.contains("Invalid import ID"), "{out}");
+    assert!(out.contains("NAMESPACE/NAME"), "{out}");
+    assert!(!out.contains("was not found"), "{out}");
+    assert!(!out.contains("127.0.0.1:1"), "no request was made:\n{out}");
+}
