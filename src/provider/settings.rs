@@ -14,6 +14,10 @@ use tokio::sync::OnceCell;
 pub struct ProviderSettings {
     /// Namespace for resources that do not name one.
     pub default_namespace: String,
+    /// Whether `default_namespace` comes from a value not known until apply (the provider
+    /// configured from another resource of the same run): plans must then leave namespaces
+    /// unknown rather than promise `temporal`.
+    pub default_namespace_unknown: bool,
     /// How to reach Kubernetes.
     pub kubernetes: KubernetesSettings,
     /// How to reach Temporal, when configured.
@@ -125,6 +129,7 @@ impl ProviderSettings {
         Self {
             default_namespace: string(config, "default_namespace")
                 .unwrap_or_else(|| "temporal".into()),
+            default_namespace_unknown: config.get("default_namespace").is_unknown(),
             kubernetes: KubernetesSettings {
                 config_path: string(&k, "config_path"),
                 config_context: string(&k, "config_context"),

@@ -86,6 +86,14 @@ pub fn plan<S: DeployedStack>(
         support::overlay_unknowns(&mut value, req.config.get(name));
         planned.set(name, value);
     }
+    let namespace_from_provider = req.config.get("namespace").is_null()
+        && ctx
+            .provider
+            .as_ref()
+            .is_some_and(|p| p.default_namespace_unknown);
+    if namespace_from_provider {
+        planned.set("namespace", Value::Unknown);
+    }
     if let Value::List(lines) = req.prior.get("drift")
         && !lines.is_empty()
     {

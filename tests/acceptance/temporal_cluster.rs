@@ -334,3 +334,47 @@ async fn cluster_smoke_on_terraform_1_0_3() {
     ws.assert_no_changes();
     assert_eq!(ws.outputs()["id"], "temporal-prod/prod");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_from_a_provider_setting_known_only_at_apply_is_planned_unknown() {
+    let server = kube_server().await;
+    let config = format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+resource "terraform_data" "namespace" {{
+  input = "temporal-late"
+}}
+provider "engram" {{
+  default_namespace = terraform_data.namespace.output
+  kubernetes {{
+    config_path = "{}"
+  }}
+}}
+resource "engram_temporal_cluster" "late" {{
+  name                = "late"
+  version             = "1.32.0"
+  history_shard_count = 512
+  persistence = {{
+    default    = {{ host = "pg", database = "temporal", user = "temporal", password_secret = {{ name = "pg", key = "password" }} }}
+    visibility = {{ host = "pg", database = "temporal_visibility", user = "temporal", password_secret = {{ name = "pg", key = "password" }} }}
+  }}
+}}
+output "namespace" {{ value = engram_temporal_cluster.late.namespace }}
+"#,
+        server.kubeconfig_path().display()
+    );
+    let ws = Workspace::new(Version::V1_15_5, &config);
+    let plan = ws.ok(&["plan", "-no-color", "-input=false"]);
+    assert!(
+        !plan.all().contains("namespace = \"temporal\""),
+        "the plan must not promise the fallback namespace:\n{}",
+        plan.all()
+    );
+    ws.apply();
+    assert_eq!(ws.outputs()["namespace"], "temporal-late");
+    ws.assert_no_changes();
+}
