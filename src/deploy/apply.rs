@@ -198,7 +198,7 @@ impl Deployer {
                     operator: operator_of(manifest.kind),
                 })
             }
-            Err(error) => Err(DeployError::api("apply", &id, &error)),
+            Err(error) => Err(self.api_error("apply", &id, &error)),
         }
     }
 
@@ -306,7 +306,7 @@ impl Deployer {
         match result {
             Ok(_) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
-            Err(error) => Err(DeployError::api("delete", id, &error)),
+            Err(error) => Err(self.api_error("delete", id, &error)),
         }
     }
 }

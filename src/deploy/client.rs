@@ -18,12 +18,26 @@ const BACKOFF: Duration = Duration::from_millis(200);
 #[derive(Clone)]
 pub struct Deployer {
     pub(crate) client: kube::Client,
+    /// The API server's address, named in errors when it cannot be reached.
+    server: String,
 }
 
 impl Deployer {
-    /// Uses an existing client (the provider builds one and shares it).
-    pub fn new(client: kube::Client) -> Self {
-        Self { client }
+    /// Uses an existing client (the provider builds one and shares it) for the API server at
+    /// `server`.
+    pub fn new(client: kube::Client, server: String) -> Self {
+        Self { client, server }
+    }
+
+    /// A failed request as an error that says what was done, to what, and what to do; one
+    /// that never reached the server names the address it tried.
+    pub(crate) fn api_error(
+        &self,
+        action: &'static str,
+        object: impl ToString,
+        error: &kube::Error,
+    ) -> DeployError {
+        DeployError::api(action, object, error, &self.server)
     }
 
     /// Connects with a kubeconfig file, or with the usual inference (KUBECONFIG, in-cluster)
@@ -47,9 +61,10 @@ impl Deployer {
         config.connect_timeout = Some(request_timeout);
         config.read_timeout = Some(request_timeout);
         config.write_timeout = Some(request_timeout);
+        let server = config.cluster_url.to_string();
         let client =
             kube::Client::try_from(config).map_err(|e| DeployError::Kubeconfig(e.to_string()))?;
-        Ok(Self { client })
+        Ok(Self { client, server })
     }
 
     /// The dynamic API of a kind, in a namespace (ignored for cluster-scoped kinds).

@@ -28,7 +28,7 @@ pub enum DeployError {
         /// The server's message.
         message: String,
         /// What to do.
-        hint: &'static str,
+        hint: String,
         /// The HTTP status, when there was one.
         code: Option<u16>,
     },
@@ -127,8 +127,13 @@ pub enum DeployError {
 }
 
 impl DeployError {
-    /// Wraps a kube error with the action and object.
-    pub(crate) fn api(action: &'static str, object: impl ToString, error: &kube::Error) -> Self {
+    /// Wraps a kube error with the action, the object and the server it was sent to.
+    pub(crate) fn api(
+        action: &'static str,
+        object: impl ToString,
+        error: &kube::Error,
+        server: &str,
+    ) -> Self {
         let (code, message) = match error {
             kube::Error::Api(status) => (Some(status.code), status.message.clone()),
             other => (None, other.to_string()),
@@ -144,10 +149,19 @@ impl DeployError {
                 "; the API server is overloaded or failing: apply again when it recovers (objects already written are kept and converge)"
             }
             None => {
-                "; the API server could not be reached: check the kubeconfig's server address and network"
+                return DeployError::Api {
+                    action,
+                    object: object.to_string(),
+                    message,
+                    hint: format!(
+                        "; the API server at {server} could not be reached: check that address (the kubeconfig's server, or the provider's kubernetes.host) and the network"
+                    ),
+                    code,
+                };
             }
             _ => "",
-        };
+        }
+        .to_string();
         DeployError::Api {
             action,
             object: object.to_string(),

@@ -23,7 +23,7 @@ impl Deployer {
             Err(error) if is_not_found(&error) => Err(DeployError::NotFound {
                 what: format!("{what} ({id})"),
             }),
-            Err(error) => Err(DeployError::api("read", id, &error)),
+            Err(error) => Err(self.api_error("read", id, &error)),
         }
     }
 

@@ -41,7 +41,7 @@ impl Deployer {
         let list = match retry(|| api.list(&params)).await {
             Ok(list) => list,
             Err(error) if is_not_found(&error) => return Ok(Vec::new()),
-            Err(error) => return Err(DeployError::api("list", kind.name(), &error)),
+            Err(error) => return Err(self.api_error("list", kind.name(), &error)),
         };
         Ok(list
             .items

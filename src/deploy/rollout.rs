@@ -143,7 +143,7 @@ impl Deployer {
                 let api = self.api_for(id);
                 let object = retry(|| api.get(&id.name))
                     .await
-                    .map_err(|e| DeployError::api("read", id, &e))?;
+                    .map_err(|e| self.api_error("read", id, &e))?;
                 let value = serde_json::to_value(&object).unwrap_or_default();
                 match evaluate(id, &value)? {
                     State::Ready => progress.report(&ProgressEvent::Ready(id.clone())),

@@ -143,7 +143,8 @@ fn transport_kind(error: &reqwest::Error, timeout: Duration) -> KmsErrorKind {
     }
 }
 
-/// The error text without the request URL (which is logged elsewhere and may be long).
+/// The error text with the address it tried (scheme, host and port), but not the whole request
+/// URL, whose path and query may be long or name more than the reader needs.
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
@@ -154,6 +155,10 @@ fn without_url(error: &reqwest::Error) -> String {
         text.push_str(": ");
         text.push_str(&inner.to_string());
         source = inner.source();
+    }
+    if let Some(url) = error.url() {
+        text.push_str("; tried ");
+        text.push_str(&url.origin().ascii_serialization());
     }
     text
 }
@@ -212,5 +217,10 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(err.kind, KmsErrorKind::Unavailable(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("tried http://127.0.0.1:{port}")),
+            "the error names the address it tried: {err}"
+        );
     }
 }

@@ -155,7 +155,7 @@ impl ProviderSettings {
         let k = self.kubernetes.clone();
         Ok(self
             .deployer
-            .get_or_try_init(|| async move { kube_client(&k).await.map(Deployer::new) })
+            .get_or_try_init(|| async move { kube_client(&k).await })
             .await?)
     }
 
@@ -178,7 +178,7 @@ impl ProviderSettings {
     }
 }
 
-async fn kube_client(k: &KubernetesSettings) -> Result<kube::Client, DeployError> {
+async fn kube_client(k: &KubernetesSettings) -> Result<Deployer, DeployError> {
     let bad = |e: String| DeployError::Kubeconfig(e);
     let mut config = if let Some(host) = &k.host {
         let mut config = kube::Config::new(host.parse().map_err(|e| bad(format!("host: {e}")))?);
@@ -214,7 +214,9 @@ async fn kube_client(k: &KubernetesSettings) -> Result<kube::Client, DeployError
     config.connect_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
     config.read_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
     config.write_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
-    kube::Client::try_from(config).map_err(|e| bad(e.to_string()))
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
+    Ok(Deployer::new(client, server))
 }
 
 /// `~/x` as the user means it.

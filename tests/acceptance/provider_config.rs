@@ -160,3 +160,47 @@ resource "engram_temporal_cluster" "prod" {
     assert!(!out.contains("was not found"), "{out}");
     assert!(!out.contains("127.0.0.1:1"), "no request was made:\n{out}");
 }
+
+#[test]
+fn an_unreachable_api_server_is_named_in_the_error() {
+    let port = crate::support::free_port();
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+  kubernetes {{
+    host  = "https://127.0.0.1:{port}"
+    token = "x"
+  }}
+}}
+resource "engram_temporal_cluster" "prod" {{
+  name                = "prod"
+  version             = "1.32.0"
+  history_shard_count = 512
+  persistence = {{
+    default    = {{ host = "h", database = "t", user = "u", password_secret = {{ name = "s", key = "p" }} }}
+    visibility = {{ host = "h", database = "v", user = "u", password_secret = {{ name = "s", key = "p" }} }}
+  }}
+  timeouts {{
+    create = "30s"
+  }}
+}}
+"#
+        ),
+    );
+    let run = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        out.contains(&format!(
+            "the API server at https://127.0.0.1:{port}/ could not be reached"
+        )),
+        "{out}"
+    );
+}
