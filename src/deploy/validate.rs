@@ -367,11 +367,8 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
     );
     c.resources("web_ui.resources", &ui.resources);
     if let Some(endpoint) = &ui.codec_endpoint {
-        c.url(
-            "web_ui.codec_endpoint",
-            endpoint,
-            ui.codec_pass_access_token,
-        );
+        // The browser sends payloads to it and receives them in clear: https only.
+        c.url("web_ui.codec_endpoint", endpoint, true);
     }
     if ui.codec_pass_access_token && ui.codec_endpoint.is_none() {
         c.fail(

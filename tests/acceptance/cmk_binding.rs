@@ -322,6 +322,13 @@ resource "engram_cmk_binding" "dev" {{
     );
     ws.apply();
     ws.assert_no_changes();
+    let plan = ws.ok(&["plan", "-no-color", "-input=false"]);
+    assert!(
+        plan.all()
+            .contains("DEVELOPMENT ONLY: the customer key is a local file"),
+        "the plan itself says it, not only TF_LOG:\n{}",
+        plan.all()
+    );
     assert_eq!(
         ws.resource("engram_cmk_binding")["key_ids"]
             .as_array()
@@ -364,4 +371,34 @@ async fn pointing_the_binding_at_another_customer_key_is_refused_and_changes_not
     // Back on the right key the plan is empty again.
     ws.write_config(&config(&bao, ""));
     ws.assert_no_changes();
+}
+
+#[test]
+fn a_retention_of_zero_days_is_refused_at_plan() {
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        r#"
+terraform {
+  required_providers {
+    engram = { source = "engram/engram" }
+  }
+}
+provider "engram" {}
+resource "engram_cmk_binding" "p" {
+  scope                    = "payments"
+  namespace_retention_days = 0
+  vault_transit {
+    address  = "https://vault.example.com:8200"
+    key_name = "k"
+  }
+}
+"#,
+    );
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all().contains("Invalid namespace_retention_days"),
+        "{}",
+        run.all()
+    );
 }

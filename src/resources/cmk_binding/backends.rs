@@ -170,7 +170,7 @@ fn local_block() -> Block {
 }
 
 /// The one item of block `name`, or null.
-fn block_of<'a>(v: &'a Value, name: &str) -> &'a Value {
+pub(super) fn block_of<'a>(v: &'a Value, name: &str) -> &'a Value {
     match v.get(name) {
         Value::List(items) => items.first().unwrap_or(&Value::Null),
         _ => &Value::Null,

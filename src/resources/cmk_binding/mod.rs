@@ -185,7 +185,7 @@ impl Resource<ProviderSettings> for CmkBinding {
                     .description("How long a replaced data key keeps decrypting before it is retired. At least `namespace_retention_days + longest_workflow_run_days`. Default 400."),
                 Attribute::new("namespace_retention_days", Type::Number)
                     .default(Value::int(DEFAULT_RETENTION_DAYS))
-                    .validate(IntegerBetween { min: 0, max: 36500 })
+                    .validate(IntegerBetween { min: 1, max: 36500 })
                     .description("The longest retention of the namespaces whose payloads these keys seal. Default 30."),
                 Attribute::new("longest_workflow_run_days", Type::Number)
                     .default(Value::int(DEFAULT_RUN_DAYS))
@@ -253,6 +253,13 @@ impl Resource<ProviderSettings> for CmkBinding {
             );
         }
         backends::validate(config, diags);
+        if !backends::block_of(config, "local").is_null() {
+            diags.attribute_warning(
+                AttributePath::root("local"),
+                "DEVELOPMENT ONLY: the customer key is a local file",
+                "The `local` key backend keeps the key that wraps the data keys in a file on this machine, outside any KMS: no customer control, no audit, no revocation. Use aws_kms, azure_key_vault, gcp_kms or vault_transit for any data that matters.",
+            );
+        }
     }
 
     async fn modify_plan(
