@@ -80,17 +80,16 @@ impl Diagnostics {
         self.0.extend(other.0);
     }
 
-    /// Appends `other`'s diagnostics except errors that repeat one already here: an error on an
-    /// attribute that already has one, or an error on no attribute once errors were found (it
-    /// reports their consequence). A wrong value gets one error, from the first check that
-    /// found it.
+    /// Appends `other`'s diagnostics except errors on an attribute that already has one: a
+    /// wrong value gets one error, from the first check that found it.
     pub fn extend_new_errors(&mut self, other: Diagnostics) {
         for d in other.0 {
             let repeated = d.severity == Severity::Error
-                && self.0.iter().any(|e| {
-                    e.severity == Severity::Error
-                        && (d.attribute.is_none() || e.attribute == d.attribute)
-                });
+                && d.attribute.is_some()
+                && self
+                    .0
+                    .iter()
+                    .any(|e| e.severity == Severity::Error && e.attribute == d.attribute);
             if !repeated {
                 self.0.push(d);
             }
@@ -136,14 +135,19 @@ mod tests {
         );
         let mut second = Diagnostics::default();
         second.attribute_error(AttributePath::root("port"), "Invalid port", "must not be 0");
-        second.error("Invalid configuration", "a consequence");
+        second.error("Exactly one backend", "independent");
         second.attribute_error(AttributePath::root("name"), "Invalid name", "letters");
         second.warning("Development only", "kept");
         first.extend_new_errors(second);
         let summaries: Vec<&str> = first.iter().map(|d| d.summary.as_str()).collect();
         assert_eq!(
             summaries,
-            ["Invalid port", "Invalid name", "Development only"]
+            [
+                "Invalid port",
+                "Exactly one backend",
+                "Invalid name",
+                "Development only"
+            ]
         );
     }
 }

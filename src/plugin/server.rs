@@ -110,7 +110,8 @@ impl<P: Provider> ProviderService<P> {
     }
 }
 
-/// Decodes a configuration and runs the schema's validators, then the type's own checks.
+/// Decodes a configuration and runs the schema's validators, then the type's own checks, which
+/// see the validators' findings (so they can keep to one error per wrong value).
 fn validate_config(
     config: Option<&pb::DynamicValue>,
     schema: &Schema,
@@ -122,9 +123,7 @@ fn validate_config(
     let config = decode(config, ty, &format!("{what} configuration"), &mut diags);
     if !diags.has_errors() {
         validate_block(&schema.block, &config, None, &mut diags);
-        let mut own = Diagnostics::default();
-        check(&config, &mut own);
-        diags.extend_new_errors(own);
+        check(&config, &mut diags);
     }
     diagnostics(diags)
 }

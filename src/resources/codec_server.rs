@@ -185,6 +185,9 @@ impl Resource<ProviderSettings> for CodecServer {
                 }
             }
         }
+        if config.is_fully_known() {
+            stack::validate_spec::<Self>(config, diags);
+        }
     }
 
     async fn modify_plan(

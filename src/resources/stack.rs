@@ -45,6 +45,24 @@ pub fn spec<S: DeployedStack>(
     )
 }
 
+/// Checks a fully known configuration as the spec it becomes, after the schema's validators
+/// (whose findings are in `diags`): each spec problem once, on its attribute, unless a validator
+/// already named that attribute; a configuration that does not even form a spec is reported only
+/// when the validators found nothing (otherwise it is their consequence).
+pub fn validate_spec<S: DeployedStack>(config: &Value, diags: &mut Diagnostics) {
+    let mut found = Diagnostics::default();
+    match spec::<S>(config, "temporal", &mut found) {
+        Some(spec) => {
+            if let Err(e) = S::render_spec(&spec) {
+                support::spec_problems(&e, &mut found);
+            }
+            diags.extend_new_errors(found);
+        }
+        None if !diags.has_errors() => diags.extend(found),
+        None => {}
+    }
+}
+
 /// The spec and its objects for a plan or state value.
 pub fn render<S: DeployedStack>(
     value: &Value,

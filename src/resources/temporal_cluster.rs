@@ -391,13 +391,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
             );
         }
         if config.is_fully_known() {
-            let mut found = Diagnostics::default();
-            if let Some(spec) = stack::spec::<Self>(config, "temporal", &mut found)
-                && let Err(e) = deploy::render_temporal_cluster(&spec)
-            {
-                support::spec_problems(&e, &mut found);
-            }
-            diags.extend(found);
+            stack::validate_spec::<Self>(config, diags);
         }
     }
 

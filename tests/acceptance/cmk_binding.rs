@@ -402,3 +402,29 @@ resource "engram_cmk_binding" "p" {
         run.all()
     );
 }
+
+#[tokio::test]
+async fn a_customer_key_refresh_cannot_check_is_said_in_the_plan() {
+    let bao = bao_with_key().await;
+    let ws = workspace(&config(&bao, ""));
+    ws.apply();
+    // The write-only token is not in state: refresh has no credential for Vault.
+    let plan = ws.ok(&["plan", "-no-color", "-input=false"]);
+    let out = plan.all();
+    assert!(
+        out.contains("Warning: The customer key could not be checked"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&bao.address),
+        "names the key's address:\n{out}"
+    );
+    assert!(!out.contains(ROOT_TOKEN));
+    ws.set_env("VAULT_TOKEN", ROOT_TOKEN);
+    let plan = ws.ok(&["plan", "-no-color", "-input=false"]);
+    assert!(
+        !plan.all().contains("could not be checked"),
+        "{}",
+        plan.all()
+    );
+}

@@ -391,8 +391,18 @@ impl Resource<ProviderSettings> for CmkBinding {
         diags: &mut Diagnostics,
     ) -> Option<(Value, Vec<u8>)> {
         let mut state = state.clone();
-        if let Ok(provider) = backends::key_provider(&state).await {
-            match provider.describe_key().await {
+        let unchecked = |diags: &mut Diagnostics, reason: &str| {
+            diags.warning(
+                "The customer key could not be checked",
+                format!(
+                    "{} could not be read during refresh: {reason}. This plan cannot tell whether the data keys need re-wrapping under a newer customer key version, or whether the key is still enabled. Make the KMS reachable with credentials at plan time (for example VAULT_TOKEN in the environment) and plan again.",
+                    describe(backends::location(&state).as_ref())
+                ),
+            );
+        };
+        match backends::key_provider(&state).await {
+            Err(e) => unchecked(diags, &e),
+            Ok(provider) => match provider.describe_key().await {
                 Ok(d) => {
                     if !d.enabled {
                         diags.warning(
@@ -405,10 +415,8 @@ impl Resource<ProviderSettings> for CmkBinding {
                         d.latest_version.map_or(Value::Null, Value::String),
                     );
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not describe the customer key during refresh")
-                }
-            }
+                Err(e) => unchecked(diags, &e.to_string()),
+            },
         }
         Some((state, private.to_vec()))
     }
