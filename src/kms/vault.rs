@@ -388,10 +388,14 @@ impl KeyProvider for VaultTransit {
                 .and_then(Value::as_u64)
                 .map(|v| v.to_string())
         };
+        // A key wraps only when its type encrypts (`supports_encryption` and
+        // `supports_decryption` in the read-key answer: false for signing keys such as
+        // ed25519; Vault Transit API docs, "Read key").
+        let capable = |field: &str| data.get(field).and_then(Value::as_bool).unwrap_or(true);
         Ok(KeyDescription {
             backend: Backend::VaultTransit,
             key: self.key.clone(),
-            enabled: true,
+            enabled: capable("supports_encryption") && capable("supports_decryption"),
             latest_version: number("latest_version"),
             min_decryption_version: number("min_decryption_version"),
         })

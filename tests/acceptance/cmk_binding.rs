@@ -5,6 +5,7 @@
 use crate::openbao::{OpenBao, ROOT_TOKEN};
 use crate::terraform::{Version, Workspace};
 use engram::codec::{Keyring, KeyringDocument, Payload, PayloadCodec};
+use engram::kms::KeyProvider;
 use engram::kms::vault::VaultTransit;
 use std::sync::Arc;
 
@@ -276,10 +277,12 @@ async fn an_unreachable_kms_fails_create_without_state() {
     let ws = workspace(&config(&OpenBao::start().await, "").replace("payments-kek", "missing-key"));
     let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(run.code, 1, "{}", run.all());
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.contains("The customer key cannot be used"), "{out}");
+    assert!(out.contains("missing-key"), "names the key: {out}");
     assert!(
-        run.all().contains("Could not create the first data key"),
-        "{}",
-        run.all()
+        out.contains("tried http://127.0.0.1:"),
+        "names the address: {out}"
     );
     assert!(
         !ws.file_exists("terraform.tfstate")
@@ -426,5 +429,25 @@ async fn a_customer_key_refresh_cannot_check_is_said_in_the_plan() {
         !plan.all().contains("could not be checked"),
         "{}",
         plan.all()
+    );
+}
+
+#[tokio::test]
+async fn a_customer_key_that_does_not_exist_is_never_created() {
+    let bao = bao_with_key().await;
+    let ws = workspace(&config(&bao, "").replace("payments-kek", "payments-kek-typo"));
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.contains("The customer key cannot be used"), "{out}");
+    assert!(out.contains("payments-kek-typo"), "names the key: {out}");
+    assert!(
+        out.contains("vault write -f transit/keys/"),
+        "says how to create it: {out}"
+    );
+    let transit = bao.transit("payments-kek-typo");
+    assert!(
+        transit.describe_key().await.is_err(),
+        "no Transit key was created under the misspelt name"
     );
 }

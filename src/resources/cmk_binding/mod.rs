@@ -54,6 +54,43 @@ fn location_change(doc: &KeyringDocument, planned: &Value) -> Option<String> {
 }
 
 /// `backend {setting = value, ...}` for messages (settings are never secret).
+/// Checks, before any data key is made, that the named customer key exists and can wrap: no
+/// backend may create or upsert a customer key (a misspelt Vault key name would otherwise make a
+/// new Transit key that nobody set a policy on).
+async fn customer_key_usable(provider: &dyn crate::kms::KeyProvider) -> Result<(), String> {
+    use crate::kms::{Backend, KmsErrorKind};
+    let how_to_create = |backend: Backend| match backend {
+        Backend::VaultTransit => {
+            "create it with `vault write -f transit/keys/<name>` (type aes256-gcm96) and grant the provider read, encrypt, decrypt and rewrap on it"
+        }
+        Backend::AwsKms => {
+            "create a symmetric ENCRYPT_DECRYPT key (`aws kms create-key`) and name it by ARN or alias"
+        }
+        Backend::AzureKeyVault => {
+            "create an RSA key in the vault (`az keyvault key create`) with wrapKey and unwrapKey permitted"
+        }
+        Backend::GcpKms => {
+            "create a symmetric ENCRYPT_DECRYPT crypto key (`gcloud kms keys create --purpose encryption`)"
+        }
+        _ => "create it first",
+    };
+    match provider.describe_key().await {
+        Ok(d) if d.enabled => Ok(()),
+        Ok(d) => Err(format!(
+            "{} reports key {} disabled, or of a type that cannot encrypt: enable it, or name a symmetric encryption key",
+            provider.backend(),
+            d.key
+        )),
+        Err(e) if matches!(e.kind, KmsErrorKind::KeyNotFound(_)) => Err(format!(
+            "{e}. The key must exist before the binding is created: {}",
+            how_to_create(provider.backend())
+        )),
+        Err(e) => Err(format!(
+            "{e}. The key must be readable before the binding is created."
+        )),
+    }
+}
+
 fn describe(location: Option<&crate::codec::CustomerKeyLocation>) -> String {
     location.map_or_else(
         || "not recorded".to_string(),
@@ -363,6 +400,10 @@ impl Resource<ProviderSettings> for CmkBinding {
                 return (Value::Null, Vec::new());
             }
         };
+        if let Err(problem) = customer_key_usable(provider.as_ref()).await {
+            diags.error("The customer key cannot be used", problem);
+            return (Value::Null, Vec::new());
+        }
         let mut doc = match KeyringDocument::create(scope, provider.as_ref()).await {
             Ok(doc) => doc,
             Err(e) => {
