@@ -1,6 +1,7 @@
 //! Schemas: what a provider, resource or data source accepts and computes. Attributes are built
 //! with small chained calls, and carry their own validators and plan modifiers.
 
+use super::path::AttributePath;
 use super::plan_modifiers::PlanModifier;
 use super::types::Type;
 use super::validators::Validator;
@@ -248,6 +249,31 @@ impl Block {
             attrs.insert(b.name.clone(), wrap(b.nesting, b.block.value_type()));
         }
         Type::Object(attrs)
+    }
+
+    /// The paths of write-only attributes that `value` sets, in nested blocks too.
+    pub fn write_only_set(&self, value: &Value, at: Option<&AttributePath>) -> Vec<AttributePath> {
+        let path = |name: &str| match at {
+            Some(p) => p.clone().attr(name),
+            None => AttributePath::root(name),
+        };
+        let mut found: Vec<AttributePath> = self
+            .attributes
+            .iter()
+            .filter(|a| a.write_only && !value.get(&a.name).is_null())
+            .map(|a| path(&a.name))
+            .collect();
+        for nb in &self.blocks {
+            if let Value::List(items) | Value::Set(items) = value.get(&nb.name) {
+                for (i, item) in items.iter().enumerate() {
+                    found.extend(nb.block.write_only_set(
+                        item,
+                        Some(&path(&nb.name).index(i64::try_from(i).unwrap_or(i64::MAX))),
+                    ));
+                }
+            }
+        }
+        found
     }
 
     /// Nulls every write-only attribute, in nested blocks too: write-only values are

@@ -43,7 +43,22 @@ pub struct ProviderService<P: Provider> {
     data_sources: BTreeMap<String, Typed<dyn DataSource<P::Data>>>,
     ephemeral: BTreeMap<String, Typed<dyn EphemeralResource<P::Data>>>,
     configured: RwLock<Option<Arc<P::Data>>>,
+    /// The version of Terraform that configured the provider (ConfigureProvider tells it).
+    terraform_version: RwLock<Option<String>>,
     stop: Mutex<CancellationToken>,
+}
+
+/// Write-only attributes are understood from Terraform 1.11; an older Terraform treats them as
+/// ordinary attributes and would keep their values in state.
+const WRITE_ONLY_SINCE: (u32, u32) = (1, 11);
+
+/// Whether a Terraform version (`1.0.3`) predates write-only attributes.
+fn before_write_only(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) < WRITE_ONLY_SINCE,
+        _ => false,
+    }
 }
 
 impl<P: Provider> ProviderService<P> {
@@ -71,6 +86,7 @@ impl<P: Provider> ProviderService<P> {
             data_sources,
             ephemeral,
             configured: RwLock::new(None),
+            terraform_version: RwLock::new(None),
             stop: Mutex::new(CancellationToken::new()),
         }
     }
@@ -348,6 +364,10 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             &mut diags,
         );
         tracing::info!(terraform_version = %req.terraform_version, "configuring provider");
+        *self
+            .terraform_version
+            .write()
+            .expect("terraform version lock") = Some(req.terraform_version.clone());
         if !diags.has_errors()
             && let Some(data) = self.provider.configure(&config, &mut diags).await
         {
@@ -435,6 +455,23 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 &mut diags,
             )
             .await;
+        let old_terraform = self
+            .terraform_version
+            .read()
+            .expect("terraform version lock")
+            .clone()
+            .filter(|v| before_write_only(v));
+        if let Some(version) = old_terraform {
+            for attribute in r.schema.block.write_only_set(&config, None) {
+                diags.attribute_error(
+                    attribute.clone(),
+                    "Write-only attribute needs Terraform 1.11",
+                    format!(
+                        "Terraform {version} does not know write-only attributes (they arrived in Terraform 1.11) and would keep `{attribute}` in its state. Remove it and give the credential through the environment instead, as the attribute's documentation describes, or use Terraform 1.11 or newer."
+                    ),
+                );
+            }
+        }
         r.schema.block.clear_write_only(&mut planned);
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state: Some(encode(&planned, &r.ty)),

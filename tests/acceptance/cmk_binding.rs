@@ -451,3 +451,28 @@ async fn a_customer_key_that_does_not_exist_is_never_created() {
         "no Transit key was created under the misspelt name"
     );
 }
+
+#[tokio::test]
+async fn a_write_only_token_on_terraform_1_0_3_is_a_clear_error() {
+    let bao = bao_with_key().await;
+    let ws = Workspace::new(
+        Version::V1_0_3,
+        &config(&bao, "")
+            .replace("  ephemeral = true\n", "")
+            .replace(
+                "variable \"vault_token\" {",
+                "variable \"vault_token\" {\n  default = \"t\"",
+            ),
+    );
+    ws.set_env("TF_VAR_vault_token", ROOT_TOKEN);
+    let run = ws.run(&["plan", "-no-color", "-input=false"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        out.contains("Write-only attribute needs Terraform 1.11"),
+        "{out}"
+    );
+    assert!(out.contains("Terraform 1.0.3"), "{out}");
+    assert!(!out.contains("bug in the provider"), "{out}");
+    assert!(!out.contains(ROOT_TOKEN), "{out}");
+}
