@@ -377,3 +377,39 @@ async fn a_different_shard_count_is_a_hard_error_for_apply_and_drift() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_cluster_without_the_prometheus_operator_crds_is_told_what_to_install_or_turn_off() {
+    let mut options = kube_api::Options::without_crds();
+    options.auto_ready = Some(Duration::from_millis(5));
+    let server = kube_api::KubeApiServer::start_with(options)
+        .await
+        .expect("start kube-api");
+    let deployer = deployer(&server).await;
+    let cancel = CancellationToken::new();
+    let mut spec = example("quickstart").temporal_cluster.unwrap();
+    let error = deployer
+        .apply(
+            &render_temporal_cluster(&spec).unwrap(),
+            &fast(LONG),
+            &NoProgress,
+            &cancel,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, DeployError::MissingKind { operator, .. } if operator.contains("Prometheus Operator")),
+        "{error}"
+    );
+    spec.metrics.service_monitor = false;
+    spec.metrics.prometheus_rule = false;
+    deployer
+        .apply(
+            &render_temporal_cluster(&spec).unwrap(),
+            &fast(LONG),
+            &NoProgress,
+            &cancel,
+        )
+        .await
+        .expect("with metrics objects off, no CRD is needed");
+}

@@ -257,20 +257,18 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(pod::selector(selector_labels.clone())),
             policy_types: Some(vec!["Ingress".into()]),
-            // A rule with no peers would admit every source: with none given, no rule at all.
-            ingress: Some(
-                (!peers.is_empty())
-                    .then(|| NetworkPolicyIngressRule {
-                        from: Some(peers),
-                        ports: Some(vec![NetworkPolicyPort {
-                            port: Some(IntOrString::Int(PORT)),
-                            protocol: Some("TCP".into()),
-                            ..NetworkPolicyPort::default()
-                        }]),
-                    })
-                    .into_iter()
-                    .collect(),
-            ),
+            // A rule with no peers would admit every source: with none given, no rule at all
+            // (and no `ingress` list, which a real server omits when empty).
+            ingress: (!peers.is_empty()).then(|| {
+                vec![NetworkPolicyIngressRule {
+                    from: Some(peers),
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::Int(PORT)),
+                        protocol: Some("TCP".into()),
+                        ..NetworkPolicyPort::default()
+                    }]),
+                }]
+            }),
             ..NetworkPolicySpec::default()
         }),
     };

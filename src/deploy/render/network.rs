@@ -81,7 +81,8 @@ fn policy(
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(pods),
             policy_types: Some(vec!["Ingress".into()]),
-            ingress: Some(ingress),
+            // An empty list is omitted by a real server (omitempty); no rule denies all ingress.
+            ingress: (!ingress.is_empty()).then_some(ingress),
             ..NetworkPolicySpec::default()
         }),
     };

@@ -159,7 +159,9 @@ pub fn mount(volume: &str, path: &str) -> VolumeMount {
     VolumeMount {
         name: volume.to_string(),
         mount_path: path.to_string(),
-        read_only: Some(volume != "tmp"),
+        // `readOnly` is a plain bool with omitempty (core/v1 VolumeMount): a real server stores
+        // no `false`, so one is never sent, or the object would never look applied.
+        read_only: (volume != "tmp").then_some(true),
         ..VolumeMount::default()
     }
 }

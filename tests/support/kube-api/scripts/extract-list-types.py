@@ -4,8 +4,10 @@
 The definitions come from PyPI kubernetes-validate==1.37.0 (installed by scripts/tools/kube-api into
 .tools/venvs/kubernetes-validate-1.37.0). For every kind the test server serves, this walks the type graph
 from the kind's root definition and keeps only what server-side apply needs: the fields of each
-struct, and for lists and maps their x-kubernetes-list-type, x-kubernetes-list-map-keys and
-x-kubernetes-map-type annotations. Descriptions, enums and validation rules are dropped.
+struct, the JSON type of each scalar (string, integer with its
+format, number, boolean, or the special types int-or-string, quantity, date-time and base64 bytes),
+and for lists and maps their x-kubernetes-list-type, x-kubernetes-list-map-keys and
+x-kubernetes-map-type annotations. Descriptions, enums and other validation rules are dropped.
 
 Usage: scripts/extract-list-types.py [--check] [path/to/_definitions.json]
   --check   compare with the committed file instead of writing it; exit 1 when they differ
@@ -33,6 +35,16 @@ KINDS = {
     "policy/v1/PodDisruptionBudget": "io.k8s.api.policy.v1.PodDisruptionBudget",
     "rbac.authorization.k8s.io/v1/Role": "io.k8s.api.rbac.v1.Role",
     "rbac.authorization.k8s.io/v1/RoleBinding": "io.k8s.api.rbac.v1.RoleBinding",
+    "apiextensions.k8s.io/v1/CustomResourceDefinition":
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+}
+
+# Types with their own JSON form, described as one scalar kind.
+SPECIAL_SCALARS = {
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": "quantity",
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": "int-or-string",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Time": "time",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime": "time",
 }
 
 
@@ -57,13 +69,37 @@ class Extractor:
         self.definitions = definitions
         self.types = {}
 
+    def scalar(self, schema):
+        """The scalar kind of a JSON schema without properties."""
+        kind = schema.get("type")
+        kinds = [k for k in (kind if isinstance(kind, list) else [kind]) if k != "null"]
+        if kinds == ["string"]:
+            return "bytes" if schema.get("format") == "byte" else "string"
+        if kinds == ["integer"]:
+            return "int32" if schema.get("format") == "int32" else "int64"
+        if kinds == ["number"]:
+            return "number"
+        if kinds == ["boolean"]:
+            return "boolean"
+        return "any"
+
     def describe(self, schema):
-        """A compact descriptor: s scalar, u untyped, r struct reference, l list, m map."""
+        """A compact descriptor: s scalar (st: its kind), u untyped, r struct reference, l list,
+        m map."""
         if "$ref" in schema:
             name = ref_name(schema["$ref"])
+            if name in SPECIAL_SCALARS:
+                return {"t": "s", "st": SPECIAL_SCALARS[name]}
             self.visit(name)
-            return {"t": "r", "r": name} if name in self.types else {"t": "s"}
+            if name in self.types:
+                return {"t": "r", "r": name}
+            definition = self.definitions[name]
+            if "type" not in definition or "object" in str(definition.get("type")):
+                return {"t": "u"}
+            return {"t": "s", "st": self.scalar(definition)}
         kind = schema.get("type")
+        if kind is None:
+            return {"t": "u"}
         kinds = kind if isinstance(kind, list) else [kind]
         if "array" in kinds:
             out = {"t": "l", "e": self.describe(schema.get("items", {})),
@@ -76,7 +112,7 @@ class Extractor:
                     "mt": schema.get("x-kubernetes-map-type", "granular")}
         if "object" in kinds and "properties" not in schema:
             return {"t": "u"}
-        return {"t": "s"}
+        return {"t": "s", "st": self.scalar(schema)}
 
     def visit(self, name):
         if name in self.types:

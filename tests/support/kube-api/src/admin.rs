@@ -10,6 +10,8 @@
 //! | `POST /__admin/compact`                |                                                   |
 //! | `POST /__admin/restart`                | `{"keepData": true}`                              |
 //! | `PUT /__admin/auto-ready`              | `{"delayMillis": 500}` or `{"delayMillis": null}` |
+//! | `POST /__admin/step`                   | none (every workload), or `{apiVersion, kind, namespace, name}` |
+//! | `POST /__admin/crds`                   | a CustomResourceDefinition                        |
 
 use crate::control::{JobOutcome, ObjectRef};
 use crate::faults::Fault;
@@ -99,6 +101,24 @@ async fn restart(State(handle): State<Handle>, Json(body): Json<RestartBody>) ->
     StatusCode::ACCEPTED
 }
 
+async fn step(State(handle): State<Handle>, body: axum::body::Bytes) -> Response {
+    let result = if body.iter().all(u8::is_ascii_whitespace) {
+        handle.step()
+    } else {
+        match serde_json::from_slice::<ObjectRef>(&body) {
+            Ok(target) => handle.step_object(&target).map(usize::from),
+            Err(error) => Err(ApiError::bad_request(format!(
+                "reading the target: {error}"
+            ))),
+        }
+    };
+    answer(result.map(|changed| serde_json::json!({"changed": changed})))
+}
+
+async fn install_crd(State(handle): State<Handle>, Json(crd): Json<Value>) -> Response {
+    answer(handle.install_crd(crd))
+}
+
 async fn auto_ready(State(handle): State<Handle>, Json(body): Json<AutoReadyBody>) -> StatusCode {
     handle.set_auto_ready(body.delay_millis.map(Duration::from_millis));
     StatusCode::NO_CONTENT
@@ -114,5 +134,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(handle: Handle) -> Router<S> {
         .route("/compact", post(compact))
         .route("/restart", post(restart))
         .route("/auto-ready", put(auto_ready))
+        .route("/step", post(step))
+        .route("/crds", post(install_crd))
         .with_state(handle)
 }

@@ -1,7 +1,7 @@
 //! The resource API: routes a request to discovery or to the verb handlers, and turns results into
 //! responses.
 
-use crate::request::{Query, Target, parse_target};
+use crate::request::{Query, Target, parse_target, served_group_version};
 use crate::state::Shared;
 use crate::status::ApiError;
 use crate::{delete, discovery, read, watch, writes};
@@ -31,6 +31,21 @@ pub struct Call {
     pub default_manager: String,
 }
 
+/// What the end of the apiserver's handler chain answers for a path nothing serves
+/// (apiserver pkg/util/notfoundhandler: Go's `http.NotFound`): a CRD not installed, an unknown
+/// group or version.
+pub fn page_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        "404 page not found\n",
+    )
+        .into_response()
+}
+
 /// A JSON response with a status code.
 pub fn json(code: StatusCode, value: impl serde::Serialize) -> Response {
     (code, axum::Json(value)).into_response()
@@ -53,7 +68,13 @@ async fn route(shared: Arc<Shared>, request: Request) -> Result<Response, ApiErr
     if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
         return Ok((StatusCode::OK, "ok").into_response());
     }
-    let target = parse_target(&path, &shared.resources).ok_or_else(|| ApiError::no_route(&path))?;
+    let resources = shared.resources();
+    let Some(target) = parse_target(&path, &resources) else {
+        if served_group_version(&path, &resources) {
+            return Err(ApiError::no_route(&path));
+        }
+        return Ok(page_not_found());
+    };
     let header = |name: header::HeaderName| {
         parts
             .headers

@@ -1,13 +1,15 @@
 //! What the controllers of a real cluster would write, done on request: workload status,
-//! Job completion or failure, and an optional mode that marks workloads ready after a delay.
+//! Job completion or failure, controller steps (controllers.rs), and an automatic mode that steps
+//! every workload written until its rollout is done.
 
+use crate::controllers::Step;
 use crate::resources::ResourceType;
 use crate::state::Shared;
 use crate::status::{ApiError, Subject};
 use crate::store::ObjectKey;
 use crate::write::{Outcome, Recording, Write, timestamp};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 /// The manager name status writes are recorded under, as in a real cluster.
 const CONTROLLER: &str = "kube-controller-manager";
@@ -39,10 +41,7 @@ impl ObjectRef {
     }
 }
 
-fn locate<'s>(
-    shared: &'s Shared,
-    target: &ObjectRef,
-) -> Result<(&'s ResourceType, ObjectKey), ApiError> {
+fn locate(shared: &Shared, target: &ObjectRef) -> Result<(Arc<ResourceType>, ObjectKey), ApiError> {
     let index = shared
         .resource_index(&target.api_version, &target.kind)
         .ok_or_else(|| {
@@ -51,7 +50,7 @@ fn locate<'s>(
                 target.api_version, target.kind
             ))
         })?;
-    let resource = &shared.resources[index];
+    let resource = shared.resource(index);
     let key = ObjectKey {
         resource: index,
         namespace: if resource.namespaced {
@@ -86,7 +85,7 @@ fn update_status(
     let mut next = live.clone();
     next["status"] = make(&live)?;
     let write = Write {
-        resource,
+        resource: &resource,
         key,
         subresource: resource.has_status.then_some("status"),
         dry_run: false,
@@ -122,6 +121,13 @@ fn condition(kind: &str, reason: &str, message: &str) -> Value {
 pub fn mark_ready(shared: &Shared, target: &ObjectRef) -> Result<Value, ApiError> {
     let kind = target.kind.clone();
     update_status(shared, target, |live| {
+        if let Ok((_, key)) = locate(shared, target) {
+            shared
+                .workloads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .settle(&key, live, &kind);
+        }
         let replicas = number(live, "/spec/replicas", 1);
         let generation = number(live, "/metadata/generation", 1);
         let name = live
@@ -182,6 +188,13 @@ pub fn finish_job(
 ) -> Result<Value, ApiError> {
     let target = ObjectRef::new("batch/v1", "Job", namespace, name);
     update_status(shared, &target, |live| {
+        if let Ok((_, key)) = locate(shared, &target) {
+            shared
+                .workloads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .settle(&key, live, "Job");
+        }
         let now = timestamp();
         let start = live
             .pointer("/status/startTime")
@@ -217,13 +230,93 @@ pub fn finish_job(
     })
 }
 
-/// Called after each create or update: in auto-ready mode, schedules the workload to become
-/// ready (or the Job to complete) after the configured delay.
+/// One controller step for one workload; `Ok(true)` when its status changed.
+pub fn step_object(shared: &Shared, target: &ObjectRef) -> Result<bool, ApiError> {
+    let (resource, key) = locate(shared, target)?;
+    step_key(shared, &resource, &key)
+}
+
+fn step_key(shared: &Shared, resource: &ResourceType, key: &ObjectKey) -> Result<bool, ApiError> {
+    let live = shared.store().get(key).cloned();
+    let Some(live) = live else {
+        shared
+            .workloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget(key);
+        return Ok(false);
+    };
+    if live.pointer("/metadata/deletionTimestamp").is_some() {
+        return Ok(false);
+    }
+    let now = timestamp();
+    let step = shared
+        .workloads
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .step(key, &live, &resource.kind, &now);
+    let target = ObjectRef::new(
+        &resource.api_version(),
+        &resource.kind,
+        &key.namespace,
+        &key.name,
+    );
+    match step {
+        Step::Idle => Ok(false),
+        Step::CompleteJob => {
+            finish_job(shared, &key.namespace, &key.name, &JobOutcome::Complete)?;
+            Ok(true)
+        }
+        Step::Status(status) => {
+            if live.get("status") == Some(&status) {
+                return Ok(false);
+            }
+            let written = update_status(shared, &target, |_| Ok(status))?;
+            Ok(written.get("status") != live.get("status"))
+        }
+    }
+}
+
+/// One controller step for every Deployment, StatefulSet and Job; returns how many changed.
+pub fn step_all(shared: &Shared) -> Result<usize, ApiError> {
+    let mut keys = Vec::new();
+    for (index, resource) in shared.resources().iter().enumerate() {
+        if !is_workload(resource) || !resource.served {
+            continue;
+        }
+        let store = shared.store();
+        keys.extend(
+            store
+                .list(index, None)
+                .into_iter()
+                .map(|(key, _)| (resource.clone(), key.clone())),
+        );
+    }
+    let mut changed = 0;
+    for (resource, key) in keys {
+        if step_key(shared, &resource, &key)? {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+fn is_workload(resource: &ResourceType) -> bool {
+    !resource.is_custom && matches!(resource.kind.as_str(), "Deployment" | "StatefulSet" | "Job")
+}
+
+/// Called after each create or update by a client: serves the types of a CustomResourceDefinition,
+/// and in the automatic mode keeps stepping a workload's controllers (every configured tick) until
+/// a step changes nothing.
 pub fn after_write(shared: &Arc<Shared>, resource: &ResourceType, object: &Value) {
-    let Some(delay) = shared.auto_ready() else {
+    if resource.group == "apiextensions.k8s.io" && resource.kind == "CustomResourceDefinition" {
+        shared.register_crd(object);
+        return;
+    }
+    let Some(tick) = shared.auto_ready() else {
         return;
     };
-    if !matches!(resource.kind.as_str(), "Deployment" | "StatefulSet" | "Job") {
+    if !is_workload(resource) {
         return;
     }
     let text = |pointer: &str| {
@@ -233,27 +326,55 @@ pub fn after_write(shared: &Arc<Shared>, resource: &ResourceType, object: &Value
             .unwrap_or_default()
             .to_string()
     };
-    let target = ObjectRef::new(
-        &resource.api_version(),
-        &resource.kind,
-        &text("/metadata/namespace"),
-        &text("/metadata/name"),
-    );
+    let Some(index) = shared.resource_index(&resource.api_version(), &resource.kind) else {
+        return;
+    };
+    let key = ObjectKey {
+        resource: index,
+        namespace: text("/metadata/namespace"),
+        name: text("/metadata/name"),
+    };
+    {
+        let mut workloads = shared
+            .workloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        workloads.dirty.insert(key.clone());
+        if !workloads.running.insert(key.clone()) {
+            return;
+        }
+    }
     let shared = shared.clone();
+    let resource = resource.clone();
     tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let done = if target.kind == "Job" {
-            finish_job(
-                &shared,
-                &target.namespace,
-                &target.name,
-                &JobOutcome::Complete,
-            )
-        } else {
-            mark_ready(&shared, &target)
-        };
-        if let Err(error) = done {
-            tracing::warn!(kind = %target.kind, name = %target.name, %error, "auto-ready failed");
+        loop {
+            let delay = shared.auto_ready().unwrap_or(tick);
+            tokio::time::sleep(delay).await;
+            shared
+                .workloads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .dirty
+                .remove(&key);
+            let changed = match step_key(&shared, &resource, &key) {
+                Ok(changed) => changed,
+                Err(error) => {
+                    tracing::warn!(kind = %resource.kind, name = %key.name, %error, "controller step failed");
+                    false
+                }
+            };
+            if changed {
+                continue;
+            }
+            let mut workloads = shared
+                .workloads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if workloads.dirty.contains(&key) && shared.auto_ready().is_some() {
+                continue;
+            }
+            workloads.running.remove(&key);
+            break;
         }
     });
 }

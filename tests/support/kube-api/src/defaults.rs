@@ -142,6 +142,41 @@ fn pod_template(template: &mut Value) {
             containers.iter_mut().for_each(container);
         }
     }
+    if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+        volumes.iter_mut().for_each(volume);
+    }
+}
+
+/// SetDefaults_Volume (no source: an emptyDir) and the volume sources' defaultMode 0644
+/// (SetDefaults_SecretVolumeSource, _ConfigMapVolumeSource, _DownwardAPIVolumeSource,
+/// _ProjectedVolumeSource), core/v1 defaults.go.
+fn volume(volume: &mut Value) {
+    let Some(map) = volume.as_object_mut() else {
+        return;
+    };
+    if map.keys().all(|k| k == "name") {
+        map.insert("emptyDir".into(), json!({}));
+    }
+    for source in ["secret", "configMap", "downwardAPI", "projected"] {
+        if let Some(Value::Object(source)) = map.get_mut(source) {
+            set_default(source, "defaultMode", json!(420));
+        }
+    }
+}
+
+/// SetDefaults_Probe and SetDefaults_HTTPGetAction (core/v1 defaults.go).
+fn probe(probe: &mut Value) {
+    let Some(map) = probe.as_object_mut() else {
+        return;
+    };
+    set_default(map, "timeoutSeconds", json!(1));
+    set_default(map, "periodSeconds", json!(10));
+    set_default(map, "successThreshold", json!(1));
+    set_default(map, "failureThreshold", json!(3));
+    if let Some(Value::Object(get)) = map.get_mut("httpGet") {
+        set_default(get, "path", json!("/"));
+        set_default(get, "scheme", json!("HTTP"));
+    }
 }
 
 fn container(container: &mut Value) {
@@ -160,6 +195,11 @@ fn container(container: &mut Value) {
     if let Some(Value::Array(ports)) = map.get_mut("ports") {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             set_default(port, "protocol", json!("TCP"));
+        }
+    }
+    for kind in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(found) = map.get_mut(kind).filter(|p| p.is_object()) {
+            probe(found);
         }
     }
 }
@@ -194,8 +234,12 @@ fn service(object: &mut Value, cluster_ip: &str) {
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             set_default(port, "protocol", json!("TCP"));
-            if let Some(number) = port.get("port").cloned() {
-                set_default(port, "targetPort", number);
+            // SetDefaults_Service: a zero targetPort (0 or "") becomes the port.
+            let unset = matches!(port.get("targetPort"), None | Some(Value::Null))
+                || port.get("targetPort") == Some(&json!(0))
+                || port.get("targetPort") == Some(&json!(""));
+            if unset && let Some(number) = port.get("port").cloned() {
+                port.insert("targetPort".into(), number);
             }
         }
     }

@@ -7,6 +7,7 @@
 
 use crate::api::{Call, json};
 use crate::read;
+use crate::request::Options as WriteOptions;
 use crate::request::Target;
 use crate::resources::ResourceType;
 use crate::state::Shared;
@@ -79,7 +80,7 @@ fn options(call: &Call) -> Result<Options, ApiError> {
 }
 
 fn key_of(shared: &Shared, target: &Target, name: String) -> ObjectKey {
-    let namespaced = shared.resources[target.resource].namespaced;
+    let namespaced = shared.resource(target.resource).namespaced;
     ObjectKey {
         resource: target.resource,
         namespace: if namespaced {
@@ -140,7 +141,8 @@ fn check_preconditions(
 /// DELETE one object: 404 when absent; the object with a deletionTimestamp while finalizers are
 /// pending; a `Status` of success once it is gone.
 pub fn delete(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Response, ApiError> {
-    let resource = &shared.resources[target.resource];
+    let resource = shared.resource(target.resource);
+    call.query.validate(WriteOptions::Delete)?;
     let options = options(call)?;
     let name = target.name.clone().unwrap_or_default();
     let key = key_of(shared, target, name.clone());
@@ -163,7 +165,7 @@ pub fn delete(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Resp
     if options.dry_run {
         return Ok(json(StatusCode::OK, status::deleted(subject, &uid)));
     }
-    match remove(&mut store, &shared.resources, &key, options.propagation) {
+    match remove(&mut store, shared, &key, options.propagation) {
         Removal::Pending(object) => Ok(json(StatusCode::OK, object)),
         Removal::Gone => Ok(json(StatusCode::OK, status::deleted(subject, &uid))),
     }
@@ -175,7 +177,8 @@ pub fn delete_collection(
     target: &Target,
     call: &Call,
 ) -> Result<Response, ApiError> {
-    let resource = &shared.resources[target.resource];
+    let resource = shared.resource(target.resource);
+    call.query.validate(WriteOptions::Delete)?;
     let options = options(call)?;
     let (items, version) = read::select(shared, target, call)?;
     if !options.dry_run {
@@ -196,7 +199,7 @@ pub fn delete_collection(
                 namespace,
                 name,
             };
-            remove(&mut store, &shared.resources, &key, options.propagation);
+            remove(&mut store, shared, &key, options.propagation);
         }
     }
     Ok(json(
@@ -205,7 +208,7 @@ pub fn delete_collection(
             "kind": format!("{}List", resource.kind),
             "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": version.to_string()},
-            "items": items,
+            "items": read::list_items(&resource, &items),
         }),
     ))
 }
@@ -214,20 +217,41 @@ fn is_namespace(resource: &ResourceType) -> bool {
     resource.group.is_empty() && resource.kind == "Namespace"
 }
 
+fn is_crd(resource: &ResourceType) -> bool {
+    resource.group == "apiextensions.k8s.io" && resource.kind == "CustomResourceDefinition"
+}
+
 fn remove(
     store: &mut Store,
-    resources: &[ResourceType],
+    shared: &Shared,
     key: &ObjectKey,
     propagation: Propagation,
 ) -> Removal {
     let Some(mut object) = store.get(key).cloned() else {
         return Removal::Gone;
     };
+    if is_crd(&shared.resource(key.resource)) {
+        // The CRD finalizer deletes every custom resource of the type, then the CRD goes
+        // (apiextensions pkg/controller/finalizer/crd_finalizer.go), here at once.
+        if let Some(index) = shared.custom_index(&key.name) {
+            let instances: Vec<ObjectKey> = store
+                .list(index, None)
+                .into_iter()
+                .map(|(k, _)| k.clone())
+                .collect();
+            for instance in instances {
+                store.remove(&instance);
+            }
+        }
+        shared.unregister_crd(&key.name);
+        store.remove(key);
+        return Removal::Gone;
+    }
     let has_finalizers = object
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
         .is_some_and(|f| !f.is_empty());
-    let namespace = is_namespace(&resources[key.resource]);
+    let namespace = is_namespace(&shared.resource(key.resource));
     if has_finalizers || namespace {
         if object.pointer("/metadata/deletionTimestamp").is_none() {
             object["metadata"]["deletionTimestamp"] = json!(timestamp());
@@ -241,7 +265,7 @@ fn remove(
             return Removal::Pending(object);
         }
         for inner in store.keys_in_namespace(&key.name) {
-            remove(store, resources, &inner, Propagation::Cascade);
+            remove(store, shared, &inner, Propagation::Cascade);
         }
         finish_namespace_if_empty(store, &key.name);
         return match store.get(key) {
@@ -260,7 +284,7 @@ fn remove(
     for dependent in store.dependents_of(&uid) {
         match propagation {
             Propagation::Cascade => {
-                remove(store, resources, &dependent, Propagation::Cascade);
+                remove(store, shared, &dependent, Propagation::Cascade);
             }
             Propagation::Orphan => orphan(store, &dependent, &uid),
         }

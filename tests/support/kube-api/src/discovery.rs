@@ -4,6 +4,7 @@
 use crate::resources::ResourceType;
 use crate::state::Shared;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The Kubernetes version the server reports.
 pub const VERSION: (&str, &str) = ("1", "37");
@@ -22,6 +23,12 @@ const VERBS: &[&str] = &[
 /// The discovery document for a path, or `None` when the path is not a discovery path.
 pub fn answer(path: &str, shared: &Shared) -> Option<Value> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let served: Vec<Arc<ResourceType>> = shared
+        .resources()
+        .into_iter()
+        .filter(|r| r.served)
+        .collect();
+    let resources = served.as_slice();
     match segments.as_slice() {
         ["version"] => Some(version()),
         ["api"] => Some(json!({
@@ -29,10 +36,10 @@ pub fn answer(path: &str, shared: &Shared) -> Option<Value> {
             "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
         })),
-        ["apis"] => Some(group_list(&shared.resources)),
-        ["api", version] => resource_list(&shared.resources, "", version),
-        ["apis", name] => group(&shared.resources, name),
-        ["apis", group, version] => resource_list(&shared.resources, group, version),
+        ["apis"] => Some(group_list(resources)),
+        ["api", version] => resource_list(resources, "", version),
+        ["apis", name] => group(resources, name),
+        ["apis", group, version] => resource_list(resources, group, version),
         _ => None,
     }
 }
@@ -52,7 +59,7 @@ fn version() -> Value {
     })
 }
 
-fn groups(resources: &[ResourceType]) -> Vec<(String, Vec<String>)> {
+fn groups(resources: &[Arc<ResourceType>]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for resource in resources.iter().filter(|r| !r.group.is_empty()) {
         match out.iter_mut().find(|(g, _)| *g == resource.group) {
@@ -78,7 +85,7 @@ fn group_json(name: &str, versions: &[String]) -> Value {
     })
 }
 
-fn group_list(resources: &[ResourceType]) -> Value {
+fn group_list(resources: &[Arc<ResourceType>]) -> Value {
     let groups: Vec<Value> = groups(resources)
         .iter()
         .map(|(name, versions)| group_json(name, versions))
@@ -86,7 +93,7 @@ fn group_list(resources: &[ResourceType]) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-fn group(resources: &[ResourceType], name: &str) -> Option<Value> {
+fn group(resources: &[Arc<ResourceType>], name: &str) -> Option<Value> {
     let (_, versions) = groups(resources).into_iter().find(|(g, _)| g == name)?;
     let mut value = group_json(name, &versions);
     value["kind"] = json!("APIGroup");
@@ -94,7 +101,7 @@ fn group(resources: &[ResourceType], name: &str) -> Option<Value> {
     Some(value)
 }
 
-fn resource_list(resources: &[ResourceType], group: &str, version: &str) -> Option<Value> {
+fn resource_list(resources: &[Arc<ResourceType>], group: &str, version: &str) -> Option<Value> {
     let mut entries = Vec::new();
     for resource in resources
         .iter()

@@ -64,10 +64,50 @@ impl Handle {
         self.shared.store().compact();
     }
 
-    /// With `Some(delay)`, every Deployment and StatefulSet written becomes ready, and every Job
-    /// completes, after `delay`; `None` turns this off.
+    /// The automatic controller mode: with `Some(tick)`, every Deployment, StatefulSet and Job
+    /// written afterwards has its controllers stepped every `tick` until a step changes nothing
+    /// (a rollout takes a few ticks; a Job succeeds after three); `None` turns this off.
     pub fn set_auto_ready(&self, delay: Option<Duration>) {
         self.shared.set_auto_ready(delay);
+    }
+
+    /// One controller step for every Deployment, StatefulSet and Job (see [`Handle::step_object`]);
+    /// returns how many workloads' status changed.
+    pub fn step(&self) -> Result<usize, ApiError> {
+        control::step_all(&self.shared)
+    }
+
+    /// One controller step for one workload: the kubelet (terminating pods go, pending pods become
+    /// ready), the ReplicaSet controller (pods created or deleted to match each replica set) and
+    /// the workload's controller (scaling as `maxSurge`/`maxUnavailable` allow, then the status,
+    /// with `observedGeneration`). A Job starts, has its pod ready, then succeeds, one step each.
+    /// `Ok(true)` when the status changed.
+    pub fn step_object(&self, target: &ObjectRef) -> Result<bool, ApiError> {
+        control::step_object(&self.shared, target)
+    }
+
+    /// Steps every workload until a step changes nothing (at most `max_steps` steps); returns the
+    /// number of steps that changed something.
+    pub fn settle(&self, max_steps: usize) -> Result<usize, ApiError> {
+        let mut steps = 0;
+        while steps < max_steps && self.step()? > 0 {
+            steps += 1;
+        }
+        Ok(steps)
+    }
+
+    /// Installs (creates or replaces) a CustomResourceDefinition, as `kubectl apply` of a CRD
+    /// would; its kind is served (and listed by discovery) at once.
+    pub fn install_crd(&self, crd: Value) -> Result<Value, ApiError> {
+        crate::writes::install_crd(&self.shared, crd)
+    }
+
+    /// Installs the three bundled CRDs: ServiceMonitor, PrometheusRule, Certificate.
+    pub fn install_bundled_crds(&self) -> Result<(), ApiError> {
+        for crd in crate::crd::bundled() {
+            self.install_crd(crd)?;
+        }
+        Ok(())
     }
 
     /// Stops serving (open connections and watches end), then serves again on the same address,

@@ -1,9 +1,11 @@
 //! `kube-api-server`: runs the test API server until interrupted.
 //!
 //! ```text
-//! kube-api-server [--port PORT] [--kubeconfig PATH] [--auto-ready-ms MILLIS]
+//! kube-api-server [--port PORT] [--kubeconfig PATH] [--auto-ready-ms MILLIS] [--no-crds]
 //! ```
-//! Prints the URL and writes a kubeconfig (to PATH when given).
+//! Prints the URL and writes a kubeconfig (to PATH when given). The bundled CRDs (ServiceMonitor,
+//! PrometheusRule, Certificate) are installed unless `--no-crds` is given; `--auto-ready-ms` turns
+//! on the automatic controller mode with that tick.
 
 use kube_api::{KubeApiServer, Options};
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ struct Args {
     port: u16,
     kubeconfig: Option<PathBuf>,
     auto_ready: Option<Duration>,
+    crds: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -22,6 +25,7 @@ fn parse_args() -> Result<Args, String> {
         port: 0,
         kubeconfig: None,
         auto_ready: None,
+        crds: true,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -35,8 +39,9 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--auto-ready-ms: {e}"))?;
                 args.auto_ready = Some(Duration::from_millis(millis));
             }
+            "--no-crds" => args.crds = false,
             "--help" | "-h" => {
-                return Err("usage: kube-api-server [--port PORT] [--kubeconfig PATH] [--auto-ready-ms MILLIS]".into());
+                return Err("usage: kube-api-server [--port PORT] [--kubeconfig PATH] [--auto-ready-ms MILLIS] [--no-crds]".into());
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -57,10 +62,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let base = if args.crds {
+        Options::with_bundled_crds()
+    } else {
+        Options::without_crds()
+    };
     let options = Options {
         address: SocketAddr::from(([127, 0, 0, 1], args.port)),
         auto_ready: args.auto_ready,
-        ..Options::default()
+        ..base
     };
     let server = match KubeApiServer::start_with(options).await {
         Ok(server) => server,

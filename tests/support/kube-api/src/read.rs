@@ -2,6 +2,7 @@
 
 use crate::api::{Call, json};
 use crate::request::Target;
+use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::state::Shared;
 use crate::status::{ApiError, Subject};
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 /// GET one object (also through `/status`, which returns the whole object).
 pub fn get(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Response, ApiError> {
-    let resource = &shared.resources[target.resource];
+    let resource = shared.resource(target.resource);
     let name = target.name.clone().unwrap_or_default();
     let key = ObjectKey {
         resource: target.resource,
@@ -63,9 +64,28 @@ pub fn select(
     Ok((items, store.resource_version()))
 }
 
+/// The items of a LIST response. Items of built-in kinds carry no `apiVersion` and `kind`: the
+/// server encodes a typed list whose items' TypeMeta is empty; custom resources are unstructured
+/// and keep theirs.
+pub fn list_items(resource: &ResourceType, items: &[Arc<Value>]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| {
+            let mut item = Value::clone(item);
+            if !resource.is_custom
+                && let Some(map) = item.as_object_mut()
+            {
+                map.remove("apiVersion");
+                map.remove("kind");
+            }
+            item
+        })
+        .collect()
+}
+
 /// LIST: every matching object, with the store's current resourceVersion.
 pub fn list(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Response, ApiError> {
-    let resource = &shared.resources[target.resource];
+    let resource = shared.resource(target.resource);
     let (items, version) = select(shared, target, call)?;
     if table::wanted(&call.accept) {
         return Ok(json(StatusCode::OK, table::render(&items, version)));
@@ -79,7 +99,7 @@ pub fn list(shared: &Arc<Shared>, target: &Target, call: &Call) -> Result<Respon
             "kind": format!("{}List", resource.kind),
             "apiVersion": resource.api_version(),
             "metadata": {"resourceVersion": version.to_string()},
-            "items": items,
+            "items": list_items(&resource, &items),
         }),
     ))
 }

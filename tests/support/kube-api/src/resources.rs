@@ -1,5 +1,8 @@
 //! The resource types the server serves: names, scope, and which features each one has.
 
+use crate::crd::{CustomInfo, SchemaNode};
+use std::sync::Arc;
+
 /// One resource type (e.g. `deployments` in `apps/v1`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceType {
@@ -19,6 +22,12 @@ pub struct ResourceType {
     pub has_status: bool,
     /// Whether `metadata.generation` is kept and bumped on spec changes.
     pub has_generation: bool,
+    /// For custom resources: the CRD that defines the type (`None` until it is installed).
+    pub(crate) custom: Option<Arc<CustomInfo>>,
+    /// Whether the type is a custom resource (served from a CRD).
+    pub(crate) is_custom: bool,
+    /// Whether the type is served; a deleted CRD's type stays in the list, unserved.
+    pub(crate) served: bool,
 }
 
 impl ResourceType {
@@ -32,7 +41,12 @@ impl ResourceType {
     ) -> Self {
         let has_generation = matches!(
             kind,
-            "Deployment" | "StatefulSet" | "Job" | "NetworkPolicy" | "PodDisruptionBudget"
+            "Deployment"
+                | "StatefulSet"
+                | "Job"
+                | "NetworkPolicy"
+                | "PodDisruptionBudget"
+                | "CustomResourceDefinition"
         );
         Self {
             group: group.to_string(),
@@ -43,10 +57,16 @@ impl ResourceType {
             short_names: short_names.iter().map(|s| s.to_string()).collect(),
             has_status,
             has_generation,
+            custom: None,
+            is_custom: false,
+            served: true,
         }
     }
 
-    /// A namespaced custom resource, stored as an unstructured object with a generation.
+    /// A namespaced custom resource. Listed in [`crate::Options::resources`], it is served from a
+    /// CustomResourceDefinition installed at start: the published CRD when the kind is one the
+    /// server bundles (ServiceMonitor, PrometheusRule, Certificate), otherwise one whose schema
+    /// keeps every field.
     pub fn custom(group: &str, version: &str, kind: &str, plural: &str) -> Self {
         Self {
             group: group.to_string(),
@@ -57,7 +77,50 @@ impl ResourceType {
             short_names: Vec::new(),
             has_status: false,
             has_generation: true,
+            custom: None,
+            is_custom: true,
+            served: true,
         }
+    }
+
+    /// The type a CustomResourceDefinition defines (its storage version).
+    pub(crate) fn from_crd(crd: &serde_json::Value) -> Option<Self> {
+        let text = |pointer: &str| {
+            crd.pointer(pointer)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (version, info) = crate::crd::storage_version(crd)?;
+        let short_names = crd
+            .pointer("/spec/names/shortNames")
+            .and_then(serde_json::Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Self {
+            group: text("/spec/group"),
+            version,
+            kind: text("/spec/names/kind"),
+            plural: text("/spec/names/plural"),
+            namespaced: text("/spec/scope") != "Cluster",
+            short_names,
+            has_status: info.status_subresource,
+            has_generation: true,
+            custom: Some(Arc::new(info)),
+            is_custom: true,
+            served: true,
+        })
+    }
+
+    /// The CRD schema of a custom resource type.
+    pub(crate) fn custom_schema(&self) -> Option<&SchemaNode> {
+        self.custom.as_ref().map(|c| &c.schema)
     }
 
     /// `group/version`, or just `version` for the core group.
@@ -129,23 +192,13 @@ pub fn builtin() -> Vec<ResourceType> {
             &[],
             false,
         ),
-    ]
-}
-
-/// The Prometheus Operator kinds the provider creates, registered as custom resources.
-pub fn prometheus_operator() -> Vec<ResourceType> {
-    vec![
-        ResourceType::custom(
-            "monitoring.coreos.com",
-            "v1",
-            "ServiceMonitor",
-            "servicemonitors",
-        ),
-        ResourceType::custom(
-            "monitoring.coreos.com",
-            "v1",
-            "PrometheusRule",
-            "prometheusrules",
+        b(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+            &["crd", "crds"],
+            true,
         ),
     ]
 }

@@ -22,21 +22,53 @@ const DRAIN: Duration = Duration::from_secs(2);
 pub struct Options {
     /// The address to bind; port 0 picks a free port.
     pub address: SocketAddr,
-    /// The resource types served; the core v1 Namespace type must come first.
+    /// The resource types served; the core v1 Namespace type must come first. Custom types
+    /// ([`ResourceType::custom`]) are served from a CustomResourceDefinition installed at start:
+    /// the bundled one when the kind has one ([`crate::crds`]), otherwise one that keeps every
+    /// field.
     pub resources: Vec<ResourceType>,
-    /// Mark workloads ready (and Jobs complete) this long after each write.
+    /// CustomResourceDefinitions installed at start (and again after a restart that loses the
+    /// stored objects), e.g. [`crate::crds::bundled`].
+    pub crds: Vec<serde_json::Value>,
+    /// The automatic controller mode: with `Some(tick)`, every Deployment, StatefulSet and Job
+    /// written has its controllers stepped every `tick` until a step changes nothing, so a rollout
+    /// completes (a Job succeeds) a few ticks after each write. `None`: workloads only progress
+    /// through the [`Handle`] (`step`, `mark_ready`, `complete_job`, ...).
     pub auto_ready: Option<Duration>,
 }
 
 impl Default for Options {
-    /// 127.0.0.1 on a free port; the built-in kinds plus ServiceMonitor and PrometheusRule.
+    /// 127.0.0.1 on a free port; the built-in kinds, and the Prometheus Operator's
+    /// ServiceMonitor and PrometheusRule CRDs installed (the kinds this server served before it
+    /// modelled CRDs), as on a cluster with the Prometheus Operator.
     fn default() -> Self {
-        let mut resources = resources::builtin();
-        resources.extend(resources::prometheus_operator());
         Self {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            resources,
+            resources: resources::builtin(),
+            crds: vec![
+                crate::crds::service_monitor(),
+                crate::crds::prometheus_rule(),
+            ],
             auto_ready: None,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults with the three bundled CRDs installed: monitoring.coreos.com/v1
+    /// ServiceMonitor and PrometheusRule, cert-manager.io/v1 Certificate.
+    pub fn with_bundled_crds() -> Self {
+        Self {
+            crds: crate::crd::bundled(),
+            ..Self::default()
+        }
+    }
+
+    /// The defaults without any CRD, as a new cluster: only the built-in kinds are served.
+    pub fn without_crds() -> Self {
+        Self {
+            crds: Vec::new(),
+            ..Self::default()
         }
     }
 }
@@ -154,7 +186,47 @@ impl KubeApiServer {
         }
         let listener = TcpListener::bind(options.address).await?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(options.resources));
+        let mut builtin = Vec::new();
+        let mut crds = options.crds;
+        for resource in options.resources {
+            if !resource.is_custom {
+                builtin.push(resource);
+                continue;
+            }
+            let crd = crate::crd::bundled_for(&resource.group, &resource.kind)
+                .filter(|c| {
+                    c.pointer("/spec/names/plural")
+                        .and_then(serde_json::Value::as_str)
+                        == Some(resource.plural.as_str())
+                })
+                .unwrap_or_else(|| {
+                    crate::crd::schemaless(
+                        &resource.group,
+                        &resource.version,
+                        &resource.kind,
+                        &resource.plural,
+                    )
+                });
+            let name = crd.pointer("/metadata/name").cloned();
+            if !crds
+                .iter()
+                .any(|c| c.pointer("/metadata/name").cloned() == name)
+            {
+                crds.push(crd);
+            }
+        }
+        if !builtin
+            .iter()
+            .any(|r| r.group == "apiextensions.k8s.io" && r.kind == "CustomResourceDefinition")
+            && !crds.is_empty()
+        {
+            builtin.extend(
+                resources::builtin()
+                    .into_iter()
+                    .filter(|r| r.kind == "CustomResourceDefinition"),
+            );
+        }
+        let shared = Arc::new(Shared::new(builtin, crds));
         shared.set_auto_ready(options.auto_ready);
         let runner = Arc::new(Runner {
             address,
@@ -189,7 +261,17 @@ impl KubeApiServer {
         &self.kubeconfig
     }
 
-    /// The test handle: workload status, Job outcomes, faults, restarts.
+    /// Starts a server without any CRD installed ([`Options::without_crds`]).
+    pub async fn start_without_crds() -> io::Result<Self> {
+        Self::start_with(Options::without_crds()).await
+    }
+
+    /// Starts a server with the three bundled CRDs installed ([`Options::with_bundled_crds`]).
+    pub async fn start_with_bundled_crds() -> io::Result<Self> {
+        Self::start_with(Options::with_bundled_crds()).await
+    }
+
+    /// The test handle: workload status, Job outcomes, controller steps, CRDs, faults, restarts.
     pub fn handle(&self) -> Handle {
         Handle {
             shared: self.runner.shared.clone(),

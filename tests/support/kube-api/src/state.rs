@@ -1,10 +1,11 @@
 //! The state every request handler shares: resource types, objects, faults and test settings.
 
+use crate::controllers::Workloads;
 use crate::faults::Fault;
 use crate::resources::ResourceType;
 use crate::store::{ObjectKey, Store};
-use serde_json::json;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -13,12 +14,17 @@ const INITIAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "
 
 /// Shared server state.
 pub struct Shared {
-    /// The served resource types; `ObjectKey::resource` indexes this list.
-    pub resources: Vec<ResourceType>,
+    /// The resource types; `ObjectKey::resource` indexes this list, which only grows (a type
+    /// whose CRD is deleted stays, unserved).
+    resources: RwLock<Vec<Arc<ResourceType>>>,
+    /// CRDs installed at start, and again after a restart that loses the stored objects.
+    initial_crds: Vec<Value>,
     store: Mutex<Store>,
     faults: Mutex<Vec<Fault>>,
     auto_ready: Mutex<Option<Duration>>,
     epoch: watch::Sender<u64>,
+    /// What the controllers know of each workload (replica sets, pods).
+    pub(crate) workloads: Mutex<Workloads>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -26,14 +32,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// State with the given resource types and the initial namespaces.
-    pub fn new(resources: Vec<ResourceType>) -> Self {
+    /// State with the given built-in resource types, the initial namespaces, and these CRDs
+    /// installed.
+    pub fn new(resources: Vec<ResourceType>, crds: Vec<Value>) -> Self {
         let shared = Self {
-            resources,
+            resources: RwLock::new(resources.into_iter().map(Arc::new).collect()),
+            initial_crds: crds,
             store: Mutex::new(Store::new()),
             faults: Mutex::new(Vec::new()),
             auto_ready: Mutex::new(None),
             epoch: watch::channel(0).0,
+            workloads: Mutex::new(Workloads::default()),
         };
         shared.seed();
         shared
@@ -49,12 +58,12 @@ impl Shared {
         lock(&self.faults)
     }
 
-    /// The delay after which workloads are marked ready, when that mode is on.
+    /// The delay between controller steps in the automatic mode, when it is on.
     pub fn auto_ready(&self) -> Option<Duration> {
         *lock(&self.auto_ready)
     }
 
-    /// Turns the mark-ready-after-a-delay mode on (`Some`) or off.
+    /// Turns the automatic controller mode on (`Some(tick)`) or off.
     pub fn set_auto_ready(&self, delay: Option<Duration>) {
         *lock(&self.auto_ready) = delay;
     }
@@ -64,20 +73,98 @@ impl Shared {
         self.epoch.subscribe()
     }
 
-    /// Marks a restart: ends open watches and, unless `keep_data`, forgets every object.
+    /// One resource type by index.
+    pub fn resource(&self, index: usize) -> Arc<ResourceType> {
+        self.resources
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)[index]
+            .clone()
+    }
+
+    /// Every resource type (served or not), by index.
+    pub fn resources(&self) -> Vec<Arc<ResourceType>> {
+        self.resources
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Marks a restart: ends open watches and, unless `keep_data`, forgets every object (and so
+    /// every CRD installed since start).
     pub fn restart(&self, keep_data: bool) {
         self.epoch.send_modify(|epoch| *epoch += 1);
         if !keep_data {
             self.store().clear();
+            lock(&self.workloads).clear();
+            let mut resources = self
+                .resources
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for resource in resources.iter_mut().filter(|r| r.is_custom) {
+                let mut unserved = ResourceType::clone(resource);
+                unserved.served = false;
+                *resource = Arc::new(unserved);
+            }
+            drop(resources);
             self.seed();
         }
     }
 
-    /// The index of a resource type by API version and kind.
+    /// The index of a served resource type by API version and kind.
     pub fn resource_index(&self, api_version: &str, kind: &str) -> Option<usize> {
-        self.resources
+        self.resources()
             .iter()
-            .position(|r| r.api_version() == api_version && r.kind == kind)
+            .position(|r| r.served && r.api_version() == api_version && r.kind == kind)
+    }
+
+    /// The index of the type a CRD (by name) defines, served or not.
+    pub(crate) fn custom_index(&self, crd_name: &str) -> Option<usize> {
+        self.resources()
+            .iter()
+            .position(|r| r.custom.as_ref().is_some_and(|c| c.crd_name == crd_name))
+    }
+
+    /// Serves (or updates) the type a stored CRD defines; returns its index.
+    pub(crate) fn register_crd(&self, crd: &Value) -> Option<usize> {
+        let resource = ResourceType::from_crd(crd)?;
+        let name = crd.pointer("/metadata/name")?.as_str()?.to_string();
+        let mut resources = self
+            .resources
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let existing = resources.iter().position(|r| {
+            r.custom.as_ref().is_some_and(|c| c.crd_name == name)
+                || (r.is_custom && r.group == resource.group && r.plural == resource.plural)
+        });
+        Some(match existing {
+            Some(index) => {
+                resources[index] = Arc::new(resource);
+                index
+            }
+            None => {
+                resources.push(Arc::new(resource));
+                resources.len() - 1
+            }
+        })
+    }
+
+    /// Stops serving the type a CRD defined.
+    pub(crate) fn unregister_crd(&self, crd_name: &str) {
+        let mut resources = self
+            .resources
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for resource in resources.iter_mut() {
+            if resource
+                .custom
+                .as_ref()
+                .is_some_and(|c| c.crd_name == crd_name)
+            {
+                let mut unserved = ResourceType::clone(resource);
+                unserved.served = false;
+                *resource = Arc::new(unserved);
+            }
+        }
     }
 
     fn seed(&self) {
@@ -85,26 +172,33 @@ impl Shared {
             return;
         };
         let now = crate::write::timestamp();
-        let mut store = self.store();
-        for name in INITIAL_NAMESPACES {
-            let namespace = json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": name,
-                    "uid": uuid::Uuid::new_v4().to_string(),
-                    "creationTimestamp": now,
-                    "labels": {"kubernetes.io/metadata.name": name},
-                },
-                "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"},
-            });
-            let key = ObjectKey {
-                resource: index,
-                namespace: String::new(),
-                name: name.to_string(),
-            };
-            store.put(key, namespace);
+        {
+            let mut store = self.store();
+            for name in INITIAL_NAMESPACES {
+                let namespace = json!({
+                    "kind": "Namespace",
+                    "apiVersion": "v1",
+                    "metadata": {
+                        "name": name,
+                        "uid": uuid::Uuid::new_v4().to_string(),
+                        "creationTimestamp": now,
+                        "labels": {"kubernetes.io/metadata.name": name},
+                    },
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                });
+                let key = ObjectKey {
+                    resource: index,
+                    namespace: String::new(),
+                    name: name.to_string(),
+                };
+                store.put(key, namespace);
+            }
+        }
+        for crd in self.initial_crds.clone() {
+            if let Err(error) = crate::writes::install_crd(self, crd) {
+                tracing::error!(%error, "installing an initial CRD failed");
+            }
         }
     }
 }

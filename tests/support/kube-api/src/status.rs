@@ -129,10 +129,14 @@ impl ApiError {
         } else {
             format!("{kind}.{}", subject.group)
         };
-        let summary: Vec<String> = causes
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect();
+        // field.ErrorList.ToAggregate drops repeated messages.
+        let mut summary: Vec<String> = Vec::new();
+        for c in &causes {
+            let line = format!("{}: {}", c.field, c.message);
+            if !summary.contains(&line) {
+                summary.push(line);
+            }
+        }
         let message = match summary.as_slice() {
             [one] => format!("{prefix} \"{}\" is invalid: {one}", subject.name),
             many => format!(
@@ -152,6 +156,25 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
+    /// 500 with no reason: an error that is not a Status, as the apiserver reports it
+    /// (responsewriters/status.go `ErrorToAPIStatus`, `StatusReasonUnknown`).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
+    }
+
+    /// 422 Invalid with one `patch` cause, as apiserver patch.go reports a patched object that
+    /// does not decode (`errors.NewInvalid(schema.GroupKind{}, "", ...)`).
+    pub fn invalid_patch(patched: &str, detail: &str) -> Self {
+        let cause = crate::validation::invalid("patch", &Value::String(patched.into()), detail);
+        let mut error = Self::new(
+            422,
+            "Invalid",
+            format!(" \"\" is invalid: patch: {}", cause.message),
+        );
+        error.details.causes = vec![cause];
+        error
+    }
+
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
@@ -168,12 +191,13 @@ impl ApiError {
         )
     }
 
-    /// 404 NotFound for a path that names no resource.
-    pub fn no_route(path: &str) -> Self {
+    /// 404 NotFound for a path under a served group/version that names no resource (go-restful's
+    /// 404 through apiserver handler.go `serviceErrorHandler` / `NewGenericServerResponse`).
+    pub fn no_route(_path: &str) -> Self {
         Self::new(
             404,
             "NotFound",
-            format!("the server could not find the requested resource ({path})"),
+            "the server could not find the requested resource",
         )
     }
 
@@ -198,13 +222,13 @@ impl ApiError {
     pub fn to_status(&self) -> Value {
         let mut details = serde_json::Map::new();
         let given = &self.details;
-        if let Some(name) = &given.name {
+        if let Some(name) = given.name.as_ref().filter(|n| !n.is_empty()) {
             details.insert("name".into(), json!(name));
         }
-        if let Some(group) = &given.group {
+        if let Some(group) = given.group.as_ref().filter(|g| !g.is_empty()) {
             details.insert("group".into(), json!(group));
         }
-        if let Some(kind) = &given.kind {
+        if let Some(kind) = given.kind.as_ref().filter(|k| !k.is_empty()) {
             details.insert("kind".into(), json!(kind));
         }
         if !given.causes.is_empty() {
@@ -224,12 +248,14 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         });
+        if !self.reason.is_empty() {
+            status["reason"] = json!(self.reason);
+        }
         if !details.is_empty() {
             status["details"] = Value::Object(details);
         }
+        status["code"] = json!(self.code);
         status
     }
 }

@@ -99,8 +99,8 @@ pub fn serve(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Res
         }
         if initial_events {
             let bookmark = json!({
-                "kind": shared.resources[target.resource].kind,
-                "apiVersion": shared.resources[target.resource].api_version(),
+                "kind": shared.resource(target.resource).kind,
+                "apiVersion": shared.resource(target.resource).api_version(),
                 "metadata": {
                     "resourceVersion": current.to_string(),
                     "annotations": {"k8s.io/initial-events-end": "true"},

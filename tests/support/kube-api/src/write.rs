@@ -1,7 +1,9 @@
 //! The steps every write shares, in the real server's order: server-set metadata, status kept
-//! apart, defaults, validation, ownership, generation, finalizers, no-op detection, dry run, and
-//! storing.
+//! apart, the Go round trip (built-in kinds) or pruning, metadata coercion and schema defaults
+//! (custom resources), defaults, validation, ownership, generation, finalizers, no-op detection,
+//! dry run, and storing.
 
+use crate::decode;
 use crate::defaults::{self, Context};
 use crate::managed;
 use crate::ownership::{self, Writer};
@@ -100,9 +102,36 @@ impl Write<'_> {
             uid: &uid,
             cluster_ip: &cluster_ip,
         };
-        defaults::apply_defaults(kind, &mut new, &context);
-        let mut causes = validation::validate(kind, &new);
-        if let Some(old) = old {
+        let is_crd = self.is_crd();
+        if let Some(schema) = self.resource.custom_schema() {
+            store_custom(&mut new, schema);
+        } else if !is_crd {
+            self.round_trip(&mut new);
+            defaults::apply_defaults(kind, &mut new, &context);
+            self.round_trip(&mut new);
+        }
+        if is_crd {
+            if old.is_none()
+                && let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                metadata
+                    .entry("finalizers")
+                    .or_insert_with(|| json!(["customresourcecleanup.apiextensions.k8s.io"]));
+            }
+            let status = crate::crd::accepted_status(&new, &timestamp());
+            new["status"] = status;
+        }
+        let mut causes = match self.resource.custom_schema() {
+            Some(schema) => {
+                let mut causes = validation::custom_metadata(&new, self.resource.namespaced);
+                causes.extend(crate::crd::validate_object(&new, schema));
+                causes
+            }
+            None => validation::validate(kind, &new),
+        };
+        if let Some(old) = old
+            && !self.resource.is_custom
+        {
             causes.extend(validation::immutable(kind, old, &new));
         }
         if !causes.is_empty() {
@@ -157,6 +186,24 @@ impl Write<'_> {
             Some(_) => Outcome::Updated(stored),
             None => Outcome::Created(stored),
         })
+    }
+
+    fn is_crd(&self) -> bool {
+        self.resource.group == "apiextensions.k8s.io"
+            && self.resource.kind == "CustomResourceDefinition"
+    }
+
+    /// Stores a built-in object as its Go struct encodes it.
+    fn round_trip(&self, new: &mut Value) {
+        let Some(root) =
+            crate::schema::Shape::for_kind(&self.resource.api_version(), &self.resource.kind)
+                .struct_name()
+        else {
+            return;
+        };
+        if let Ok(decoded) = decode::round_trip(new, root) {
+            *new = decoded.object;
+        }
     }
 
     fn set_identity(&self, new: &mut Value) {
@@ -250,7 +297,14 @@ impl Write<'_> {
         if !self.resource.has_generation {
             return;
         }
-        if !equal_except(old, new, &["metadata", "status"], &[]) {
+        // Any change outside metadata and status bumps the generation; for Deployments a change
+        // of annotations does too, as they are copied to the replica sets
+        // (pkg/registry/apps/deployment/strategy.go `PrepareForUpdate`, kubernetes v1.37).
+        let annotations_changed = !self.resource.is_custom
+            && self.resource.kind == "Deployment"
+            && self.subresource.is_none()
+            && old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations");
+        if annotations_changed || !equal_except(old, new, &["metadata", "status"], &[]) {
             let next = old
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
@@ -258,6 +312,36 @@ impl Write<'_> {
                 + 1;
             new["metadata"]["generation"] = json!(next);
         }
+    }
+}
+
+/// Custom resources are stored as unstructured JSON: unknown fields pruned, metadata coerced
+/// through ObjectMeta, schema defaults filled in, keys sorted as Go's encoding of a map sorts them.
+fn store_custom(object: &mut Value, schema: &crate::crd::SchemaNode) {
+    if let Some(map) = object.as_object_mut()
+        && let Some(metadata) = map.get("metadata")
+        && let Ok(decoded) = decode::round_trip_metadata(metadata)
+    {
+        map.insert("metadata".into(), decoded.object);
+    }
+    let mut pruned = Vec::new();
+    crate::crd::prune_object(object, schema, &mut pruned);
+    crate::crd::default_object(object, schema);
+    sort_keys(object);
+}
+
+fn sort_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (key, mut child) in entries {
+                sort_keys(&mut child);
+                map.insert(key, child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
     }
 }
 

@@ -13,7 +13,7 @@ async fn version_reports_kubernetes_1_37() {
 
 #[tokio::test]
 async fn discovery_lists_every_kind_the_provider_uses_with_its_scope() {
-    let f = common::start().await;
+    let f = common::start_with_crds().await;
     let discovery = Discovery::new(f.client.clone())
         .run()
         .await
@@ -31,8 +31,10 @@ async fn discovery_lists_every_kind_the_provider_uses_with_its_scope() {
         ("policy", "PodDisruptionBudget", true),
         ("rbac.authorization.k8s.io", "Role", true),
         ("rbac.authorization.k8s.io", "RoleBinding", true),
+        ("apiextensions.k8s.io", "CustomResourceDefinition", false),
         ("monitoring.coreos.com", "ServiceMonitor", true),
         ("monitoring.coreos.com", "PrometheusRule", true),
+        ("cert-manager.io", "Certificate", true),
     ];
     for (group, kind, namespaced) in expected {
         let found = discovery
@@ -63,12 +65,37 @@ async fn status_subresources_are_listed_for_workloads() {
 }
 
 #[tokio::test]
-async fn unknown_paths_answer_404_status() {
+async fn unknown_groups_answer_the_plain_text_404_of_the_not_found_handler() {
+    let f = common::start_bare().await;
+    for path in [
+        "/apis/example.com/v1/things",
+        "/apis/example.com",
+        "/apis/monitoring.coreos.com/v1/namespaces/default/servicemonitors",
+        "/apis/apps/v2/deployments",
+    ] {
+        let (code, content_type, body) = common::raw_text(&f.client, "GET", path).await;
+        assert_eq!(
+            (code, content_type.as_str(), body.as_str()),
+            (404, "text/plain; charset=utf-8", "404 page not found\n"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_resources_of_a_served_group_answer_a_404_status() {
     let f = common::start().await;
-    let request = http::Request::get("/apis/example.com/v1/things")
+    let request = http::Request::get("/api/v1/namespaces/default/widgets")
         .body(Vec::new())
         .expect("request");
     let result = f.client.request::<serde_json::Value>(request).await;
     let error = common::api_error(result);
-    assert_eq!((error.code, error.reason.as_str()), (404, "NotFound"));
+    assert_eq!(
+        (error.code, error.reason.as_str(), error.message.as_str()),
+        (
+            404,
+            "NotFound",
+            "the server could not find the requested resource"
+        )
+    );
 }

@@ -536,10 +536,17 @@ async fn apply_with_a_name_or_kind_that_disagrees_with_the_url_is_400() {
 }
 
 #[tokio::test]
-async fn apply_without_a_field_manager_is_400() {
+async fn apply_without_a_field_manager_is_422_invalid_patch_options() {
     let f = start().await;
     let (code, body) = raw(&f.client, "PATCH", PATH, APPLY, deployment("web", "nginx")).await;
-    assert_eq!((code, body["kind"].as_str()), (400, Some("Status")));
+    assert_eq!((code, body["reason"].as_str()), (422, Some("Invalid")));
+    assert_eq!(
+        body["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+    assert_eq!(body["details"]["kind"], "PatchOptions");
+    assert_eq!(body["details"]["group"], "meta.k8s.io");
+    assert_eq!(body["details"]["causes"][0]["field"], "fieldManager");
 }
 
 #[tokio::test]
@@ -559,7 +566,7 @@ async fn apply_bodies_are_parsed_as_yaml() {
 
 #[tokio::test]
 async fn custom_resources_apply_as_unstructured_objects() {
-    let f = start().await;
+    let f = common::start_with_crds().await;
     let gvk = GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor");
     let resource = ApiResource::from_gvk_with_plural(&gvk, "servicemonitors");
     let monitors: Api<DynamicObject> = Api::namespaced_with(f.client.clone(), "default", &resource);

@@ -179,7 +179,7 @@ async fn the_admin_endpoint_sets_status_marks_ready_and_finishes_jobs() {
         Some(1)
     );
     let mut custom = target;
-    custom["status"] = json!({"observedGeneration": 1, "readyReplicas": 0});
+    custom["status"] = json!({"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 0});
     let (set, body) = raw(
         &f.client,
         "POST",
@@ -188,9 +188,14 @@ async fn the_admin_endpoint_sets_status_marks_ready_and_finishes_jobs() {
         custom,
     )
     .await;
+    // readyReplicas is `omitempty` in DeploymentStatus: a 0 is not stored.
     assert_eq!(
-        (set, body["status"]["readyReplicas"].as_i64()),
-        (200, Some(0))
+        (
+            set,
+            body["status"]["updatedReplicas"].as_i64(),
+            body["status"].get("readyReplicas")
+        ),
+        (200, Some(1), None)
     );
     let jobs: Api<Job> = Api::namespaced(f.client.clone(), "default");
     jobs.patch(

@@ -42,6 +42,53 @@ pub async fn start() -> Fixture {
     Fixture { server, client }
 }
 
+/// Starts a server without any CRD (only the built-in kinds) and connects a client to it.
+pub async fn start_bare() -> Fixture {
+    let server = KubeApiServer::start_without_crds()
+        .await
+        .expect("server starts");
+    let client = client_for(server.kubeconfig_path()).await;
+    Fixture { server, client }
+}
+
+/// Starts a server with the bundled CRDs installed and connects a client to it.
+pub async fn start_with_crds() -> Fixture {
+    let server = KubeApiServer::start_with_bundled_crds()
+        .await
+        .expect("server starts");
+    let client = client_for(server.kubeconfig_path()).await;
+    Fixture { server, client }
+}
+
+/// Sends a request without a body and returns the HTTP status, the Content-Type and the body.
+pub async fn raw_text(client: &Client, method: &str, path: &str) -> (u16, String, String) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Vec::new())
+        .expect("request");
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .expect("response");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
 /// Creates a namespace.
 pub async fn namespace(client: &Client, name: &str) {
     let namespaces: Api<Namespace> = Api::all(client.clone());
