@@ -4,8 +4,10 @@
 //! `cargo bench --bench codec_server` starts both servers on 127.0.0.1, has each one `/encode` a
 //! 1 KiB and a 256 KiB payload, then drives `/decode` of its own ciphertext with `wrk` (one
 //! payload per request, keep-alive connections) at 1, 64 and 256 concurrent connections, and
-//! prints payloads/s and p50/p99 latency as a Markdown table for docs/benchmarks.md. It ends with
-//! a 60 s run against the Rust server that reports its resident memory at the start and the end.
+//! prints payloads/s and p50/p99 latency as a Markdown table for docs/benchmarks.md. It goes on
+//! with a 60 s run against the Rust server that reports its resident memory at the start and the
+//! end, and ends with the soak: 60 s of hostile traffic beside the normal one (see [`soak`]).
+//! `cargo bench --bench codec_server -- soak` runs the soak alone.
 //!
 //! Needs `.tools/bin/wrk` (`scripts/tools/chromium`) and `.tools/bin/codec-bench-python`
 //! (`scripts/tools/codec-bench-python`); a missing tool fails the run with its install command.
@@ -13,10 +15,14 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use engram::codec::{KeyId, KeyringDocument};
@@ -30,6 +36,15 @@ const RUN: Duration = Duration::from_secs(5);
 const WARM_UP: Duration = Duration::from_secs(1);
 /// How long the memory run lasts.
 const MEMORY_RUN: Duration = Duration::from_secs(60);
+/// How long the soak lasts.
+const SOAK_RUN: Duration = Duration::from_secs(60);
+/// The soak's `wrk` connections decoding 1 KiB payloads.
+const SOAK_DECODERS: u32 = 256;
+/// The soak's connections posting oversized encodes, one after another.
+const SOAK_OVERSIZED: usize = 16;
+/// The soak's connections that trickle a request head a byte a second and reconnect when closed:
+/// with the decoders and encoders, more than the default `max-connections` (1024).
+const SOAK_SLOW: usize = 1000;
 /// Payload sizes (the plaintext `data` of one payload) and their labels.
 const SIZES: [(usize, &str); 2] = [(1 << 10, "1 KiB"), (256 << 10, "256 KiB")];
 /// Concurrent keep-alive connections.
@@ -67,6 +82,7 @@ struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     failures: u64,
+    non_2xx: u64,
 }
 
 impl Measured {
@@ -90,7 +106,9 @@ fn load_average() -> String {
 }
 
 /// Starts `engram codec-server` (the release build Cargo made for this bench) over a fresh
-/// keyring wrapped by a local key file, without token checks, audit lines discarded.
+/// keyring wrapped by a local key file, without token checks, with its default limits. Its audit
+/// lines go to a pipe that a thread of this process reads and counts (the server refuses a
+/// stdout that is /dev/null).
 fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     let kek = dir.join("kek");
     let keyring = dir.join("keyring.json");
@@ -103,6 +121,7 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
         .expect("create the keyring");
     std::fs::write(&keyring, document.to_json()).unwrap();
     let port = free_port();
+    let (audit, audit_in) = std::io::pipe().expect("a pipe for the audit lines");
     let mut command = Command::new(env!("CARGO_BIN_EXE_engram"));
     command
         .args(["codec-server", "--insecure-no-auth", "--kms", "local"])
@@ -111,9 +130,13 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
         .arg("--keyring")
         .arg(&keyring)
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
+        .stdout(audit_in)
         .stderr(Stdio::null());
     let process = ServerProcess::spawn("engram codec-server", command);
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        std::io::BufReader::new(audit).lines().count()
+    });
     wait_for_port(port, Duration::from_secs(20), "engram codec-server");
     Peer {
         name: "Rust",
@@ -208,6 +231,7 @@ fn measured(output: std::process::Output) -> Measured {
         p50_ms: n[2] / 1e3,
         p99_ms: n[3] / 1e3,
         failures: (n[4] + n[5]) as u64,
+        non_2xx: n[4] as u64,
     }
 }
 
@@ -221,12 +245,186 @@ fn run(script: &Path, body: &Path, peer: &Peer, connections: u32, duration: Dura
 
 /// The resident set size of process `pid` in KiB, from /proc.
 fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// The peak resident set size of process `pid` since it started, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let status = support::read(Path::new(&format!("/proc/{pid}/status")));
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/<pid>/status")
+        .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+}
+
+/// A connection that sends a request head one byte a second and never finishes it, opened
+/// again each time the server closes it, until `stop`; counts the closes in `closed`.
+async fn trickle(port: u16, stop: Arc<AtomicBool>, closed: Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let head = b"POST /decode HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+        let mut open = stream.write_all(head).await.is_ok();
+        let mut buf = [0u8; 512];
+        while open && !stop.load(Ordering::Relaxed) {
+            tokio::select! {
+                read = stream.read(&mut buf) => open = matches!(read, Ok(n) if n > 0),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
+                    open = stream.write_all(b"a").await.is_ok();
+                }
+            }
+        }
+        if !open {
+            closed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Posts an `/encode` of 1.39 million empty payloads (4 MiB, under the body limit) on one
+/// keep-alive connection after another until `stop`, counting the answers by status (0: no
+/// answer).
+async fn oversized(
+    url: String,
+    body: Bytes,
+    stop: Arc<AtomicBool>,
+    statuses: Arc<Mutex<BTreeMap<u16, u64>>>,
+) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    while !stop.load(Ordering::Relaxed) {
+        let status = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-namespace", "default")
+            .body(body.clone())
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16());
+        *statuses.lock().unwrap().entry(status).or_default() += 1;
+    }
+}
+
+/// A counter from the server's `/metrics`.
+fn metric(runtime: &tokio::runtime::Runtime, base: &str, name: &str) -> u64 {
+    let text = runtime
+        .block_on(async { reqwest::get(format!("{base}/metrics")).await?.text().await })
+        .expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
+}
+
+/// The soak: for [`SOAK_RUN`], against a fresh Rust server with its default limits, at once:
+/// `wrk` decoding 1 KiB payloads on [`SOAK_DECODERS`] keep-alive connections,
+/// [`SOAK_OVERSIZED`] connections posting encodes of 1.39 million empty payloads (the
+/// amplification body of issue 14; refused with 413 at the 1001st payload), and [`SOAK_SLOW`]
+/// connections trickling request heads (closed by the header timeout, or evicted at
+/// `max-connections`, then opened again). Prints the decoders' rate, latency and failures, the
+/// oversized answers by status, the slow connections closed, evictions, and resident memory at
+/// the start, the end and its peak (VmHWM).
+fn soak(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
+    let rust = rust_server(dir, runtime);
+    let body = decode_body(runtime, dir, &rust, SIZES[0].0);
+    let pid = rust.process.id();
+    let port: u16 = rust.base.rsplit(':').next().unwrap().parse().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let closed = Arc::new(AtomicU64::new(0));
+    let statuses = Arc::new(Mutex::new(BTreeMap::new()));
+    let flood = Bytes::from(format!(
+        r#"{{"payloads":[{}{{}}]}}"#,
+        "{},".repeat(1_390_000)
+    ));
+    let mut hostile = Vec::new();
+    for _ in 0..SOAK_SLOW {
+        hostile.push(runtime.spawn(trickle(port, stop.clone(), closed.clone())));
+    }
+    for _ in 0..SOAK_OVERSIZED {
+        let url = format!("{}/encode", rust.base);
+        hostile.push(runtime.spawn(oversized(
+            url,
+            flood.clone(),
+            stop.clone(),
+            statuses.clone(),
+        )));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let start_kib = rss_kib(pid);
+    let mut load = wrk(script, &body, &rust, SOAK_DECODERS, SOAK_RUN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run wrk");
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    while load.try_wait().expect("wait for wrk").is_none() {
+        if started.elapsed() >= Duration::from_secs(10) * (samples.len() as u32 + 1) {
+            samples.push(format!("{:.0}", rss_kib(pid) as f64 / 1024.0));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let end_kib = rss_kib(pid);
+    let peak_kib = peak_rss_kib(pid);
+    let decoders = measured(load.wait_with_output().expect("wrk output"));
+    stop.store(true, Ordering::Relaxed);
+    let evicted = metric(
+        runtime,
+        &rust.base,
+        "engram_codec_connections_evicted_total",
+    );
+    let refused = metric(
+        runtime,
+        &rust.base,
+        "engram_codec_connections_refused_total",
+    );
+    runtime.block_on(async {
+        for task in hostile {
+            task.abort();
+        }
+    });
+    let answers: Vec<String> = statuses
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(status, n)| match status {
+            0 => format!("{n} without an answer"),
+            s => format!("{n} × {s}"),
+        })
+        .collect();
+    println!(
+        "\nsoak, Rust server with its default limits, {} s: {SOAK_DECODERS} wrk connections decoding 1 KiB, {SOAK_OVERSIZED} connections posting oversized encodes, {SOAK_SLOW} slow connections",
+        SOAK_RUN.as_secs()
+    );
+    println!(
+        "- decodes: {} payloads/s, p50 {:.2} ms, p99 {:.2} ms, {} failed ({} non-2xx, {} socket errors)",
+        decoders.payloads_per_second as u64,
+        decoders.p50_ms,
+        decoders.p99_ms,
+        decoders.failures,
+        decoders.non_2xx,
+        decoders.failures - decoders.non_2xx
+    );
+    println!("- oversized encodes: {}", answers.join(", "));
+    println!(
+        "- slow connections closed by the server: {}; idle connections evicted at max-connections: {evicted}; new connections refused: {refused}",
+        closed.load(Ordering::Relaxed)
+    );
+    println!(
+        "- resident memory: {:.1} MiB at the start, every 10 s {} MiB, {:.1} MiB at the end, {:.1} MiB peak",
+        start_kib as f64 / 1024.0,
+        samples.join(", "),
+        end_kib as f64 / 1024.0,
+        peak_kib as f64 / 1024.0
+    );
 }
 
 fn main() {
@@ -236,6 +434,16 @@ fn main() {
     let script = dir.path().join("decode.lua");
     std::fs::write(&script, WRK_SCRIPT).unwrap();
     tool("wrk");
+    if std::env::args().any(|a| a == "soak") {
+        println!(
+            "{} CPUs, load average {} at start",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            load_average()
+        );
+        soak(&runtime, dir.path(), &script);
+        println!("load average {} at the end", load_average());
+        return;
+    }
     let peers = [rust_server(dir.path(), &runtime), python_server()];
     println!(
         "{} CPUs, load average {} at start\n",
@@ -294,6 +502,8 @@ fn main() {
         end_kib as f64 / 1024.0,
         peak_kib as f64 / 1024.0,
     );
+    drop(peers);
+    soak(&runtime, dir.path(), &script);
     println!(
         "whole run: {:.0} s, load average {} at the end",
         started.elapsed().as_secs_f64(),

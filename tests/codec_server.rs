@@ -1,12 +1,20 @@
 //! The codec server's protocol over real HTTP on 127.0.0.1: encode and decode, namespaces,
 //! every kind of bad request with its status and message, CORS, the audit trail, operations
-//! endpoints, keyring reload, and random bodies that must never produce a 5xx.
+//! endpoints, keyring reload; and hostile requests: bodies that amplify, bodies that never
+//! arrive, quoted content, HTTP/2 where HTTP/1.1 was negotiated, DNS-rebinding shapes, an audit
+//! trail that cannot be written.
 
 mod codec_server_common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codec_server_common::{KeyringFiles, TestServer, body, payloads, plain};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use codec_server_common::{
+    FailingWriter, GatedWriter, KeyringFiles, TestServer, body, payloads, plain, raw_exchange,
+    read_head, tls_files,
+};
 use engram::codec::server::Settings;
 use engram::codec::{KeyId, Payload};
 use engram::kms::local::LocalKeyFile;
@@ -136,7 +144,7 @@ async fn wrong_method_unknown_path_bad_json_and_bad_base64() {
     assert!(
         message(bad_metadata)
             .await
-            .contains("metadata `encoding` is not base64")
+            .contains("a value of payloads[0].metadata is not base64")
     );
 }
 
@@ -204,6 +212,7 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
     let orders_sealed = orders_worker.encode(vec![plain("order 1")]).unwrap();
     let ok = client
         .post(format!("{}/orders/decode", server.base))
+        .header("content-type", "application/json")
         .body(body(&orders_sealed))
         .send()
         .await
@@ -211,6 +220,7 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
     assert_eq!(ok.status(), StatusCode::OK);
     let by_header = client
         .post(format!("{}/decode", server.base))
+        .header("content-type", "application/json")
         .header("X-Namespace", "orders")
         .body(body(&orders_sealed))
         .send()
@@ -220,6 +230,7 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
     let default_sealed = default_worker.encode(vec![plain("x")]).unwrap();
     let wrong_ring = client
         .post(format!("{}/orders/decode", server.base))
+        .header("content-type", "application/json")
         .body(body(&default_sealed))
         .send()
         .await
@@ -227,6 +238,7 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
     assert_eq!(wrong_ring.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let other = client
         .post(format!("{}/billing/decode", server.base))
+        .header("content-type", "application/json")
         .body(body(&default_sealed))
         .send()
         .await
@@ -238,6 +250,7 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
     );
     let conflict = client
         .post(format!("{}/orders/decode", server.base))
+        .header("content-type", "application/json")
         .header("X-Namespace", "billing")
         .body("{}")
         .send()
@@ -251,6 +264,7 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
     );
     let bad_name = client
         .post(format!("{}/decode", server.base))
+        .header("content-type", "application/json")
         .header("X-Namespace", "no spaces")
         .body("{}")
         .send()
@@ -306,6 +320,7 @@ async fn cors_allows_exactly_the_configured_origin_with_credentials() {
     let actual = client
         .post(format!("{}/decode", server.base))
         .header("Origin", origin)
+        .header("content-type", "application/json")
         .body("{}")
         .send()
         .await
@@ -347,6 +362,7 @@ async fn every_codec_request_gets_one_audit_line_without_content() {
     );
     let decoded = reqwest::Client::new()
         .post(format!("{}/decode", server.base))
+        .header("content-type", "application/json")
         .body(encoded)
         .send()
         .await
@@ -461,7 +477,7 @@ async fn not_ready_until_the_keyring_unwraps_then_ready_without_restart() {
             .text()
             .await
             .unwrap()
-            .contains("keyring document is not valid")
+            .contains("not a valid keyring document")
     );
     let refused = post(&format!("{}/decode", server.base), "{}".into()).await;
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -514,6 +530,7 @@ async fn a_rotated_keyring_takes_effect_without_a_failed_request() {
         while Instant::now() < deadline {
             let response = client
                 .post(format!("{base}/decode"))
+                .header("content-type", "application/json")
                 .body(sealed_old.clone())
                 .send()
                 .await
@@ -525,6 +542,7 @@ async fn a_rotated_keyring_takes_effect_without_a_failed_request() {
             );
             let encoded = client
                 .post(format!("{base}/encode"))
+                .header("content-type", "application/json")
                 .body(body(&[plain("x")]))
                 .send()
                 .await
@@ -564,5 +582,477 @@ async fn a_rotated_keyring_takes_effect_without_a_failed_request() {
     assert!(
         metrics.contains("engram_codec_keyring_reloads_total{result=\"ok\"} 1"),
         "{metrics}"
+    );
+}
+
+async fn metrics_text(server: &TestServer) -> String {
+    reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn wait_for_status(url: &str, wanted: StatusCode) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = reqwest::get(url).await.unwrap();
+        if response.status() == wanted {
+            return response.text().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "{url} never answered {wanted}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_body_of_a_million_empty_payloads_is_refused_and_every_answer_is_bounded() {
+    let files = KeyringFiles::create("default").await;
+    let worker = files.codec(&files.document).await;
+    let server = TestServer::start(Settings {
+        max_response_bytes: Some(4096),
+        ..files.settings()
+    })
+    .await;
+    let flood = format!(r#"{{"payloads":[{}{{}}]}}"#, "{},".repeat(1_390_000));
+    assert!(flood.len() < engram::codec::server::DEFAULT_MAX_BODY_BYTES);
+    let refused = post(&format!("{}/encode", server.base), flood).await;
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let text = refused.text().await.unwrap();
+    assert!(text.len() < 300, "a small answer: {} bytes", text.len());
+    assert!(
+        text.contains("more than 1000 payloads (max-payloads)"),
+        "{text}"
+    );
+
+    let many = body(&vec![plain(&"x".repeat(300)); 20]);
+    let too_big = post(&format!("{}/encode", server.base), many).await;
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(message(too_big).await.contains("max-response-bytes"));
+    let sealed = body(&worker.encode(vec![plain(&"y".repeat(300)); 12]).unwrap());
+    let decoded = post(&format!("{}/decode", server.base), sealed).await;
+    assert_eq!(decoded.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let small = post(&format!("{}/encode", server.base), body(&[plain("ok")])).await;
+    assert_eq!(small.status(), StatusCode::OK);
+
+    let lines = server.audit.lines();
+    assert_eq!(lines[0]["status"], 413);
+    assert!(lines[0]["error"].as_str().unwrap().contains("max-payloads"));
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains("engram_codec_memory_reserved_bytes 0"),
+        "every reservation is returned: {metrics}"
+    );
+}
+
+#[tokio::test]
+async fn error_replies_and_audit_lines_describe_the_shape_and_never_quote_the_request() {
+    let files = KeyringFiles::create("default").await;
+    let worker = files.codec(&files.document).await;
+    let server = TestServer::start(files.settings()).await;
+    let card = "4111111111111111";
+    let long = format!("{}{card}", "A".repeat(1 << 20));
+    let bodies = [
+        format!(r#"{{"payloads":"{long}"}}"#),
+        format!(r#"{{"payloads":[{{"data":{{"x":"{card}"}}}}]}}"#),
+        format!(r#"{{"payloads":[{{"metadata":{{"{card}":"!!"}}}}]}}"#),
+        format!(r#"{{"payloads":[{{"data":"{card}!"}}]}}"#),
+        format!(r#"["{card}"]"#),
+        format!(r#"{{"payloads":[{card}"#),
+    ];
+    for bad in &bodies {
+        let response = post(&format!("{}/decode", server.base), bad.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let text = response.text().await.unwrap();
+        assert!(text.len() < 400, "{} bytes", text.len());
+        assert!(!text.contains(card) && !text.contains("AAAA"), "{text}");
+    }
+    let mut sealed = worker.encode(vec![plain("x")]).unwrap();
+    sealed[0].metadata.insert(
+        "encryption-key-id".into(),
+        format!("card {card}").into_bytes(),
+    );
+    let response = post(&format!("{}/decode", server.base), body(&sealed)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!response.text().await.unwrap().contains(card));
+    let namespace = reqwest::Client::new()
+        .post(format!("{}/decode", server.base))
+        .header("content-type", "application/json")
+        .header("x-namespace", format!("card {card}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(namespace.status(), StatusCode::BAD_REQUEST);
+    assert!(!namespace.text().await.unwrap().contains(card));
+
+    let lines = server.audit.lines();
+    assert_eq!(lines.len(), bodies.len() + 2);
+    let undecryptable = &lines[bodies.len()];
+    assert_eq!(undecryptable["status"], 422);
+    assert_eq!(
+        undecryptable["key_ids"],
+        serde_json::json!([]),
+        "only valid key ids are recorded"
+    );
+    let audit = server.audit.text();
+    assert!(!audit.contains(card) && !audit.contains("AAAA"), "{audit}");
+}
+
+#[tokio::test]
+async fn namespaces_of_dots_and_a_repeated_namespace_header_are_refused() {
+    let files = KeyringFiles::create("default").await;
+    let server = TestServer::start(files.settings()).await;
+    let client = reqwest::Client::new();
+    for name in [".", "..", "..."] {
+        let response = client
+            .post(format!("{}/decode", server.base))
+            .header("content-type", "application/json")
+            .header("x-namespace", name)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+    }
+    let dots = post(&format!("{}/.../decode", server.base), "{}".into()).await;
+    assert_eq!(dots.status(), StatusCode::BAD_REQUEST);
+    let mut twice = reqwest::header::HeaderMap::new();
+    twice.append("x-namespace", "default".parse().unwrap());
+    twice.append("x-namespace", "orders".parse().unwrap());
+    let response = client
+        .post(format!("{}/decode", server.base))
+        .header("content-type", "application/json")
+        .headers(twice)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(message(response).await.contains("more than once"));
+}
+
+#[tokio::test]
+async fn a_huge_content_length_gets_413_at_once_and_a_body_that_never_arrives_gets_408() {
+    let files = KeyringFiles::create("default").await;
+    let server = TestServer::start(Settings {
+        request_timeout_seconds: Some(1),
+        ..files.settings()
+    })
+    .await;
+    let host = server.addr;
+    let huge = format!(
+        "POST /decode HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n"
+    );
+    let answer = raw_exchange(server.addr, huge.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let partial = format!(
+        "POST /decode HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"payloads\""
+    );
+    let answer = raw_exchange(server.addr, partial.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let lines = server.audit.lines();
+    assert_eq!(lines[0]["status"], 413);
+    assert_eq!(lines[1]["status"], 408);
+}
+
+/// The HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113, sections 3.4 and 6.5).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Whether `answer` is an HTTP/2 frame (a server's first frame is SETTINGS, type 4).
+fn is_http2(answer: &str) -> bool {
+    answer.as_bytes().get(3) == Some(&0x04) && !answer.starts_with("HTTP/")
+}
+
+#[tokio::test]
+async fn http2_is_not_spoken_where_http1_was_negotiated() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let files = KeyringFiles::create("default").await;
+    let plain_server = TestServer::start(files.settings()).await;
+    let answer = raw_exchange(plain_server.addr, H2_PREFACE).await;
+    assert!(!is_http2(&answer), "h2c was spoken: {answer:?}");
+
+    let (cert, key, ca_pem) = tls_files(files.dir.path());
+    let tls_server = TestServer::start(Settings {
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        ..files.settings()
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::pem::PemObject::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let connect = |alpn: Vec<Vec<u8>>| {
+        let mut config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let addr = tls_server.addr;
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            connector
+                .connect("localhost".try_into().unwrap(), tcp)
+                .await
+        }
+    };
+    let mut tls = connect(vec![b"http/1.1".to_vec()]).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tokio::io::AsyncWriteExt::write_all(&mut tls, H2_PREFACE)
+        .await
+        .unwrap();
+    let answer = read_head(&mut tls).await;
+    assert!(!is_http2(&answer), "HTTP/2 after ALPN http/1.1: {answer:?}");
+    assert!(
+        connect(vec![b"h2".to_vec()]).await.is_err(),
+        "a client that offers only h2 is refused in the handshake"
+    );
+}
+
+#[tokio::test]
+async fn without_token_checks_a_request_must_name_this_server_and_be_json() {
+    let files = KeyringFiles::create("default").await;
+    let server = TestServer::start(Settings {
+        cors_origins: vec!["http://127.0.0.1:8233".into()],
+        ..files.settings()
+    })
+    .await;
+    let addr = server.addr;
+    let request = |host: &str, extra: &str, content_type: &str| {
+        format!(
+            "POST /decode HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        )
+    };
+    let json = "application/json";
+    for (raw, expected) in [
+        (request("rebind.evil.test:8888", "", json), "403"),
+        (
+            request(
+                &addr.to_string(),
+                "Origin: http://rebind.evil.test\r\n",
+                json,
+            ),
+            "403",
+        ),
+        (request(&addr.to_string(), "", "text/plain"), "415"),
+        (request(&addr.to_string(), "", json), "200"),
+        (
+            request(&format!("localhost:{}", addr.port()), "", json),
+            "200",
+        ),
+        (
+            request(&addr.to_string(), "Origin: http://127.0.0.1:8233\r\n", json),
+            "200",
+        ),
+    ] {
+        let answer = raw_exchange(addr, raw.as_bytes()).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {expected}")),
+            "{raw}\n{answer}"
+        );
+    }
+    let lines = server.audit.lines();
+    assert_eq!(lines[0]["outcome"], "denied");
+    assert_eq!(lines[2]["status"], 415);
+}
+
+#[tokio::test]
+async fn a_keyring_document_that_breaks_on_disk_makes_the_server_unready_without_details() {
+    let files = KeyringFiles::create("default").await;
+    let worker = files.codec(&files.document).await;
+    let good = std::fs::read(&files.keyring).unwrap();
+    let server = TestServer::start(files.settings()).await;
+    let ready = format!("{}/readyz", server.base);
+    wait_for_status(&ready, StatusCode::OK).await;
+    let sealed = body(&worker.encode(vec![plain("still readable")]).unwrap());
+
+    std::fs::write(&files.keyring, b"{\"format\": 7}").unwrap();
+    let reasons = wait_for_status(&ready, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(reasons.contains("default keyring"), "{reasons}");
+    assert!(
+        reasons.contains("not a valid keyring document"),
+        "{reasons}"
+    );
+    let dir = files.dir.path().display().to_string();
+    assert!(
+        !reasons.contains(&dir) && !reasons.contains("format"),
+        "{reasons}"
+    );
+    let still = post(&format!("{}/decode", server.base), sealed.clone()).await;
+    assert_eq!(
+        still.status(),
+        StatusCode::OK,
+        "the previous keyring serves"
+    );
+
+    std::fs::remove_file(&files.keyring).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let reasons = reqwest::get(&ready).await.unwrap().text().await.unwrap();
+        if reasons.contains("cannot be read") {
+            assert!(!reasons.contains(&dir), "{reasons}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{reasons}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::write(&files.keyring, good).unwrap();
+    wait_for_status(&ready, StatusCode::OK).await;
+    assert!(metrics_text(&server).await.contains("engram_codec_ready 1"));
+}
+
+#[tokio::test]
+async fn wrong_methods_and_requests_cut_at_shutdown_get_audit_lines() {
+    let files = KeyringFiles::create("default").await;
+    let server = TestServer::start(Settings {
+        shutdown_grace_seconds: Some(1),
+        request_timeout_seconds: Some(120),
+        ..files.settings()
+    })
+    .await;
+    let get = reqwest::get(format!("{}/decode", server.base))
+        .await
+        .unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /decode HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        server.addr
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut slow, head.as_bytes())
+        .await
+        .unwrap();
+    // The request is in the handler once it holds part of the memory budget.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metrics_text(&server)
+        .await
+        .contains("engram_codec_memory_reserved_bytes 0")
+    {
+        assert!(Instant::now() < deadline, "the slow request never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let audit = server.audit.clone();
+    server.stop().await;
+    let lines = audit.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["status"], 405);
+    assert_eq!(lines[0]["operation"], "decode");
+    assert_eq!(lines[1]["outcome"], "error");
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("shutdown grace period"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_trail_that_cannot_be_written_withholds_plaintext_and_makes_the_server_unready() {
+    let files = KeyringFiles::create("default").await;
+    let worker = files.codec(&files.document).await;
+    let sealed = body(&worker.encode(vec![plain("SECRET-PLAINTEXT")]).unwrap());
+    let secret_b64 = STANDARD.encode("\"SECRET-PLAINTEXT\"");
+    let server = TestServer::start_with_audit(files.settings(), Box::new(FailingWriter)).await;
+    for _ in 0..2 {
+        let response = post(&format!("{}/decode", server.base), sealed.clone()).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let text = response.text().await.unwrap();
+        assert!(
+            !text.contains(&secret_b64),
+            "plaintext without an audit line"
+        );
+        assert!(text.contains("audit line"), "{text}");
+    }
+    let refused = post(&format!("{}/decode", server.base), "nope".into()).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_REQUEST,
+        "refusals are still told"
+    );
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ready.text().await.unwrap().contains("audit trail"));
+    let metrics = metrics_text(&server).await;
+    assert!(
+        metrics.contains("engram_codec_audit_failures_total 3"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("engram_codec_ready 0"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_trail_that_blocks_stalls_no_request_thread_and_recovers() {
+    let files = KeyringFiles::create("default").await;
+    let worker = files.codec(&files.document).await;
+    let sealed = body(&worker.encode(vec![plain("SECRET-PLAINTEXT")]).unwrap());
+    let gate = GatedWriter::default();
+    let server = TestServer::start_with_audit(
+        Settings {
+            audit_timeout_seconds: Some(1),
+            ..files.settings()
+        },
+        Box::new(gate.clone()),
+    )
+    .await;
+    // A stalled server fails these calls instead of hanging the test.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let decode = {
+        let (client, url) = (client.clone(), format!("{}/decode", server.base));
+        move |sealed: String| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(sealed)
+                    .send()
+                    .await
+                    .expect("answered, not stalled")
+                    .status()
+            }
+        }
+    };
+    let waiting: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(decode(sealed.clone())))
+        .collect();
+    for _ in 0..5 {
+        let health = client
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .expect("the runtime is not blocked");
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+    for request in waiting {
+        assert_eq!(request.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    wait_for_status(
+        &format!("{}/readyz", server.base),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert_eq!(
+        decode(sealed.clone()).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "withheld at once while the trail is known to fail"
+    );
+
+    gate.open();
+    wait_for_status(&format!("{}/readyz", server.base), StatusCode::OK).await;
+    assert_eq!(decode(sealed).await, StatusCode::OK);
+    let lines = gate.written.lines();
+    assert_eq!(lines.last().unwrap()["status"], 200);
+    assert!(
+        lines.iter().any(|l| l["status"] == 503),
+        "withheld answers are recorded"
     );
 }

@@ -58,6 +58,7 @@ async fn random_bodies_never_get_a_5xx() {
                 let status = handle.block_on(async {
                     let mut request = client
                         .post(format!("{}{}", server.base, paths[path]))
+                        .header("content-type", "application/json")
                         .body(body);
                     if namespace {
                         request = request.header("X-Namespace", "default");

@@ -83,7 +83,8 @@ async fn temporal_cli_shows_plaintext_only_through_the_codec_server() {
         .arg("--keyring")
         .arg(&keyring)
         .env("VAULT_TOKEN", ROOT_TOKEN)
-        .stdout(Stdio::null())
+        // The server refuses a stdout that would lose its audit lines.
+        .stdout(std::fs::File::create(dir.path().join("audit.jsonl")).unwrap())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();

@@ -93,6 +93,12 @@ pub fn associated_data(key_id: &KeyId) -> Vec<u8> {
     aad
 }
 
+/// The length of the data [`seal`] makes of `inner`, known before sealing, so the codec server
+/// can refuse an answer that would be too large without spending a seal of the key's budget.
+pub fn sealed_len(inner: &Payload) -> usize {
+    HEADER_LEN + inner.encoded_len() + TAG_LEN
+}
+
 /// Seals `inner` under `cipher` (the data key `key_id`) with the given nonce.
 ///
 /// The nonce must be fresh for this key; [`crate::codec::PayloadCodec`] draws it at random.
@@ -102,7 +108,7 @@ pub fn seal(
     nonce: &[u8; NONCE_LEN],
     inner: &Payload,
 ) -> Result<Vec<u8>, FormatError> {
-    let mut out = Vec::with_capacity(HEADER_LEN + inner.encoded_len() + TAG_LEN);
+    let mut out = Vec::with_capacity(sealed_len(inner));
     out.push(FORMAT_VERSION);
     out.extend_from_slice(nonce);
     inner.encode(&mut out).map_err(|_| FormatError::TooLarge)?;
@@ -184,6 +190,15 @@ mod tests {
         assert_eq!(sealed[0], FORMAT_VERSION);
         assert_eq!(&sealed[1..13], &[3; 12]);
         assert_eq!(open(&cipher(7), &id("k1"), sealed).unwrap(), inner);
+    }
+
+    #[test]
+    fn sealed_len_is_known_before_sealing() {
+        for data in [Vec::new(), vec![7; 1], vec![9; 70_000]] {
+            let inner = Payload::new("json/plain", data);
+            let sealed = seal(&cipher(7), &id("k1"), &[3; 12], &inner).unwrap();
+            assert_eq!(sealed.len(), sealed_len(&inner));
+        }
     }
 
     #[test]

@@ -78,7 +78,8 @@ const LENIENT: GeneralPurposeConfig =
 const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
 
-fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+/// Decodes a protojson bytes value: standard or URL-safe base64, padded or not.
+pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     STANDARD_LENIENT
         .decode(text)
         .or_else(|_| URL_SAFE_LENIENT.decode(text))
@@ -114,11 +115,10 @@ impl<'de> Deserialize<'de> for Payload {
         let mut metadata = BTreeMap::new();
         for (key, value) in json.metadata {
             let bytes = decode_base64(&value)
-                .map_err(|e| D::Error::custom(format!("metadata `{key}` is not base64: {e}")))?;
+                .map_err(|_| D::Error::custom("a metadata value is not base64"))?;
             metadata.insert(key, bytes);
         }
-        let data = decode_base64(&json.data)
-            .map_err(|e| D::Error::custom(format!("data is not base64: {e}")))?;
+        let data = decode_base64(&json.data).map_err(|_| D::Error::custom("data is not base64"))?;
         Ok(Self {
             metadata,
             data,

@@ -1,6 +1,9 @@
 //! Shared by the codec server tests: an in-process server on 127.0.0.1 with a fresh keyring
-//! (local key file KMS), its audit lines captured, stopped when dropped.
+//! (local key file KMS), its audit lines captured, stopped when dropped; TLS files from a test
+//! CA; and a stand-in identity provider whose JWKS endpoint can be told to misbehave.
 #![allow(dead_code)]
+
+pub mod issuer;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,38 +111,74 @@ impl KeyringFiles {
 /// A running in-process server.
 pub struct TestServer {
     pub base: String,
+    pub addr: std::net::SocketAddr,
     pub audit: Captured,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
-    /// Binds and serves `settings`; `https` picks the URL scheme.
+    /// Binds and serves `settings`, audit lines captured; `https` picks the URL scheme.
     pub async fn start(settings: Settings) -> Self {
+        let audit = Captured::default();
+        let mut server = Self::start_with_audit(settings, Box::new(audit.clone())).await;
+        server.audit = audit;
+        server
+    }
+
+    /// Binds and serves `settings` with its audit lines going to `out`.
+    pub async fn start_with_audit(settings: Settings, out: Box<dyn std::io::Write + Send>) -> Self {
         let config = settings.resolve().expect("valid settings");
         let https = config.tls.is_some();
-        let audit = Captured::default();
         let insecure = matches!(
             config.auth,
             engram::codec::server::AuthConfig::InsecureNoAuth
         );
         let server = CodecServer::bind(
             config,
-            AuditLog::to_writer(Box::new(audit.clone()), insecure),
+            AuditLog::to_writer(out, insecure).expect("audit writer starts"),
             None,
         )
         .await
         .expect("server binds");
         let scheme = if https { "https" } else { "http" };
-        let base = format!("{scheme}://{}", server.local_addr());
+        let addr = server.local_addr();
+        let base = format!("{scheme}://{addr}");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run(async move {
+        let running = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
         Self {
             base,
-            audit,
+            addr,
+            audit: Captured::default(),
             stop: Some(stop),
+            running: Some(running),
         }
+    }
+
+    /// Stops the server (SIGTERM's path) and waits until it has finished, the shutdown grace
+    /// period and the last audit lines included.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.expect("the server task ends cleanly");
+        }
+    }
+
+    /// A POST of `body` to `path` as the codec protocol's clients send it (JSON, namespace
+    /// `default`).
+    pub async fn post(&self, path: &str, body: String) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("x-namespace", "default")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -149,6 +188,37 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 and localhost signed by it, written as PEM
+/// files in `dir`: (certificate chain, key, CA certificate PEM).
+pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let cert = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    (cert, key, ca.pem())
+}
+
+/// Reads the peak resident set (VmHWM) of process `pid` in KiB, from /proc.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status")
 }
 
 /// A protojson `Payloads` body.
@@ -202,5 +272,93 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A rustls server configuration for the certificate and key `tls_files` wrote.
+pub fn rustls_server(cert: &Path, key: &Path) -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap()
+}
+
+/// Sends `request` as is on a new connection to `addr` and returns what comes back up to the
+/// end of the answer's head (or the connection's close); panics if nothing ends within 20 s.
+pub async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    read_head(&mut stream).await
+}
+
+/// Reads from `stream` up to the end of an HTTP answer's head, or its close, within 20 s.
+pub async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read)
+        .await
+        .expect("the server answers or closes the connection");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// An audit writer that fails every write, as a full disk or a closed pipe does.
+pub struct FailingWriter;
+
+impl Write for FailingWriter {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("no space left on device"))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::Error::other("no space left on device"))
+    }
+}
+
+/// An audit writer that blocks every write until opened, as a pipe nobody reads does, then
+/// keeps what it is given.
+#[derive(Clone, Default)]
+pub struct GatedWriter {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    pub written: Captured,
+}
+
+impl GatedWriter {
+    /// Lets writes through from now on.
+    pub fn open(&self) {
+        *self.open.0.lock().unwrap() = true;
+        self.open.1.notify_all();
+    }
+}
+
+impl Write for GatedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut open = self.open.0.lock().unwrap();
+        while !*open {
+            open = self.open.1.wait(open).unwrap();
+        }
+        self.written.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `engram codec-server`: serve Temporal's remote codec protocol (see docs/codec-server.md).
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use engram::codec::server::{AuditLog, AuthConfig, CodecServer, Settings};
@@ -30,15 +31,14 @@ pub fn run(args: CodecServerArgs) -> Result<String, String> {
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
-        let audit = AuditLog::stdout(matches!(config.auth, AuthConfig::InsecureNoAuth));
+        let audit = AuditLog::stdout(matches!(config.auth, AuthConfig::InsecureNoAuth))
+            .map_err(|e| e.to_string())?;
         let vault_token = std::env::var("VAULT_TOKEN").ok();
         let server = CodecServer::bind(config, audit, vault_token)
             .await
             .map_err(|e| e.to_string())?;
-        server
-            .run(shutdown_signal())
-            .await
-            .map_err(|e| e.to_string())
+        server.run(shutdown_signal()).await;
+        Ok::<(), String>(())
     })?;
     tracing::info!("codec server stopped");
     // stdout carries only audit lines, so a clean stop exits here instead of returning text
@@ -52,7 +52,11 @@ fn init_logs() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .try_init();
 }
 

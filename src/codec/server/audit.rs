@@ -1,20 +1,33 @@
-//! The audit trail: one JSON line per `/encode` or `/decode` request on stdout, written by a
-//! middleware around the codec routes, so every answer (success, refusal or error) is recorded
-//! exactly once. It says who asked, for which namespace, what and with which key ids, never
-//! payload content or tokens. The schema is documented in docs/codec-server.md.
+//! The audit trail: one JSON line per `/encode` or `/decode` request on stdout. It says who asked,
+//! for which namespace, what and with which key ids, never payload content or tokens. The schema
+//! is documented in docs/codec-server.md.
+//!
+//! The trail fails closed. Lines are written by a thread of their own, so a stdout that blocks (a
+//! pipe nobody reads) never blocks a request thread. Every answer waits for its line to be
+//! written, for at most the audit timeout; a 2xx answer whose line was not written in time, or
+//! could not be written, is withheld and answered 503 instead, so no plaintext leaves without an
+//! audit line. While lines cannot be written the server is not ready, and every failure is
+//! counted in `engram_codec_audit_failures_total`. A request that ends without an answer (the
+//! client went away, or it was cut at the end of the shutdown grace period) still gets its line.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::codec::server::listener::ClientAddr;
-use crate::codec::server::state::AppState;
+use crate::codec::server::error::ApiError;
+use crate::codec::server::metrics::Metrics;
+
+/// Lines queued for the writer at most; past that the trail counts as failing.
+const QUEUE_LINES: usize = 4096;
+/// Lines the writer takes from the queue for one write.
+const BATCH_LINES: usize = 256;
 
 /// The two codec operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,17 +45,6 @@ impl Operation {
         match self {
             Self::Encode => "encode",
             Self::Decode => "decode",
-        }
-    }
-
-    /// The operation a request path ends in, if it is a codec path.
-    pub fn from_path(path: &str) -> Option<Self> {
-        if path.ends_with("/encode") {
-            Some(Self::Encode)
-        } else if path.ends_with("/decode") {
-            Some(Self::Decode)
-        } else {
-            None
         }
     }
 }
@@ -81,8 +83,7 @@ impl Outcome {
     }
 }
 
-/// What a handler learned about a request, handed to the audit middleware in the response's
-/// extensions.
+/// What a handler learned about a request, for its audit line.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// The token's subject, once verified.
@@ -91,16 +92,19 @@ pub struct Facts {
     pub namespace: Option<String>,
     /// How many payloads the request carried, once parsed.
     pub payloads: usize,
-    /// The data key ids used or named, in first-seen order.
+    /// Valid data key ids used or named, in first-seen order.
     pub key_ids: Vec<String>,
+    /// Bytes of the request body, once read.
+    pub request_bytes: usize,
     /// Bytes of the answer's body.
     pub response_bytes: usize,
-    /// The refusal or failure message, if any (never payload content).
+    /// The refusal or failure message, if any: the message sent to the caller, which describes
+    /// the shape of bad input and never quotes it.
     pub error: Option<String>,
 }
 
 impl Facts {
-    /// Records a key id once.
+    /// Records a key id once. Callers pass ids that passed [`crate::codec::KeyId`] validation.
     pub fn add_key_id(&mut self, id: &str) {
         if !self.key_ids.iter().any(|k| k == id) {
             self.key_ids.push(id.to_string());
@@ -126,90 +130,312 @@ struct Line<'a> {
     error: Option<&'a str>,
 }
 
-/// Where audit lines go: stdout in production, any writer in embedding code.
+/// Why the trail could not be started on stdout.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// stdout is /dev/null (also what a closed stdout becomes: the Rust runtime reopens closed
+    /// standard descriptors on /dev/null), so every line would be lost.
+    #[error(
+        "stdout is /dev/null (or was closed): audit lines written there are lost. Give the codec server a stdout that something reads (the container runtime's log pipe, a file, a log shipper)"
+    )]
+    Discarded,
+    /// The writer thread could not be started.
+    #[error("cannot start the audit writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// One queued line, and where to say whether it was written.
+struct Queued {
+    bytes: Vec<u8>,
+    written: Option<oneshot::Sender<bool>>,
+}
+
+/// Where audit lines go: stdout in production, any writer in embedding code. Cloning shares the
+/// one writer thread; it ends when every clone is dropped and the queue is written.
 #[derive(Clone)]
 pub struct AuditLog {
-    out: Arc<Mutex<Box<dyn Write + Send>>>,
+    queue: mpsc::Sender<Queued>,
+    healthy: Arc<AtomicBool>,
+    cut_off: Arc<AtomicBool>,
     insecure_no_auth: bool,
 }
 
 impl AuditLog {
-    /// Audit lines to stdout. `insecure_no_auth` marks every line.
-    pub fn stdout(insecure_no_auth: bool) -> Self {
+    /// Audit lines to stdout. `insecure_no_auth` marks every line. Refuses a stdout that
+    /// discards what is written to it.
+    pub fn stdout(insecure_no_auth: bool) -> Result<Self, AuditError> {
+        if stdout_is_dev_null() {
+            return Err(AuditError::Discarded);
+        }
         Self::to_writer(Box::new(std::io::stdout()), insecure_no_auth)
     }
 
-    /// Audit lines to `out`, one `write_all` per line.
-    pub fn to_writer(out: Box<dyn Write + Send>, insecure_no_auth: bool) -> Self {
-        Self {
-            out: Arc::new(Mutex::new(out)),
+    /// Audit lines to `out`, written and flushed by a thread of their own.
+    pub fn to_writer(
+        out: Box<dyn Write + Send>,
+        insecure_no_auth: bool,
+    ) -> Result<Self, AuditError> {
+        let (queue, lines) = mpsc::channel(QUEUE_LINES);
+        let healthy = Arc::new(AtomicBool::new(true));
+        let writer_healthy = healthy.clone();
+        std::thread::Builder::new()
+            .name("engram-audit".into())
+            .spawn(move || write_lines(out, lines, &writer_healthy))
+            .map_err(AuditError::Thread)?;
+        Ok(Self {
+            queue,
+            healthy,
+            cut_off: Arc::new(AtomicBool::new(false)),
             insecure_no_auth,
+        })
+    }
+
+    /// Marks the end of the shutdown grace period: requests dropped from now on are recorded
+    /// as cut by the server, not as abandoned by their clients.
+    pub fn mark_cut_off(&self) {
+        self.cut_off.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether lines are being written: the last write succeeded and no line waited past the
+    /// audit timeout since. Readiness follows it.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Starts the line of one request, written when the request ends, however it ends.
+    pub fn begin(&self, operation: Operation, client: SocketAddr, metrics: Arc<Metrics>) -> Record {
+        Record {
+            log: self.clone(),
+            metrics,
+            operation,
+            client,
+            started: Instant::now(),
+            facts: Facts::default(),
+            done: false,
         }
     }
 
-    fn write(&self, line: &Line<'_>) {
-        let Ok(mut bytes) = serde_json::to_vec(line) else {
-            return;
+    /// Waits until every line queued so far is written, for at most `timeout`. Used at
+    /// shutdown, so the lines of the last requests are out before the process exits.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let (written, confirmed) = oneshot::channel();
+        let barrier = Queued {
+            bytes: Vec::new(),
+            written: Some(written),
         };
+        if self.queue.try_send(barrier).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(timeout, confirmed).await, Ok(Ok(true)))
+    }
+
+    /// Queues `line`; the receiver says whether it was written. `None` when the queue is full
+    /// or the writer is gone.
+    fn queue(&self, line: &Line<'_>) -> Option<oneshot::Receiver<bool>> {
+        let mut bytes = serde_json::to_vec(line).ok()?;
         bytes.push(b'\n');
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = out.write_all(&bytes).and_then(|()| out.flush()) {
-            tracing::error!(error = %e, "cannot write audit line");
+        let (written, confirmed) = oneshot::channel();
+        self.queue
+            .try_send(Queued {
+                bytes,
+                written: Some(written),
+            })
+            .ok()?;
+        Some(confirmed)
+    }
+}
+
+/// The writer thread: takes what is queued, writes it in one go, flushes, and tells each line's
+/// request whether it made it.
+fn write_lines(
+    mut out: Box<dyn Write + Send>,
+    mut lines: mpsc::Receiver<Queued>,
+    healthy: &AtomicBool,
+) {
+    let mut batch = Vec::with_capacity(BATCH_LINES);
+    let mut bytes = Vec::new();
+    while lines.blocking_recv_many(&mut batch, BATCH_LINES) > 0 {
+        bytes.clear();
+        for line in &batch {
+            bytes.extend_from_slice(&line.bytes);
+        }
+        let result = out.write_all(&bytes).and_then(|()| out.flush());
+        let ok = result.is_ok();
+        if let Err(e) = result
+            && healthy.swap(false, Ordering::Relaxed)
+        {
+            tracing::error!(error = %e, "cannot write audit lines; answers with payloads are withheld until they can be written");
+        } else if ok && !healthy.swap(true, Ordering::Relaxed) {
+            tracing::info!("audit lines are written again");
+        }
+        for line in batch.drain(..) {
+            if let Some(written) = line.written {
+                let _ = written.send(ok);
+            }
         }
     }
 }
 
-/// The middleware around the codec routes: times the request, then writes its audit line and
-/// counts it in the metrics.
-pub async fn record(
-    State(state): State<AppState>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let operation = Operation::from_path(request.uri().path());
-    let request_bytes = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut response = next.run(request).await;
-    let Some(operation) = operation else {
-        return response;
-    };
-    let facts = response
-        .extensions_mut()
-        .remove::<Facts>()
-        .unwrap_or_default();
-    let status = response.status();
-    let outcome = Outcome::of(status);
-    let elapsed = started.elapsed();
-    state.metrics.observe(
-        operation,
-        outcome,
-        status,
-        facts.payloads,
-        request_bytes,
-        facts.response_bytes,
-        elapsed,
-    );
-    state.audit.write(&Line {
-        time: now_rfc3339(),
-        insecure_no_auth: state.audit.insecure_no_auth,
-        subject: facts.subject.as_deref(),
-        namespace: facts.namespace.as_deref(),
-        operation: operation.as_str(),
-        payloads: facts.payloads,
-        key_ids: &facts.key_ids,
-        outcome: outcome.as_str(),
-        status: status.as_u16(),
-        latency_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-        client: client.to_string(),
-        error: facts.error.as_deref(),
-    });
-    response
+/// Whether file descriptor 1 is the null device (Linux: `/proc/self/fd/1` resolves to the
+/// character device 1:3, `/dev/null`, as devices.txt of the kernel documentation numbers it).
+fn stdout_is_dev_null() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        const DEV_NULL: u64 = (1 << 8) | 3;
+        std::fs::metadata("/proc/self/fd/1")
+            .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == DEV_NULL)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// The audit line of one request in progress. [`Record::finish`] writes it with the answer;
+/// dropped unfinished (the client went away, or the request was cut at shutdown) it still
+/// writes one, without waiting.
+pub struct Record {
+    log: AuditLog,
+    metrics: Arc<Metrics>,
+    operation: Operation,
+    client: SocketAddr,
+    started: Instant,
+    /// What the handler learned.
+    pub facts: Facts,
+    done: bool,
+}
+
+/// The status an audit line records for a request cut at the end of the shutdown grace period.
+const CUT_AT_SHUTDOWN: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+/// The status an audit line records for a request whose client closed the connection first
+/// (499, as nginx logs it).
+const CLIENT_CLOSED: u16 = 499;
+
+impl Record {
+    fn line<'a>(&'a self, status: u16, outcome: Outcome, error: Option<&'a str>) -> Line<'a> {
+        let elapsed = self.started.elapsed();
+        Line {
+            time: now_rfc3339(),
+            insecure_no_auth: self.log.insecure_no_auth,
+            subject: self.facts.subject.as_deref(),
+            namespace: self.facts.namespace.as_deref(),
+            operation: self.operation.as_str(),
+            payloads: self.facts.payloads,
+            key_ids: &self.facts.key_ids,
+            outcome: outcome.as_str(),
+            status,
+            latency_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            client: self.client.to_string(),
+            error,
+        }
+    }
+
+    /// Writes the line for `response` and returns what to send: `response` itself once the line
+    /// is written, or, for a 2xx answer whose line could not be written in time, a 503 without
+    /// the payloads. Waits at most `timeout`.
+    pub async fn finish(mut self, response: Response, timeout: Duration) -> Response {
+        self.done = true;
+        let mut response = response;
+        // Known to be failing: a 2xx answer is withheld at once, the line records what was
+        // actually answered, and nothing waits on a writer that is not writing.
+        let failing = !self.log.healthy();
+        if failing && response.status().is_success() {
+            response = self.withhold();
+        }
+        let status = response.status();
+        let queued = self.log.queue(&self.line(
+            status.as_u16(),
+            Outcome::of(status),
+            self.facts.error.as_deref(),
+        ));
+        let written = match queued {
+            Some(receiver) if !failing => match tokio::time::timeout(timeout, receiver).await {
+                Ok(Ok(ok)) => ok,
+                Ok(Err(_)) => false,
+                Err(_) => {
+                    if self.log.healthy.swap(false, Ordering::Relaxed) {
+                        tracing::error!(
+                            timeout_seconds = timeout.as_secs(),
+                            "an audit line was not written in time; answers with payloads are withheld until lines are written again"
+                        );
+                    }
+                    false
+                }
+            },
+            Some(_) => false,
+            None => {
+                if self.log.healthy.swap(false, Ordering::Relaxed) {
+                    tracing::error!(
+                        "the audit queue is full; answers with payloads are withheld until lines are written again"
+                    );
+                }
+                false
+            }
+        };
+        if !written {
+            self.metrics.audit_failed();
+            if response.status().is_success() {
+                response = self.withhold();
+            }
+        }
+        let status = response.status();
+        self.metrics.observe(
+            self.operation,
+            Outcome::of(status),
+            status,
+            self.facts.payloads,
+            self.facts.request_bytes,
+            if status.is_success() {
+                self.facts.response_bytes
+            } else {
+                0
+            },
+            self.started.elapsed(),
+        );
+        response
+    }
+
+    fn withhold(&mut self) -> Response {
+        let withheld = ApiError::AuditUnavailable;
+        self.facts.error = Some(withheld.to_string());
+        withheld.into_response()
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (status, error) = if self.log.cut_off.load(Ordering::Relaxed) {
+            (
+                CUT_AT_SHUTDOWN.as_u16(),
+                "the server stopped at the end of its shutdown grace period before answering",
+            )
+        } else {
+            (
+                CLIENT_CLOSED,
+                "the client closed the connection before the answer",
+            )
+        };
+        if self
+            .log
+            .queue(&self.line(status, Outcome::Error, Some(error)))
+            .is_none()
+        {
+            self.metrics.audit_failed();
+        }
+        self.metrics.observe(
+            self.operation,
+            Outcome::Error,
+            StatusCode::from_u16(status).unwrap_or(CUT_AT_SHUTDOWN),
+            self.facts.payloads,
+            self.facts.request_bytes,
+            0,
+            self.started.elapsed(),
+        );
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -231,15 +457,5 @@ mod tests {
             Outcome::of(StatusCode::UNPROCESSABLE_ENTITY),
             Outcome::Error
         );
-    }
-
-    #[test]
-    fn operation_is_the_last_path_segment() {
-        assert_eq!(
-            Operation::from_path("/orders/decode"),
-            Some(Operation::Decode)
-        );
-        assert_eq!(Operation::from_path("/encode"), Some(Operation::Encode));
-        assert_eq!(Operation::from_path("/metrics"), None);
     }
 }

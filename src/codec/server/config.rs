@@ -14,6 +14,38 @@ use serde::Deserialize;
 
 /// Default bound on a request body: 4 MiB, Temporal's default gRPC message limit.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default bound on the payloads of one request. The Web UI and the CLI send the payloads of one
+/// history event per request, a handful; the bound keeps one request from costing millions of
+/// seals of the primary key and gigabytes of answer.
+pub const DEFAULT_MAX_PAYLOADS: usize = 1000;
+/// Default bound on the memory all requests in flight may hold at once (bodies, parsed payloads
+/// and answers), well inside the pod's default 1 GiB limit.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+/// Default bound on open connections, lowered to what the open-file limit allows.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// File descriptors kept free of client connections: keyring and TLS files, KMS and JWKS
+/// connections, the runtime's own.
+pub const RESERVED_FILE_DESCRIPTORS: u64 = 64;
+/// Default time a client has for the TLS handshake and each request head, in seconds.
+pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 10;
+/// Default time from a request head to its answer being ready, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// Default time an answer waits for its audit line to be written, in seconds.
+pub const DEFAULT_AUDIT_TIMEOUT_SECONDS: u64 = 5;
+/// Default timeout of one JWKS fetch, in seconds.
+pub const DEFAULT_JWKS_TIMEOUT_SECONDS: u64 = 5;
+/// Default age after which a fetched JWKS is fetched again, in seconds.
+pub const DEFAULT_JWKS_MAX_AGE_SECONDS: u64 = 15 * 60;
+/// Default time past the maximum age that cached keys keep verifying tokens while the issuer
+/// cannot be reached, in seconds: an hour, the usual life of an access token, so tokens issued
+/// before an outage keep working through it.
+pub const DEFAULT_JWKS_GRACE_SECONDS: u64 = 60 * 60;
+/// A request reserves this many times its body size from the memory budget: the body, the
+/// parsed payloads, the converted payload in hand and the answer, with room for allocator slack.
+pub const MEMORY_PER_BODY_BYTE: usize = 4;
+/// What a request reserves beyond [`MEMORY_PER_BODY_BYTE`] times its body: headers, state, and
+/// the per-payload bookkeeping of up to `max-payloads` small payloads.
+pub const MEMORY_PER_REQUEST_BYTES: usize = 64 * 1024;
 /// The largest clock skew the server tolerates on token times.
 pub const MAX_LEEWAY_SECONDS: u64 = 300;
 
@@ -106,6 +138,33 @@ pub struct Settings {
     /// Largest request body in bytes [default: 4194304].
     #[arg(long, env = "ENGRAM_CODEC_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Most payloads in one request [default: 1000].
+    #[arg(long, env = "ENGRAM_CODEC_MAX_PAYLOADS")]
+    pub max_payloads: Option<usize>,
+    /// Largest answer body in bytes [default: twice --max-body-bytes].
+    #[arg(long, env = "ENGRAM_CODEC_MAX_RESPONSE_BYTES")]
+    pub max_response_bytes: Option<usize>,
+    /// Memory all requests in flight may reserve together, in bytes; each reserves four times its
+    /// body plus 64 KiB and waits while the budget is spent, and large requests may hold half
+    /// of it at most [default: 268435456].
+    #[arg(long, env = "ENGRAM_CODEC_MEMORY_BUDGET_BYTES")]
+    pub memory_budget_bytes: Option<usize>,
+    /// Most open client connections; at the limit a new connection replaces the one that has
+    /// been idle longest [default: 1024, or the open-file limit less 64 if lower].
+    #[arg(long, env = "ENGRAM_CODEC_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Time a client has for the TLS handshake and each request head, also the longest a
+    /// keep-alive connection stays idle, in seconds [default: 10].
+    #[arg(long, env = "ENGRAM_CODEC_HEADER_TIMEOUT_SECONDS")]
+    pub header_timeout_seconds: Option<u64>,
+    /// Time from a request head to its answer being ready (waiting for memory, reading the body,
+    /// converting), and the longest a write of the answer may stall, in seconds [default: 30].
+    #[arg(long, env = "ENGRAM_CODEC_REQUEST_TIMEOUT_SECONDS")]
+    pub request_timeout_seconds: Option<u64>,
+    /// Time an answer waits for its audit line to be written before a 2xx answer is withheld
+    /// (503), in seconds [default: 5].
+    #[arg(long, env = "ENGRAM_CODEC_AUDIT_TIMEOUT_SECONDS")]
+    pub audit_timeout_seconds: Option<u64>,
     /// Serve without checking tokens. For local development only: anyone who reaches the
     /// server can decrypt.
     #[arg(long, env = "ENGRAM_CODEC_INSECURE_NO_AUTH")]
@@ -131,6 +190,25 @@ pub struct Settings {
     /// Clock skew tolerated on `exp` and `nbf`, in seconds, at most 300 [default: 60].
     #[arg(long, env = "ENGRAM_CODEC_JWT_LEEWAY_SECONDS")]
     pub jwt_leeway_seconds: Option<u64>,
+    /// CA certificates (PEM) trusted for the JWKS URL besides the public roots, for an issuer
+    /// with a private CA.
+    #[arg(long, env = "ENGRAM_CODEC_JWKS_CA_CERT")]
+    pub jwks_ca_cert: Option<PathBuf>,
+    /// Accept an http:// JWKS URL. Development only: whoever can change the answer on the way
+    /// can mint tokens.
+    #[arg(long, env = "ENGRAM_CODEC_INSECURE_JWKS_HTTP")]
+    #[serde(default)]
+    pub insecure_jwks_http: bool,
+    /// Timeout of one JWKS fetch, in seconds [default: 5].
+    #[arg(long, env = "ENGRAM_CODEC_JWKS_TIMEOUT_SECONDS")]
+    pub jwks_timeout_seconds: Option<u64>,
+    /// Age after which the JWKS is fetched again, in seconds [default: 900].
+    #[arg(long, env = "ENGRAM_CODEC_JWKS_MAX_AGE_SECONDS")]
+    pub jwks_max_age_seconds: Option<u64>,
+    /// How long past its maximum age the cached JWKS keeps verifying tokens while the issuer
+    /// cannot be reached, in seconds [default: 3600].
+    #[arg(long, env = "ENGRAM_CODEC_JWKS_GRACE_SECONDS")]
+    pub jwks_grace_seconds: Option<u64>,
     /// How often keyring and certificate files are checked for changes, in seconds
     /// [default: 10].
     #[arg(long, env = "ENGRAM_CODEC_RELOAD_INTERVAL_SECONDS")]
@@ -256,6 +334,16 @@ pub struct JwtConfig {
     pub permissions_claim: String,
     /// Tolerated clock skew.
     pub leeway: Duration,
+    /// Extra CA certificates for the JWKS URL.
+    pub ca_cert: Option<PathBuf>,
+    /// Whether an http:// JWKS URL was explicitly allowed.
+    pub allow_http: bool,
+    /// Timeout of one fetch.
+    pub fetch_timeout: Duration,
+    /// Age after which the set is fetched again.
+    pub max_age: Duration,
+    /// How long past `max_age` cached keys serve while fetches fail.
+    pub grace: Duration,
 }
 
 /// The checked configuration the server runs with.
@@ -275,6 +363,20 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Body size limit.
     pub max_body_bytes: usize,
+    /// Payload count limit per request.
+    pub max_payloads: usize,
+    /// Answer size limit.
+    pub max_response_bytes: usize,
+    /// Memory the requests in flight may reserve together.
+    pub memory_budget_bytes: usize,
+    /// Open connection limit.
+    pub max_connections: usize,
+    /// TLS handshake, request head and keep-alive idle timeout.
+    pub header_timeout: Duration,
+    /// Request head to answer, and answer write stall, timeout.
+    pub request_timeout: Duration,
+    /// How long an answer waits for its audit line.
+    pub audit_timeout: Duration,
     /// Token checking.
     pub auth: AuthConfig,
     /// File change polling interval.
@@ -323,12 +425,26 @@ impl Settings {
             tls_key: self.tls_key.or(file.tls_key),
             cors_origins: list(self.cors_origins, file.cors_origins),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
+            max_payloads: self.max_payloads.or(file.max_payloads),
+            max_response_bytes: self.max_response_bytes.or(file.max_response_bytes),
+            memory_budget_bytes: self.memory_budget_bytes.or(file.memory_budget_bytes),
+            max_connections: self.max_connections.or(file.max_connections),
+            header_timeout_seconds: self.header_timeout_seconds.or(file.header_timeout_seconds),
+            request_timeout_seconds: self
+                .request_timeout_seconds
+                .or(file.request_timeout_seconds),
+            audit_timeout_seconds: self.audit_timeout_seconds.or(file.audit_timeout_seconds),
             insecure_no_auth: self.insecure_no_auth || file.insecure_no_auth,
             jwks_url: self.jwks_url.or(file.jwks_url),
             jwt_issuer: self.jwt_issuer.or(file.jwt_issuer),
             jwt_audiences: list(self.jwt_audiences, file.jwt_audiences),
             permissions_claim: self.permissions_claim.or(file.permissions_claim),
             jwt_leeway_seconds: self.jwt_leeway_seconds.or(file.jwt_leeway_seconds),
+            jwks_ca_cert: self.jwks_ca_cert.or(file.jwks_ca_cert),
+            insecure_jwks_http: self.insecure_jwks_http || file.insecure_jwks_http,
+            jwks_timeout_seconds: self.jwks_timeout_seconds.or(file.jwks_timeout_seconds),
+            jwks_max_age_seconds: self.jwks_max_age_seconds.or(file.jwks_max_age_seconds),
+            jwks_grace_seconds: self.jwks_grace_seconds.or(file.jwks_grace_seconds),
             reload_interval_seconds: self
                 .reload_interval_seconds
                 .or(file.reload_interval_seconds),
@@ -360,14 +476,55 @@ impl Settings {
         for origin in &self.cors_origins {
             check_origin(origin)?;
         }
-        let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        if max_body_bytes == 0 {
-            return Err(invalid("--max-body-bytes", "must be at least 1"));
+        let max_body_bytes = at_least_one(
+            "--max-body-bytes",
+            self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        )?;
+        let max_payloads = at_least_one(
+            "--max-payloads",
+            self.max_payloads.unwrap_or(DEFAULT_MAX_PAYLOADS),
+        )?;
+        let max_response_bytes = at_least_one(
+            "--max-response-bytes",
+            self.max_response_bytes
+                .unwrap_or(max_body_bytes.saturating_mul(2)),
+        )?;
+        let memory_budget_bytes = self
+            .memory_budget_bytes
+            .unwrap_or(DEFAULT_MEMORY_BUDGET_BYTES);
+        let smallest_budget = reservation_bytes(max_body_bytes).saturating_mul(2);
+        if memory_budget_bytes < smallest_budget {
+            return Err(invalid(
+                "--memory-budget-bytes",
+                format!(
+                    "must be at least {smallest_budget}: large requests may hold half the budget, and one request of --max-body-bytes reserves {MEMORY_PER_BODY_BYTE} times the body plus {MEMORY_PER_REQUEST_BYTES}; raise it or lower --max-body-bytes"
+                ),
+            ));
         }
-        let reload = self.reload_interval_seconds.unwrap_or(10);
-        if reload == 0 {
-            return Err(invalid("--reload-interval-seconds", "must be at least 1"));
-        }
+        let max_connections = connection_limit(self.max_connections, open_files_limit())?;
+        let seconds = |setting: &'static str, value: Option<u64>, default: u64| {
+            at_least_one(setting, value.unwrap_or(default)).map(Duration::from_secs)
+        };
+        let header_timeout = seconds(
+            "--header-timeout-seconds",
+            self.header_timeout_seconds,
+            DEFAULT_HEADER_TIMEOUT_SECONDS,
+        )?;
+        let request_timeout = seconds(
+            "--request-timeout-seconds",
+            self.request_timeout_seconds,
+            DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        )?;
+        let audit_timeout = seconds(
+            "--audit-timeout-seconds",
+            self.audit_timeout_seconds,
+            DEFAULT_AUDIT_TIMEOUT_SECONDS,
+        )?;
+        let reload = seconds(
+            "--reload-interval-seconds",
+            self.reload_interval_seconds,
+            10,
+        )?;
         Ok(ServerConfig {
             listen: self
                 .listen
@@ -378,8 +535,15 @@ impl Settings {
             tls,
             cors_origins: self.cors_origins,
             max_body_bytes,
+            max_payloads,
+            max_response_bytes,
+            memory_budget_bytes,
+            max_connections,
+            header_timeout,
+            request_timeout,
+            audit_timeout,
             auth,
-            reload_interval: Duration::from_secs(reload),
+            reload_interval: reload,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds.unwrap_or(20)),
         })
     }
@@ -482,6 +646,13 @@ impl Settings {
                 "required unless --insecure-no-auth is given (development only)",
             )
         })?;
+        let allowed_http = self.insecure_jwks_http && jwks_url.starts_with("http://");
+        if !(jwks_url.starts_with("https://") || allowed_http) {
+            return Err(invalid(
+                "--jwks-url",
+                "must be an https:// URL: the key set decides which tokens verify, so whoever can change it on the way can mint tokens (--insecure-jwks-http allows http:// for development)",
+            ));
+        }
         let issuer = self
             .jwt_issuer
             .clone()
@@ -505,8 +676,84 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| "permissions".into()),
             leeway: Duration::from_secs(leeway),
+            ca_cert: self.jwks_ca_cert.clone(),
+            allow_http: self.insecure_jwks_http,
+            fetch_timeout: Duration::from_secs(at_least_one(
+                "--jwks-timeout-seconds",
+                self.jwks_timeout_seconds
+                    .unwrap_or(DEFAULT_JWKS_TIMEOUT_SECONDS),
+            )?),
+            max_age: Duration::from_secs(at_least_one(
+                "--jwks-max-age-seconds",
+                self.jwks_max_age_seconds
+                    .unwrap_or(DEFAULT_JWKS_MAX_AGE_SECONDS),
+            )?),
+            grace: Duration::from_secs(
+                self.jwks_grace_seconds
+                    .unwrap_or(DEFAULT_JWKS_GRACE_SECONDS),
+            ),
         }))
     }
+}
+
+fn at_least_one<T: PartialOrd + From<u8>>(
+    setting: &'static str,
+    value: T,
+) -> Result<T, ConfigError> {
+    if value < T::from(1) {
+        return Err(invalid(setting, "must be at least 1"));
+    }
+    Ok(value)
+}
+
+/// What one request with a body of `body_bytes` reserves from the memory budget.
+pub fn reservation_bytes(body_bytes: usize) -> usize {
+    body_bytes
+        .saturating_mul(MEMORY_PER_BODY_BYTE)
+        .saturating_add(MEMORY_PER_REQUEST_BYTES)
+}
+
+/// The connection limit: `requested`, or the default lowered to fit `open_files` (the soft
+/// limit on open file descriptors) less [`RESERVED_FILE_DESCRIPTORS`]. A requested limit the
+/// descriptors cannot hold is refused: past it, accepting fails with "Too many open files" and
+/// every client is refused.
+fn connection_limit(
+    requested: Option<usize>,
+    open_files: Option<u64>,
+) -> Result<usize, ConfigError> {
+    let fits = open_files.map(|n| {
+        usize::try_from(n.saturating_sub(RESERVED_FILE_DESCRIPTORS)).unwrap_or(usize::MAX)
+    });
+    match (requested, fits) {
+        (Some(0), _) => Err(invalid("--max-connections", "must be at least 1")),
+        (Some(n), Some(fits)) if n > fits => Err(invalid(
+            "--max-connections",
+            format!(
+                "{n} connections do not fit the open-file limit ({}) less {RESERVED_FILE_DESCRIPTORS} kept for the server itself; give at most {fits}, or raise the limit (ulimit -n)",
+                open_files.unwrap_or_default()
+            ),
+        )),
+        (Some(n), _) => Ok(n),
+        (None, Some(0)) => Err(invalid(
+            "--max-connections",
+            format!(
+                "the open-file limit leaves no descriptor for clients; raise it above {RESERVED_FILE_DESCRIPTORS} (ulimit -n)"
+            ),
+        )),
+        (None, Some(fits)) => Ok(DEFAULT_MAX_CONNECTIONS.min(fits)),
+        (None, None) => Ok(DEFAULT_MAX_CONNECTIONS),
+    }
+}
+
+/// The soft limit on open file descriptors, from `/proc/self/limits` (Linux); `None` where that
+/// file does not exist or says "unlimited".
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|soft| soft.parse().ok())
 }
 
 /// An origin is `scheme://host[:port]`, exactly what a browser sends: no path, no wildcard.
@@ -598,6 +845,103 @@ mod tests {
         assert_eq!(config.max_body_bytes, 10);
         assert!(matches!(config.kms, KmsConfig::Local { .. }));
         assert_eq!(config.reload_interval, Duration::from_secs(10));
+    }
+
+    fn with_tokens(jwks_url: &str) -> Settings {
+        Settings {
+            insecure_no_auth: false,
+            jwks_url: Some(jwks_url.into()),
+            jwt_issuer: Some("https://idp".into()),
+            jwt_audiences: vec!["codec".into()],
+            tls_cert: Some("tls.crt".into()),
+            tls_key: Some("tls.key".into()),
+            ..base()
+        }
+    }
+
+    #[test]
+    fn the_jwks_url_must_be_https_unless_explicitly_allowed() {
+        let err = with_tokens("http://idp/jwks")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--jwks-url") && err.contains("https://"),
+            "{err}"
+        );
+        assert!(with_tokens("ftp://idp/jwks").resolve().is_err());
+        let allowed = Settings {
+            insecure_jwks_http: true,
+            ..with_tokens("http://idp/jwks")
+        };
+        let AuthConfig::Jwt(jwt) = allowed.resolve().unwrap().auth else {
+            panic!("tokens are checked");
+        };
+        assert!(jwt.allow_http);
+        assert_eq!(
+            jwt.max_age,
+            Duration::from_secs(DEFAULT_JWKS_MAX_AGE_SECONDS)
+        );
+        assert_eq!(jwt.grace, Duration::from_secs(DEFAULT_JWKS_GRACE_SECONDS));
+        assert!(with_tokens("https://idp/jwks").resolve().is_ok());
+    }
+
+    #[test]
+    fn limits_have_defaults_and_the_budget_must_hold_one_largest_request() {
+        let config = base().resolve().unwrap();
+        assert_eq!(config.max_payloads, DEFAULT_MAX_PAYLOADS);
+        assert_eq!(config.max_response_bytes, 2 * DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(config.memory_budget_bytes, DEFAULT_MEMORY_BUDGET_BYTES);
+        assert_eq!(
+            config.header_timeout,
+            Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECONDS)
+        );
+        let err = Settings {
+            memory_budget_bytes: Some(2 * reservation_bytes(DEFAULT_MAX_BODY_BYTES) - 1),
+            ..base()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--memory-budget-bytes"), "{err}");
+        for zero in [
+            Settings {
+                max_payloads: Some(0),
+                ..base()
+            },
+            Settings {
+                request_timeout_seconds: Some(0),
+                ..base()
+            },
+            Settings {
+                max_connections: Some(0),
+                ..base()
+            },
+        ] {
+            assert!(zero.resolve().is_err());
+        }
+    }
+
+    #[test]
+    fn the_connection_limit_fits_the_open_file_limit() {
+        assert_eq!(
+            connection_limit(None, Some(128)).unwrap(),
+            128 - RESERVED_FILE_DESCRIPTORS as usize
+        );
+        assert_eq!(
+            connection_limit(None, Some(1 << 20)).unwrap(),
+            DEFAULT_MAX_CONNECTIONS
+        );
+        assert_eq!(
+            connection_limit(None, None).unwrap(),
+            DEFAULT_MAX_CONNECTIONS
+        );
+        assert_eq!(connection_limit(Some(50), Some(128)).unwrap(), 50);
+        let err = connection_limit(Some(100), Some(128))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 64"), "{err}");
+        assert!(connection_limit(None, Some(10)).is_err());
     }
 
     #[test]

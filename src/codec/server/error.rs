@@ -9,7 +9,8 @@ use crate::codec::{CodecError, FormatError};
 /// Why a codec request was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The body is not JSON of the protojson `Payloads` shape, or a value is not base64.
+    /// The body is not JSON of the protojson `Payloads` shape, or a value is not base64. The
+    /// text says where and what shape was expected, never what was found.
     #[error("request body is not a protojson Payloads object: {0}")]
     BadBody(String),
     /// The namespace in the path or `X-Namespace` is missing where required, malformed, or the
@@ -17,11 +18,49 @@ pub enum ApiError {
     #[error("{0}")]
     BadNamespace(String),
     /// The body is larger than the configured limit.
-    #[error("request body is larger than the {limit}-byte limit (max_body_bytes)")]
+    #[error("request body is larger than the {limit}-byte limit (max-body-bytes)")]
     TooLarge {
         /// The configured limit in bytes.
         limit: usize,
     },
+    /// The body holds more payloads than one request may.
+    #[error(
+        "request holds more than {limit} payloads (max-payloads); send them in several requests"
+    )]
+    TooManyPayloads {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The answer would be larger than the configured limit.
+    #[error(
+        "the answer would be larger than the {limit}-byte limit (max-response-bytes); send fewer or smaller payloads per request"
+    )]
+    AnswerTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The body did not arrive within the request timeout.
+    #[error("the request body did not arrive within {seconds} s (request-timeout-seconds)")]
+    BodyTimeout {
+        /// The configured timeout.
+        seconds: u64,
+    },
+    /// The requests in flight hold the whole memory budget and this one waited too long.
+    #[error("the server is busy with other requests; try again shortly")]
+    Busy,
+    /// Without token checks, a codec request must say it is JSON (so a browser cannot send it
+    /// cross-origin without a CORS preflight).
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// A codec path with a method other than POST, or an operations path with one other than GET.
+    #[error("method not allowed here; use {allowed}")]
+    MethodNotAllowed {
+        /// The one method the path takes.
+        allowed: &'static str,
+    },
+    /// The audit line of a 2xx answer could not be written, so the answer is withheld.
+    #[error("the answer is withheld because its audit line cannot be written; try again later")]
+    AuditUnavailable,
     /// A payload could not be decrypted; the whole request fails, so no partial answer leaks.
     #[error("{0}")]
     Undecryptable(String),
@@ -44,7 +83,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadBody(_) | Self::BadNamespace(_) => StatusCode::BAD_REQUEST,
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::TooManyPayloads { .. } | Self::AnswerTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Busy | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Undecryptable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -70,6 +115,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let allow = match self {
+            Self::MethodNotAllowed { allowed } => Some(allowed),
+            _ => None,
+        };
         let body = serde_json::json!({ "code": status.as_u16(), "message": self.to_string() });
         let mut response = (
             status,
@@ -82,6 +131,16 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(allowed) = allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(allowed));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         response
     }

@@ -1,135 +1,264 @@
-//! The HTTP handlers: plain async functions over [`AppState`]. The codec handlers resolve the
-//! namespace, authorize, read the body (only then, so an unauthorized caller cannot make the
-//! server buffer a large body), convert all payloads or none, and leave what they learned for
-//! the audit middleware.
+//! The HTTP handlers: plain async functions over [`AppState`].
+//!
+//! A codec request is checked from the cheapest check to the dearest, and each bound applies
+//! before the work it bounds: method, the `--insecure-no-auth` origin checks, the declared body
+//! size, the namespace, the token, the keyring, a reservation from the memory budget, the body
+//! (read within the request timeout and the size limit), the payload count (while parsing), the
+//! answer size (before each payload, and for `/encode` before the first seal). All payloads are
+//! converted or none, and every request, whatever its end, gets one audit line.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 
-use crate::codec::format::{ENCODING_ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID};
+use crate::codec::format::{self, ENCODING_ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID};
 use crate::codec::server::audit::{Facts, Operation};
+use crate::codec::server::body::{self, Answer};
+use crate::codec::server::budget::ReservedBody;
+use crate::codec::server::config::reservation_bytes;
 use crate::codec::server::error::ApiError;
 use crate::codec::server::namespace;
-use crate::codec::server::state::AppState;
-use crate::codec::{PayloadCodec, Payloads};
+use crate::codec::server::state::{AppState, RequestLimits};
+use crate::codec::{KeyId, PayloadCodec};
 
-/// `POST /encode`.
-pub async fn encode(State(state): State<AppState>, request: Request) -> Response {
-    codec(state, Operation::Encode, None, request).await
+/// Bodies up to this size are converted on the request's own task; larger ones on the blocking
+/// pool, so a few milliseconds of AES and base64 never hold up the runtime's other connections.
+const INLINE_BODY_BYTES: usize = 64 * 1024;
+
+/// `/encode`.
+pub async fn encode(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    codec(state, Operation::Encode, false, client, request).await
 }
 
-/// `POST /decode`.
-pub async fn decode(State(state): State<AppState>, request: Request) -> Response {
-    codec(state, Operation::Decode, None, request).await
+/// `/decode`.
+pub async fn decode(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    codec(state, Operation::Decode, false, client, request).await
 }
 
-/// `POST /{namespace}/encode`.
+/// `/{namespace}/encode`.
 pub async fn encode_in(
     State(state): State<AppState>,
-    Path(ns): Path<String>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    codec(state, Operation::Encode, Some(ns), request).await
+    codec(state, Operation::Encode, true, client, request).await
 }
 
-/// `POST /{namespace}/decode`.
+/// `/{namespace}/decode`.
 pub async fn decode_in(
     State(state): State<AppState>,
-    Path(ns): Path<String>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    codec(state, Operation::Decode, Some(ns), request).await
+    codec(state, Operation::Decode, true, client, request).await
 }
 
 async fn codec(
     state: AppState,
     operation: Operation,
-    path_namespace: Option<String>,
+    namespaced: bool,
+    client: SocketAddr,
     request: Request,
 ) -> Response {
-    let mut facts = Facts::default();
-    let mut response = match convert(&state, operation, path_namespace, request, &mut facts).await {
-        Ok(body) => {
-            facts.response_bytes = body.len();
-            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
+    let mut record = state.audit.begin(operation, client, state.metrics.clone());
+    let response = match respond(&state, operation, namespaced, request, &mut record.facts).await {
+        Ok(response) => response,
         Err(error) => {
-            facts.error = Some(error.to_string());
+            record.facts.error = Some(error.to_string());
             error.into_response()
         }
     };
-    response.extensions_mut().insert(facts);
-    response
+    record.finish(response, state.limits.audit_timeout).await
 }
 
-async fn convert(
+async fn respond(
     state: &AppState,
     operation: Operation,
-    path_namespace: Option<String>,
+    namespaced: bool,
     request: Request,
     facts: &mut Facts,
-) -> Result<Vec<u8>, ApiError> {
-    let namespace = namespace::resolve(path_namespace.as_deref(), request.headers())?;
+) -> Result<Response, ApiError> {
+    let deadline = Instant::now() + state.limits.request_timeout;
+    let limits = state.limits;
+    if request.method() != Method::POST {
+        return Err(ApiError::MethodNotAllowed { allowed: "POST" });
+    }
+    if let Some(local_only) = &state.local_only {
+        local_only.check(request.headers())?;
+    }
+    let declared = declared_length(request.headers())?;
+    if declared.is_some_and(|n| n > limits.max_body_bytes) {
+        return Err(ApiError::TooLarge {
+            limit: limits.max_body_bytes,
+        });
+    }
+    let path_namespace = namespaced
+        .then(|| namespace_segment(request.uri().path()))
+        .flatten();
+    let namespace = namespace::resolve(path_namespace, request.headers())?;
     facts.namespace.clone_from(&namespace);
     state
         .auth
         .authorize(request.headers(), namespace.as_deref(), operation, facts)
         .await?;
-    let body = Bytes::from_request(request, &())
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge {
-                    limit: state.max_body_bytes,
-                }
-            } else {
-                ApiError::BadBody(rejection.body_text())
-            }
-        })?;
-    let payloads: Payloads =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadBody(e.to_string()))?;
-    facts.payloads = payloads.payloads.len();
     let codec = state.keyrings.codec_for(namespace.as_deref())?;
-    let converted = match operation {
-        Operation::Encode => encode_all(&codec, payloads, facts)?,
-        Operation::Decode => decode_all(&codec, payloads, facts)?,
+    let reservation = state
+        .budget
+        .reserve(
+            reservation_bytes(declared.unwrap_or(limits.max_body_bytes)),
+            deadline,
+        )
+        .await?;
+    let body = read_body(request.into_body(), declared, &limits, deadline).await?;
+    facts.request_bytes = body.len();
+    let (answer, learned) = if body.len() <= INLINE_BODY_BYTES {
+        convert(operation, &codec, body, &limits)
+    } else {
+        tokio::task::spawn_blocking(move || convert(operation, &codec, body, &limits))
+            .await
+            .map_err(|_| ApiError::Internal("the conversion did not finish".into()))?
     };
-    serde_json::to_vec(&Payloads {
-        payloads: converted,
-    })
-    .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn encode_all(
-    codec: &PayloadCodec,
-    payloads: Payloads,
-    facts: &mut Facts,
-) -> Result<Vec<crate::codec::Payload>, ApiError> {
-    if !payloads.payloads.is_empty() {
-        facts.add_key_id(codec.keyring().primary_id().as_str());
+    facts.payloads = learned.payloads;
+    for id in &learned.key_ids {
+        facts.add_key_id(id);
     }
-    codec
-        .encode(payloads.payloads)
-        .map_err(ApiError::from_codec)
+    let answer = Bytes::from(answer?);
+    facts.response_bytes = answer.len();
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::new(ReservedBody::new(answer, reservation)),
+    )
+        .into_response())
 }
 
-fn decode_all(
-    codec: &PayloadCodec,
-    payloads: Payloads,
-    facts: &mut Facts,
-) -> Result<Vec<crate::codec::Payload>, ApiError> {
-    for payload in &payloads.payloads {
-        let encrypted = payload.metadata.get(METADATA_ENCODING).map(Vec::as_slice)
-            == Some(ENCODING_ENCRYPTED.as_bytes());
-        if encrypted && let Some(id) = payload.metadata_str(METADATA_KEY_ID) {
-            facts.add_key_id(&id.chars().take(64).collect::<String>());
+/// The `Content-Length` a request declares, if any.
+fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .ok_or_else(|| ApiError::BadBody("Content-Length is not a number".into()))
+        })
+        .transpose()
+}
+
+/// The `{namespace}` of `/{namespace}/encode` or `/{namespace}/decode`, as sent (a
+/// percent-encoded name is no namespace name and is refused as such).
+fn namespace_segment(path: &str) -> Option<&str> {
+    path.strip_prefix('/')?.split_once('/').map(|(ns, _)| ns)
+}
+
+/// Reads the body within the deadline and the size limit, into one allocation when its length
+/// was declared.
+async fn read_body(
+    body: Body,
+    declared: Option<usize>,
+    limits: &RequestLimits,
+    deadline: Instant,
+) -> Result<Vec<u8>, ApiError> {
+    let limit = limits.max_body_bytes;
+    let read = async {
+        let mut out = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+        let mut chunks = body.into_data_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk
+                .map_err(|_| ApiError::BadBody("the request body could not be read".into()))?;
+            if out.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            out.extend_from_slice(&chunk);
         }
-    }
-    codec
-        .decode(payloads.payloads)
-        .map_err(ApiError::from_codec)
+        Ok(out)
+    };
+    tokio::time::timeout_at(deadline.into(), read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout {
+            seconds: limits.request_timeout.as_secs(),
+        })?
+}
+
+/// What a conversion learned for the audit line, success or not.
+#[derive(Default)]
+struct Learned {
+    payloads: usize,
+    key_ids: Vec<String>,
+}
+
+/// Parses `body` and converts every payload into the answer, or fails as a whole.
+fn convert(
+    operation: Operation,
+    codec: &PayloadCodec,
+    body: Vec<u8>,
+    limits: &RequestLimits,
+) -> (Result<Vec<u8>, ApiError>, Learned) {
+    let mut learned = Learned::default();
+    let result = (|| {
+        let payloads = body::parse(&body, limits.max_payloads)?;
+        let body_len = body.len();
+        drop(body);
+        learned.payloads = payloads.len();
+        match operation {
+            Operation::Encode => {
+                let primary = codec.keyring().primary_id().clone();
+                if payloads.is_empty() {
+                    return Ok(Answer::new(0, limits.max_response_bytes).finish());
+                }
+                learned.key_ids.push(primary.to_string());
+                let predicted = body::encoded_answer_len(
+                    primary.as_str(),
+                    payloads.iter().map(format::sealed_len),
+                );
+                if predicted > limits.max_response_bytes {
+                    return Err(ApiError::AnswerTooLarge {
+                        limit: limits.max_response_bytes,
+                    });
+                }
+                let mut answer = Answer::new(predicted, limits.max_response_bytes);
+                for payload in payloads {
+                    let sealed = codec.encode_one(&payload).map_err(ApiError::from_codec)?;
+                    drop(payload);
+                    answer.push(&sealed)?;
+                }
+                Ok(answer.finish())
+            }
+            Operation::Decode => {
+                let mut answer = Answer::new(body_len, limits.max_response_bytes);
+                for payload in payloads {
+                    let encrypted = payload.metadata.get(METADATA_ENCODING).map(Vec::as_slice)
+                        == Some(ENCODING_ENCRYPTED.as_bytes());
+                    let named = payload
+                        .metadata_str(METADATA_KEY_ID)
+                        .and_then(|id| KeyId::new(id).ok());
+                    if encrypted
+                        && let Some(id) = named
+                        && !learned.key_ids.iter().any(|k| k == id.as_str())
+                    {
+                        learned.key_ids.push(id.to_string());
+                    }
+                    let plain = codec.decode_one(payload).map_err(ApiError::from_codec)?;
+                    answer.push(&plain)?;
+                }
+                Ok(answer.finish())
+            }
+        }
+    })();
+    (result, learned)
 }
 
 /// `GET /healthz`: the process answers.
@@ -137,12 +266,14 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 once every keyring is unwrapped through the KMS, else 503 with reasons.
+/// `GET /readyz`: 200 once every keyring is unwrapped and loads from its document and audit
+/// lines are written, else 503 with the reasons. Anyone may ask, so the reasons name the
+/// keyring and the kind of problem, never a file path or an error's text (those are logged).
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.keyrings.ready() {
+    if state.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        let reasons = state.keyrings.not_ready_reasons().join("\n");
+        let reasons = state.not_ready_reasons().join("\n");
         (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready:\n{reasons}\n"),
@@ -158,36 +289,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.keyrings.ready()),
+        state.metrics.render(state.ready()),
     )
         .into_response()
 }
 
-/// A codec path with a method other than POST.
-pub async fn post_only() -> Response {
-    method_not_allowed("POST")
-}
-
 /// An operations path with a method other than GET.
 pub async fn get_only() -> Response {
-    method_not_allowed("GET")
-}
-
-fn method_not_allowed(allowed: &'static str) -> Response {
-    let body = serde_json::json!({
-        "code": 405,
-        "message": format!("method not allowed here; use {allowed}"),
-    });
-    let mut response = (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allowed));
-    response
+    ApiError::MethodNotAllowed { allowed: "GET" }.into_response()
 }
 
 /// Any other path.

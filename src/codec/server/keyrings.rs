@@ -4,7 +4,10 @@
 //! A watcher re-reads the files every reload interval. When a document changes it is unwrapped
 //! in the background and swapped in whole; requests already running keep the keyring they
 //! started with, so a rotation fails no request. A document that does not load leaves the
-//! previous keyring in place and is retried on the next tick.
+//! previous keyring in place and is retried on the next tick; until it loads (or the file is
+//! back as it was), the server reports not ready, so a broken document is noticed, not only
+//! logged. Readiness says what kind of problem a keyring has; the file path and the error's
+//! text go to the log only, since `/readyz` answers anyone.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +25,25 @@ struct Slot {
     label: String,
     path: PathBuf,
     loaded: RwLock<Option<Loaded>>,
-    last_error: RwLock<Option<String>>,
+    problem: RwLock<Option<Problem>>,
+}
+
+/// What is wrong with a keyring's document, as `/readyz` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    Unreadable,
+    Invalid,
+    NotUnwrapped,
+}
+
+impl Problem {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Unreadable => "its document cannot be read",
+            Self::Invalid => "its document is not a valid keyring document",
+            Self::NotUnwrapped => "the KMS did not unwrap its keys",
+        }
+    }
 }
 
 struct Loaded {
@@ -44,7 +65,7 @@ impl Keyrings {
             label,
             path: path.to_path_buf(),
             loaded: RwLock::new(None),
-            last_error: RwLock::new(None),
+            problem: RwLock::new(None),
         };
         Self {
             default: paths
@@ -84,24 +105,35 @@ impl Keyrings {
         })
     }
 
-    /// Whether every keyring is unwrapped (the KMS has answered for each).
+    /// Whether every keyring is unwrapped and its document on disk is the one in use (or a
+    /// newer one that loaded).
     pub fn ready(&self) -> bool {
-        self.slots()
-            .all(|s| s.loaded.read().unwrap_or_else(|p| p.into_inner()).is_some())
+        self.slots().all(|s| {
+            s.loaded.read().unwrap_or_else(|p| p.into_inner()).is_some()
+                && s.problem
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_none()
+        })
     }
 
-    /// Why the server is not ready: one line per keyring that is not unwrapped.
+    /// Why the server is not ready: one line per keyring with a problem, naming the keyring and
+    /// the kind of problem only.
     pub fn not_ready_reasons(&self) -> Vec<String> {
         self.slots()
-            .filter(|s| s.loaded.read().unwrap_or_else(|p| p.into_inner()).is_none())
-            .map(|s| {
-                let error = s.last_error.read().unwrap_or_else(|p| p.into_inner());
-                format!(
-                    "{} ({}): {}",
-                    s.label,
-                    s.path.display(),
-                    error.as_deref().unwrap_or("not loaded yet")
-                )
+            .filter_map(|s| {
+                let serving = s.loaded.read().unwrap_or_else(|p| p.into_inner()).is_some();
+                let problem = *s.problem.read().unwrap_or_else(|p| p.into_inner());
+                match (serving, problem) {
+                    (true, None) => None,
+                    (false, None) => Some(format!("{}: not loaded yet", s.label)),
+                    (true, Some(problem)) => Some(format!(
+                        "{}: {}; the previous keyring is still in use",
+                        s.label,
+                        problem.describe()
+                    )),
+                    (false, Some(problem)) => Some(format!("{}: {}", s.label, problem.describe())),
+                }
             })
             .collect()
     }
@@ -114,6 +146,7 @@ impl Keyrings {
                 Err(e) => {
                     self.failed(
                         slot,
+                        Problem::Unreadable,
                         format!("cannot read {}: {e}", slot.path.display()),
                         metrics,
                     );
@@ -127,6 +160,15 @@ impl Keyrings {
                 .as_ref()
                 .is_some_and(|l| l.document == document);
             if unchanged {
+                let recovered = slot
+                    .problem
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .is_some();
+                if recovered {
+                    tracing::info!(keyring = %slot.label, "keyring document is back to the one in use");
+                }
                 continue;
             }
             match self.unwrap(&document).await {
@@ -141,38 +183,51 @@ impl Keyrings {
                         codec: Arc::new(PayloadCodec::new(Arc::new(keyring))),
                         document,
                     });
-                    *slot.last_error.write().unwrap_or_else(|p| p.into_inner()) = None;
+                    *slot.problem.write().unwrap_or_else(|p| p.into_inner()) = None;
                     if !first {
                         metrics.keyring_reloaded(true);
                     }
                 }
-                Err(reason) => self.failed(slot, reason, metrics),
+                Err((problem, reason)) => self.failed(slot, problem, reason, metrics),
             }
         }
     }
 
-    async fn unwrap(&self, document: &[u8]) -> Result<Keyring, String> {
-        let text = std::str::from_utf8(document)
-            .map_err(|_| "the keyring document is not UTF-8".to_string())?;
-        let document = KeyringDocument::from_json(text).map_err(|e| e.to_string())?;
+    async fn unwrap(&self, document: &[u8]) -> Result<Keyring, (Problem, String)> {
+        let text = std::str::from_utf8(document).map_err(|_| {
+            (
+                Problem::Invalid,
+                "the keyring document is not UTF-8".to_string(),
+            )
+        })?;
+        let document =
+            KeyringDocument::from_json(text).map_err(|e| (Problem::Invalid, e.to_string()))?;
         Keyring::unwrap_document(&document, self.provider.as_ref())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| (Problem::NotUnwrapped, e.to_string()))
     }
 
-    fn failed(&self, slot: &Slot, reason: String, metrics: &Metrics) {
+    fn failed(&self, slot: &Slot, problem: Problem, reason: String, metrics: &Metrics) {
         let serving = slot
             .loaded
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .is_some();
-        if serving {
-            tracing::error!(keyring = %slot.label, error = %reason, "keyring reload failed; still serving the previous keyring");
-            metrics.keyring_reloaded(false);
+        let previous = slot
+            .problem
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(problem);
+        if previous == Some(problem) {
+            tracing::debug!(keyring = %slot.label, path = %slot.path.display(), error = %reason, "keyring still not loadable");
+        } else if serving {
+            tracing::error!(keyring = %slot.label, path = %slot.path.display(), error = %reason, "keyring reload failed; still serving the previous keyring, not ready");
         } else {
-            tracing::error!(keyring = %slot.label, error = %reason, "keyring not loaded; not ready");
+            tracing::error!(keyring = %slot.label, path = %slot.path.display(), error = %reason, "keyring not loaded; not ready");
         }
-        *slot.last_error.write().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        if serving {
+            metrics.keyring_reloaded(false);
+        }
     }
 
     /// Re-reads the documents every `interval`, for as long as the server runs.

@@ -38,6 +38,13 @@ pub struct Metrics {
     errors: Mutex<BTreeMap<(&'static str, u16), u64>>,
     keyring_reloads_ok: AtomicU64,
     keyring_reloads_failed: AtomicU64,
+    audit_failures: AtomicU64,
+    jwks_fetches_ok: AtomicU64,
+    jwks_fetches_failed: AtomicU64,
+    connections_open: AtomicU64,
+    connections_evicted: AtomicU64,
+    connections_refused: AtomicU64,
+    memory_reserved_bytes: AtomicU64,
 }
 
 impl Metrics {
@@ -93,6 +100,53 @@ impl Metrics {
             &self.keyring_reloads_failed
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one request whose audit line could not be written in time (its 2xx answer, if
+    /// any, was withheld).
+    pub fn audit_failed(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one fetch of the issuer's key set.
+    pub fn jwks_fetched(&self, ok: bool) {
+        let counter = if ok {
+            &self.jwks_fetches_ok
+        } else {
+            &self.jwks_fetches_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was accepted (`true`) or closed (`false`).
+    pub fn connection(&self, opened: bool) {
+        if opened {
+            self.connections_open.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.connections_open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An idle connection was closed to make room for a new one.
+    pub fn connection_evicted(&self) {
+        self.connections_evicted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A new connection was closed at once: every connection was busy.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `bytes` of the memory budget were reserved (`true`) or returned (`false`).
+    pub fn memory_reserved(&self, bytes: usize, reserved: bool) {
+        let bytes = bytes as u64;
+        if reserved {
+            self.memory_reserved_bytes
+                .fetch_add(bytes, Ordering::Relaxed);
+        } else {
+            self.memory_reserved_bytes
+                .fetch_sub(bytes, Ordering::Relaxed);
+        }
     }
 
     /// The text exposition of every metric. `ready` is the readiness gauge's value.
@@ -203,11 +257,62 @@ impl Metrics {
             "engram_codec_keyring_reloads_total{{result=\"failed\"}} {}",
             load(&self.keyring_reloads_failed)
         );
+        for (name, kind, help, value) in [
+            (
+                "engram_codec_audit_failures_total",
+                "counter",
+                "Requests whose audit line could not be written in time; their 2xx answers were withheld.",
+                &self.audit_failures,
+            ),
+            (
+                "engram_codec_connections_open",
+                "gauge",
+                "Client connections open now.",
+                &self.connections_open,
+            ),
+            (
+                "engram_codec_connections_evicted_total",
+                "counter",
+                "Idle connections closed to make room for new ones at max-connections.",
+                &self.connections_evicted,
+            ),
+            (
+                "engram_codec_connections_refused_total",
+                "counter",
+                "New connections closed at once because every connection was busy.",
+                &self.connections_refused,
+            ),
+            (
+                "engram_codec_memory_reserved_bytes",
+                "gauge",
+                "Memory budget reserved by requests in flight.",
+                &self.memory_reserved_bytes,
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {}", load(value));
+        }
+        header(
+            &mut out,
+            "engram_codec_jwks_fetches_total",
+            "counter",
+            "Fetches of the issuer's key set, by result.",
+        );
+        let _ = writeln!(
+            out,
+            "engram_codec_jwks_fetches_total{{result=\"ok\"}} {}",
+            load(&self.jwks_fetches_ok)
+        );
+        let _ = writeln!(
+            out,
+            "engram_codec_jwks_fetches_total{{result=\"failed\"}} {}",
+            load(&self.jwks_fetches_failed)
+        );
         header(
             &mut out,
             "engram_codec_ready",
             "gauge",
-            "1 when every keyring is unwrapped and the server takes requests.",
+            "1 when every keyring is unwrapped, its document loads, and audit lines are written.",
         );
         let _ = writeln!(out, "engram_codec_ready {}", u8::from(ready));
         out

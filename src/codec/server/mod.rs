@@ -4,17 +4,21 @@
 //! At start the server unwraps its keyring documents through the KMS and keeps the plaintext
 //! keys in memory only. Each `/encode` or `/decode` request is authorized (a bearer JWT with a
 //! Temporal permission on the namespace, unless `--insecure-no-auth`), converted all or nothing,
-//! and written to the audit trail on stdout. The protocol, configuration and audit schema are
-//! documented in docs/codec-server.md.
+//! and written to the audit trail on stdout. Every request is bounded in size, payload count,
+//! time and memory, and so is the number of connections. The protocol, configuration, limits
+//! and audit schema are documented in docs/codec-server.md.
 
 mod audit;
 mod auth;
+mod body;
+mod budget;
 mod config;
 mod error;
 mod handlers;
 mod keyrings;
 mod kms;
 mod listener;
+mod local_only;
 mod metrics;
 mod namespace;
 mod router;
@@ -27,22 +31,28 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-pub use audit::{AuditLog, Operation, Outcome};
-pub use auth::{Role, role_on};
+pub use audit::{AuditError, AuditLog, Operation, Outcome};
+pub use auth::{AuthSetupError, Role, role_on};
+pub use body::MAX_METADATA_ENTRIES;
 pub use config::{
-    AuthConfig, ConfigError, DEFAULT_MAX_BODY_BYTES, JwtConfig, KeyringPaths, KmsConfig,
-    MAX_LEEWAY_SECONDS, ServerConfig, Settings, TlsFiles,
+    AuthConfig, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAYLOADS,
+    DEFAULT_MEMORY_BUDGET_BYTES, JwtConfig, KeyringPaths, KmsConfig, MAX_LEEWAY_SECONDS,
+    ServerConfig, Settings, TlsFiles,
 };
 pub use error::ApiError;
 pub use kms::KmsSetupError;
 pub use router::ALLOWED_HEADERS;
 pub use tls::TlsError;
 
+use tokio::net::TcpListener;
+
 use crate::codec::server::auth::Authorizer;
+use crate::codec::server::budget::MemoryBudget;
 use crate::codec::server::keyrings::Keyrings;
-use crate::codec::server::listener::{ClientAddr, CodecListener};
+use crate::codec::server::listener::{ConnectionSettings, Connections};
+use crate::codec::server::local_only::LocalOnly;
 use crate::codec::server::metrics::Metrics;
-use crate::codec::server::state::AppState;
+use crate::codec::server::state::{AppState, RequestLimits};
 use crate::codec::server::tls::CertReloader;
 
 /// Why the server could not start or stopped with an error.
@@ -55,8 +65,8 @@ pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     /// The HTTP client for the JWKS could not be built.
-    #[error("cannot build the JWKS client: {0}")]
-    Jwks(#[from] reqwest::Error),
+    #[error(transparent)]
+    Jwks(#[from] AuthSetupError),
     /// The address cannot be bound, or serving failed.
     #[error("{addr}: {source}")]
     Io {
@@ -70,7 +80,8 @@ pub enum ServerError {
 /// A bound, not yet serving, codec server.
 pub struct CodecServer {
     config: ServerConfig,
-    listener: CodecListener,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     background: JoinSet<()>,
 }
@@ -107,22 +118,39 @@ impl CodecServer {
             }
             None => None,
         };
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Io {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_only = matches!(config.auth, AuthConfig::InsecureNoAuth).then(|| {
+            let listen = listener.local_addr().unwrap_or(config.listen);
+            Arc::new(LocalOnly::new(listen, &config.cors_origins))
+        });
         let state = AppState {
             keyrings,
-            auth: Arc::new(Authorizer::new(&config.auth)?),
+            auth: Arc::new(Authorizer::new(&config.auth, metrics.clone())?),
+            local_only,
+            budget: Arc::new(MemoryBudget::new(
+                config.memory_budget_bytes,
+                metrics.clone(),
+            )),
             metrics,
             audit,
-            max_body_bytes: config.max_body_bytes,
+            limits: RequestLimits {
+                max_body_bytes: config.max_body_bytes,
+                max_payloads: config.max_payloads,
+                max_response_bytes: config.max_response_bytes,
+                request_timeout: config.request_timeout,
+                audit_timeout: config.audit_timeout,
+            },
         };
-        let listener = CodecListener::bind(config.listen, tls)
-            .await
-            .map_err(|source| ServerError::Io {
-                addr: config.listen,
-                source,
-            })?;
         Ok(Self {
             config,
             listener,
+            tls,
             state,
             background,
         })
@@ -130,48 +158,47 @@ impl CodecServer {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        axum::serve::Listener::local_addr(&self.listener).unwrap_or(self.config.listen)
+        self.listener.local_addr().unwrap_or(self.config.listen)
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and gives requests in flight the
-    /// configured grace period to finish.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), ServerError> {
+    /// Serves until `shutdown` completes, then stops accepting, gives requests in flight the
+    /// configured grace period to finish, cuts the rest, and waits for the audit lines of them
+    /// all to be written.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let Self {
             config,
             listener,
+            tls,
             state,
             mut background,
         } = self;
-        let scheme = if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let addr = listener.local_addr().unwrap_or(config.listen);
+        tracing::info!(address = %format!("{scheme}://{addr}"), ready = state.ready(), max_connections = config.max_connections, "codec server listening");
+        let audit = state.audit.clone();
+        let connections = Arc::new(Connections::new(
+            config.max_connections,
+            state.metrics.clone(),
+        ));
+        let settings = ConnectionSettings {
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
+            header_timeout: config.header_timeout,
+            write_stall_timeout: config.request_timeout,
         };
-        let addr = axum::serve::Listener::local_addr(&listener).unwrap_or(config.listen);
-        tracing::info!(address = %format!("{scheme}://{addr}"), ready = state.keyrings.ready(), "codec server listening");
-        let app = router::router(state, &config.cors_origins)
-            .into_make_service_with_connect_info::<ClientAddr>();
-        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            let _ = stopping.send(());
-        });
-        let grace = config.shutdown_grace;
-        let result = tokio::select! {
-            result = serve.into_future() => result,
-            () = async {
-                let _ = stopped.await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!("requests still running after the shutdown grace period; stopping anyway");
-                Ok(())
-            }
-        };
+        let app = router::router(state, &config.cors_origins);
+        listener::serve(
+            listener,
+            app,
+            settings,
+            connections,
+            audit.clone(),
+            config.shutdown_grace,
+            shutdown,
+        )
+        .await;
         background.shutdown().await;
-        result.map_err(|source| ServerError::Io { addr, source })
+        if !audit.drain(config.audit_timeout).await {
+            tracing::error!("the last audit lines could not be written before exit");
+        }
     }
 }

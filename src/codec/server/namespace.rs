@@ -1,5 +1,6 @@
 //! Which Temporal namespace a request is for: from the path (`/{namespace}/decode`) or the
-//! `X-Namespace` header the Web UI and CLI send. Both may be present; then they must agree.
+//! `X-Namespace` header the Web UI and CLI send. Both may be present; then they must agree. The
+//! header may be given once only, and a name is checked before it is used or shown anywhere.
 
 use axum::http::HeaderMap;
 
@@ -13,7 +14,14 @@ const MAX_LEN: usize = 255;
 
 /// The namespace of a request, or `None` when neither the path nor the header names one.
 pub fn resolve(path: Option<&str>, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let header = match headers.get(NAMESPACE_HEADER) {
+    let mut values = headers.get_all(NAMESPACE_HEADER).iter();
+    let header = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::BadNamespace(
+            "X-Namespace is given more than once; send it once".into(),
+        ));
+    }
+    let header = match header {
         None => None,
         Some(value) => Some(
             value
@@ -22,24 +30,33 @@ pub fn resolve(path: Option<&str>, headers: &HeaderMap) -> Result<Option<String>
                 .trim(),
         ),
     };
-    let header = header.filter(|h| !h.is_empty());
+    let header = header
+        .filter(|h| !h.is_empty())
+        .map(|h| validate(h, "X-Namespace"))
+        .transpose()?;
+    let path = path
+        .map(|p| validate(p, "the path's namespace"))
+        .transpose()?;
     match (path, header) {
         (Some(p), Some(h)) if p != h => Err(ApiError::BadNamespace(format!(
             "the path names namespace `{p}` but X-Namespace names `{h}`; send one, or the same in both"
         ))),
-        (Some(name), _) | (None, Some(name)) => validate(name).map(Some),
+        (Some(name), _) | (None, Some(name)) => Ok(Some(name)),
         (None, None) => Ok(None),
     }
 }
 
-fn validate(name: &str) -> Result<String, ApiError> {
+/// A name of 1 to 255 letters, digits, `-`, `_` and `.` with at least one letter or digit: a
+/// name of dots alone (`.`, `..`) is a dot-segment in a URL path (RFC 3986, section 5.2.4) and
+/// names no namespace. The message says which part of the request was wrong, never its text.
+fn validate(name: &str, what: &str) -> Result<String, ApiError> {
     let valid_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if name.is_empty() || name.len() > MAX_LEN || !valid_chars {
+    let named = name.chars().any(|c| c.is_ascii_alphanumeric());
+    if name.is_empty() || name.len() > MAX_LEN || !valid_chars || !named {
         return Err(ApiError::BadNamespace(format!(
-            "`{}` is not a Temporal namespace name (1 to {MAX_LEN} letters, digits, `-`, `_` or `.`)",
-            name.chars().take(64).collect::<String>()
+            "{what} is not a Temporal namespace name (1 to {MAX_LEN} letters, digits, `-`, `_` or `.`, at least one letter or digit)"
         )));
     }
     Ok(name.to_string())
@@ -78,10 +95,32 @@ mod tests {
     }
 
     #[test]
-    fn disagreement_and_bad_names_are_refused() {
+    fn disagreement_and_bad_names_are_refused_without_echo() {
         let err = resolve(Some("a"), &headers("b")).unwrap_err();
         assert!(err.to_string().contains("`a`") && err.to_string().contains("`b`"));
-        assert!(resolve(Some("a b"), &HeaderMap::new()).is_err());
-        assert!(resolve(Some(&"x".repeat(256)), &HeaderMap::new()).is_err());
+        for bad in ["a b", ".", "..", "...", "-_.", &"x".repeat(256)] {
+            assert!(resolve(Some(bad), &HeaderMap::new()).is_err(), "{bad}");
+            assert!(resolve(None, &headers(bad)).is_err(), "{bad}");
+        }
+        let err = resolve(Some("secret name"), &HeaderMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
+        let err = resolve(Some("ok"), &headers("4111 1111"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("4111"), "{err}");
+    }
+
+    #[test]
+    fn the_header_once_only() {
+        let mut map = headers("orders");
+        map.append(NAMESPACE_HEADER, "billing".parse().unwrap());
+        assert!(
+            resolve(None, &map)
+                .unwrap_err()
+                .to_string()
+                .contains("more than once")
+        );
     }
 }

@@ -1,17 +1,15 @@
-//! The routes and the tower layers around them: the body limit, the audit middleware (codec
-//! routes only), CORS for the Web UI's exact origins, and request tracing.
+//! The routes and the tower layers around them: CORS for the Web UI's exact origins, and request
+//! tracing. The codec routes take every method, so a wrong one is refused (405) by the handler,
+//! with its audit line, like any other refusal.
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{any, get};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::codec::server::audit;
 use crate::codec::server::handlers;
 use crate::codec::server::state::AppState;
 
@@ -28,27 +26,11 @@ pub const ALLOWED_HEADERS: [&str; 4] = [
 
 /// The whole application. `cors_origins` are exact origins, already checked.
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
-    let codec = Router::new()
-        .route(
-            "/encode",
-            post(handlers::encode).fallback(handlers::post_only),
-        )
-        .route(
-            "/decode",
-            post(handlers::decode).fallback(handlers::post_only),
-        )
-        .route(
-            "/{namespace}/encode",
-            post(handlers::encode_in).fallback(handlers::post_only),
-        )
-        .route(
-            "/{namespace}/decode",
-            post(handlers::decode_in).fallback(handlers::post_only),
-        )
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .route_layer(from_fn_with_state(state.clone(), audit::record));
     Router::new()
-        .merge(codec)
+        .route("/encode", any(handlers::encode))
+        .route("/decode", any(handlers::decode))
+        .route("/{namespace}/encode", any(handlers::encode_in))
+        .route("/{namespace}/decode", any(handlers::decode_in))
         .route(
             "/healthz",
             get(handlers::healthz).fallback(handlers::get_only),

@@ -61,6 +61,10 @@ impl CertReloader {
                 .with_safe_default_protocol_versions()?
                 .with_no_client_auth()
                 .with_cert_resolver(self.clone());
+        // Only HTTP/1.1 is served (see listener.rs), so only it is offered: rustls then refuses a
+        // client that offers ALPN without it (`no_application_protocol`), and one that offers
+        // none gets HTTP/1.1 too (rustls `ServerConfig::alpn_protocols`: "Protocol names we
+        // support, most preferred first. If empty we don't do ALPN at all.").
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }

@@ -5,7 +5,7 @@
 mod jwks;
 mod permissions;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::errors::ErrorKind;
@@ -15,8 +15,9 @@ use serde_json::Value;
 use crate::codec::server::audit::{Facts, Operation};
 use crate::codec::server::config::{AuthConfig, JwtConfig};
 use crate::codec::server::error::ApiError;
+use crate::codec::server::metrics::Metrics;
 
-pub use jwks::{Jwks, JwksError};
+pub use jwks::{Freshness, Jwks, JwksError};
 pub use permissions::{Role, role_on};
 
 /// Checks each request's token, or deliberately does not.
@@ -29,10 +30,10 @@ pub enum Authorizer {
 
 impl Authorizer {
     /// The authorizer for `config`. The JWKS is fetched on first use.
-    pub fn new(config: &AuthConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: &AuthConfig, metrics: Arc<Metrics>) -> Result<Self, AuthSetupError> {
         Ok(match config {
             AuthConfig::InsecureNoAuth => Self::InsecureNoAuth,
-            AuthConfig::Jwt(jwt) => Self::Jwt(Box::new(JwtVerifier::new(jwt.clone())?)),
+            AuthConfig::Jwt(jwt) => Self::Jwt(Box::new(JwtVerifier::new(jwt.clone(), metrics)?)),
         })
     }
 
@@ -56,20 +57,91 @@ impl Authorizer {
     }
 }
 
+/// Why the JWKS client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    /// The CA file cannot be read or holds no certificate.
+    #[error("--jwks-ca-cert {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the JWKS client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Most redirects followed from the JWKS URL, all on its own scheme, host and port.
+const MAX_REDIRECTS: usize = 3;
+
+/// The HTTP client for the JWKS: HTTPS only unless `allow_http`, the extra CA, the fetch timeout,
+/// and redirects only within the URL's own origin, so a redirect cannot hand the choice of keys
+/// to another host (reqwest's `redirect::Policy::custom` sees each hop before it is followed).
+fn jwks_client(config: &JwtConfig) -> Result<reqwest::Client, AuthSetupError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.fetch_timeout)
+        .https_only(!config.allow_http)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let origin = attempt.previous().first().map(|first| {
+                (
+                    first.scheme().to_string(),
+                    first.host_str().map(str::to_string),
+                    first.port_or_known_default(),
+                )
+            });
+            let next = (
+                attempt.url().scheme().to_string(),
+                attempt.url().host_str().map(str::to_string),
+                attempt.url().port_or_known_default(),
+            );
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if origin.is_some_and(|o| o == next) {
+                attempt.follow()
+            } else {
+                attempt.error("a redirect to another origin is not followed")
+            }
+        }));
+    if let Some(path) = &config.ca_cert {
+        let ca_error = |reason: String| AuthSetupError::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|_| ca_error("not a PEM certificate bundle".into()))?;
+        if certificates.is_empty() {
+            return Err(ca_error("holds no CERTIFICATE block".into()));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.build()?)
+}
+
 /// Verifies bearer tokens against one issuer.
 pub struct JwtVerifier {
     config: JwtConfig,
-    jwks: Jwks,
+    jwks: Arc<Jwks>,
 }
 
 impl JwtVerifier {
     /// A verifier for `config`.
-    pub fn new(config: JwtConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?;
+    pub fn new(config: JwtConfig, metrics: Arc<Metrics>) -> Result<Self, AuthSetupError> {
+        let freshness = Freshness {
+            max_age: config.max_age,
+            grace: config.grace,
+        };
         Ok(Self {
-            jwks: Jwks::new(config.jwks_url.clone(), http),
+            jwks: Arc::new(Jwks::new(
+                config.jwks_url.clone(),
+                jwks_client(&config)?,
+                freshness,
+                metrics,
+            )),
             config,
         })
     }
@@ -127,13 +199,10 @@ impl JwtVerifier {
             .key(header.kid.as_deref())
             .await
             .map_err(|e| match e {
-                JwksError::Fetch { .. } => {
-                    tracing::error!(error = %e, "cannot verify tokens");
-                    ApiError::Unavailable(
-                        "the identity provider's signing keys cannot be fetched; try again later"
-                            .into(),
-                    )
-                }
+                JwksError::Unavailable => ApiError::Unavailable(
+                    "the identity provider's signing keys cannot be fetched; try again later"
+                        .into(),
+                ),
                 other => unauthenticated(other.to_string()),
             })?;
         if key
