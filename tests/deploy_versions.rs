@@ -105,6 +105,16 @@ fn env<'a>(container: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|e| e["name"] == name)
 }
 
+/// The names of the ports a container declares.
+fn port_names(container: &Value) -> BTreeSet<&str> {
+    container["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect()
+}
+
 fn release(version: &str) -> Release {
     Release::of(version.parse().unwrap(), None).unwrap()
 }
@@ -149,14 +159,8 @@ fn probes_and_service_ports_use_only_ports_the_role_opens() {
         let release = release(&version);
         for (label, _, objects) in rendered_at(&version) {
             for object in objects.iter().filter(|o| kind(o) == "Deployment") {
-                let pod = pod_spec(object).unwrap();
-                let container = &pod["containers"][0];
-                let declared: BTreeSet<&str> = container["ports"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| p["name"].as_str().unwrap())
-                    .collect();
+                let container = &pod_spec(object).unwrap()["containers"][0];
+                let declared = port_names(container);
                 for probe in ["readinessProbe", "livenessProbe"] {
                     if let Some(port) = container[probe]
                         .pointer("/tcpSocket/port")
@@ -183,13 +187,7 @@ fn probes_and_service_ports_use_only_ports_the_role_opens() {
                     .iter()
                     .find(|o| kind(o) == "Deployment" && component(o) == component(service))
                     .unwrap_or_else(|| panic!("{label}: no pods for {}", name(service)));
-                let container = &pod_spec(deployment).unwrap()["containers"][0];
-                let declared: BTreeSet<&str> = container["ports"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["name"].as_str().unwrap())
-                    .collect();
+                let declared = port_names(&pod_spec(deployment).unwrap()["containers"][0]);
                 for port in service["spec"]["ports"].as_array().unwrap() {
                     let target = port["targetPort"].as_str().unwrap();
                     assert!(

@@ -41,5 +41,5 @@ pub use render::{
 };
 pub use spec::*;
 pub use spec_file::{SpecFile, SpecFileError};
-pub use validate::{Problem, SpecError};
+pub use validate::{Problem, SpecError, is_dns_label};
 pub use version::{TemporalVersion, UpgradeError, check_upgrade};

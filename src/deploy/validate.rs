@@ -56,14 +56,7 @@ impl Checker {
     }
 
     fn dns_label(&mut self, field: &str, value: &str, max: usize) {
-        let ok = !value.is_empty()
-            && value.len() <= max
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !value.starts_with('-')
-            && !value.ends_with('-');
-        if !ok {
+        if !is_dns_label(value, max) {
             self.fail(
                 field,
                 format!(
@@ -509,6 +502,18 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
             ),
         }],
     })
+}
+
+/// Whether `text` is 1 to `max` lower-case letters, digits or '-', starting and ending with a
+/// letter or digit: a DNS-1123 label (apimachinery pkg/util/validation/validation.go
+/// `IsDNS1123Label`, with `max` 63 there), the shape of namespace and object names.
+pub fn is_dns_label(text: &str, max: usize) -> bool {
+    (1..=max).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
 }
 
 /// A Kubernetes quantity's value in base units, as apimachinery reads it

@@ -294,20 +294,14 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             "A token is sent to the API server named by `host`; set `host = \"https://HOST:PORT\"` (and `cluster_ca_certificate`), or use `config_path` with a kubeconfig instead.",
         );
     }
-    if let Some(namespace) = config.get("default_namespace").as_str() {
-        let valid = (1..=63).contains(&namespace.len())
-            && namespace
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !namespace.starts_with('-')
-            && !namespace.ends_with('-');
-        if !valid {
-            diags.attribute_error(
-                AttributePath::root("default_namespace"),
-                "Invalid default_namespace",
-                "A Kubernetes namespace name is 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit, e.g. \"temporal\".",
-            );
-        }
+    if let Some(namespace) = config.get("default_namespace").as_str()
+        && !crate::deploy::is_dns_label(namespace, 63)
+    {
+        diags.attribute_error(
+            AttributePath::root("default_namespace"),
+            "Invalid default_namespace",
+            "A Kubernetes namespace name is 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit, e.g. \"temporal\".",
+        );
     }
     if t.get("client_certificate").is_null() != t.get("client_key").is_null()
         && !t.get("client_certificate").is_unknown()

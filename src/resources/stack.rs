@@ -206,13 +206,7 @@ pub fn import_id<'a>(
     example: &str,
     diags: &mut Diagnostics,
 ) -> Option<(&'a str, &'a str)> {
-    let label = |s: &str| {
-        (1..=63).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !s.starts_with('-')
-            && !s.ends_with('-')
-    };
+    let label = |s: &str| crate::deploy::is_dns_label(s, 63);
     match id.split_once('/') {
         Some((namespace, name)) if label(namespace) && label(name) => Some((namespace, name)),
         _ => {
