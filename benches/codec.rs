@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
-use engram::codec::{KeyId, KeyState, Keyring, Payload, PayloadCodec};
+use engram::codec::{KeyId, Keyring, Payload, PayloadCodec};
 use engram::kms::SecretBytes;
 
 const SIZES: [(usize, &str); 4] = [
@@ -47,14 +47,17 @@ fn compare(bytes: usize, a: &mut dyn FnMut(), b: &mut dyn FnMut()) -> (f64, f64)
 
 fn main() {
     let key = [7u8; 32];
-    let codec = PayloadCodec::new(Arc::new(
-        Keyring::from_keys([(
-            KeyId::new("bench").unwrap(),
-            KeyState::Primary,
-            SecretBytes::new(key.to_vec()),
-        )])
-        .unwrap(),
-    ));
+    let codec = PayloadCodec::new(
+        Arc::new(
+            Keyring::from_keys([(
+                KeyId::new("bench").unwrap(),
+                engram::codec::KeyTimes::ALWAYS,
+                SecretBytes::new(key.to_vec()),
+            )])
+            .unwrap(),
+        ),
+        engram::codec::Namespace::new("default").unwrap(),
+    );
     let raw = Aes256Gcm::new(&key.into());
     println!(
         "{:>7}  {:>14}  {:>14}  {:>7}  {:>14}  {:>14}  {:>7}",

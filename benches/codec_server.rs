@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use engram::codec::{KeyId, KeyringDocument};
+use engram::codec::KeyId;
 use engram::kms::local::LocalKeyFile;
 use serde_json::{Value, json};
 use support::{ServerProcess, free_port, repo_root, tool, wait_for_port};
@@ -114,11 +114,15 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     let keyring = dir.join("keyring.json");
     let provider = LocalKeyFile::create(&kek).expect("create the key file");
     let document = runtime
-        .block_on(KeyringDocument::create(
+        .block_on(engram::codec::lifecycle::create(
             KeyId::new("bench").unwrap(),
+            &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
             &provider,
+            engram::codec::clock::now_unix(),
+            None,
         ))
-        .expect("create the keyring");
+        .expect("create the keyring")
+        .document;
     std::fs::write(&keyring, document.to_json()).unwrap();
     let port = free_port();
     let (audit, audit_in) = std::io::pipe().expect("a pipe for the audit lines");

@@ -88,17 +88,31 @@ async fn keyring_through_aws_kms_encrypts_and_decrypts_payloads() {
     let key_id = create_key(&moto).await;
     let kms = provider(&moto, &key_id).await;
 
-    let mut doc = KeyringDocument::create(KeyId::new("orders").unwrap(), &kms)
-        .await
-        .unwrap();
-    let second = doc.add_key(&kms).await.unwrap();
-    doc.promote(&second).unwrap();
+    let mut doc = engram::codec::lifecycle::create(
+        KeyId::new("orders").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &kms,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
+    let now = engram::codec::clock::now_unix();
+    let activates_now = engram::codec::KeyTimes {
+        activates: now,
+        seal_until: None,
+    };
+    let second = doc.add_key(&kms, now, activates_now).await.unwrap();
     doc.rewrap_all(&kms).await.unwrap();
 
     let parsed = KeyringDocument::from_json(&doc.to_json()).unwrap();
     let ring = Keyring::unwrap_document(&parsed, &kms).await.unwrap();
-    assert_eq!(ring.primary_id(), &second);
-    let codec = PayloadCodec::new(Arc::new(ring));
+    assert_eq!(ring.sealing_key_id(now), Some(&second));
+    let codec = PayloadCodec::new(
+        Arc::new(ring),
+        engram::codec::Namespace::new("default").unwrap(),
+    );
     let original = Payload::new("json/plain", b"{\"amount\":12}".to_vec());
     let encoded = codec.encode(vec![original.clone()]).unwrap();
     assert_eq!(codec.decode(encoded).unwrap(), vec![original]);

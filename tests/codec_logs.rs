@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
+use engram::codec::{KeyId, Keyring, Payload, PayloadCodec};
 use engram::kms::local::LocalKeyFile;
 use engram::kms::{KeyProvider, WrapContext};
 use tracing::field::{Field, Visit};
@@ -39,12 +39,22 @@ async fn no_key_or_payload_in_logs() {
 
     let dir = tempfile::tempdir().unwrap();
     let provider = LocalKeyFile::create(&dir.path().join("kek")).unwrap();
-    let doc = KeyringDocument::create(KeyId::new("orders").unwrap(), &provider)
-        .await
-        .unwrap();
+    let doc = engram::codec::lifecycle::create(
+        KeyId::new("orders").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &provider,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
     let ring = Keyring::unwrap_document(&doc, &provider).await.unwrap();
     tracing::debug!(keyring = ?ring, "loaded");
-    let codec = PayloadCodec::new(Arc::new(ring));
+    let codec = PayloadCodec::new(
+        Arc::new(ring),
+        engram::codec::Namespace::new("default").unwrap(),
+    );
     let secret_value = "SSN-078-05-1120";
     let original = Payload::new("json/plain", format!("\"{secret_value}\"").into_bytes());
     let encoded = codec.encode(vec![original.clone()]).unwrap();

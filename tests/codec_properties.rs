@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use engram::codec::{KeyId, KeyState, Keyring, Payload, PayloadCodec};
+use engram::codec::{KeyId, Keyring, Payload, PayloadCodec};
 use engram::kms::SecretBytes;
 use proptest::prelude::*;
 
@@ -12,17 +12,20 @@ fn codec() -> PayloadCodec {
     let ring = Keyring::from_keys([
         (
             KeyId::new("k1").unwrap(),
-            KeyState::Primary,
+            engram::codec::KeyTimes::ALWAYS,
             SecretBytes::new(vec![1; 32]),
         ),
         (
             KeyId::new("k2").unwrap(),
-            KeyState::DecryptOnly,
+            engram::codec::KeyTimes::DECRYPT_ONLY,
             SecretBytes::new(vec![2; 32]),
         ),
     ])
     .unwrap();
-    PayloadCodec::new(Arc::new(ring))
+    PayloadCodec::new(
+        Arc::new(ring),
+        engram::codec::Namespace::new("default").unwrap(),
+    )
 }
 
 fn payload() -> impl Strategy<Value = Payload> {

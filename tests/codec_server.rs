@@ -560,8 +560,15 @@ async fn a_rotated_keyring_takes_effect_without_a_failed_request() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let provider = LocalKeyFile::open(&files.kek).unwrap();
     let mut rotated = files.document.clone();
-    let new_key: KeyId = rotated.add_key(&provider).await.unwrap();
-    rotated.promote(&new_key).unwrap();
+    let now = engram::codec::clock::now_unix();
+    let activates_now = engram::codec::KeyTimes {
+        activates: now,
+        seal_until: None,
+    };
+    let new_key: KeyId = rotated
+        .add_key(&provider, now, activates_now)
+        .await
+        .unwrap();
     std::fs::write(&files.keyring, rotated.to_json()).unwrap();
 
     assert!(traffic.await.unwrap() > 10);

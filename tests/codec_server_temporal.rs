@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
 use codec_server_common::Child;
-use engram::codec::{KeyId, KeyringDocument};
+use engram::codec::KeyId;
 use support::{ServerProcess, TemporalDevServer, free_port, repo_root, tool, wait_for_port};
 
 fn worker(address: &str, keyring: &std::path::Path, vault: &str) -> Command {
@@ -54,9 +54,16 @@ async fn temporal_cli_shows_plaintext_only_through_the_codec_server() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
     let transit = bao.transit("engram");
-    let document = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
-        .await
-        .unwrap();
+    let document = engram::codec::lifecycle::create(
+        KeyId::new("default").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &transit,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
     let dir = support::temp_dir("engram-codec-server-temporal");
     let keyring = dir.path().join("keyring.json");
     std::fs::write(&keyring, document.to_json()).unwrap();

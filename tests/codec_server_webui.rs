@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
 use codec_server_common::Child;
-use engram::codec::{KeyId, KeyringDocument};
+use engram::codec::KeyId;
 use serde_json::Value;
 use support::{
     DevServerOptions, ServerProcess, TemporalDevServer, free_port, repo_root, tool, wait_for_port,
@@ -158,9 +158,16 @@ async fn web_ui_in_chromium_shows_the_input_decoded_by_the_codec_server() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
     let transit = bao.transit("engram");
-    let document = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
-        .await
-        .unwrap();
+    let document = engram::codec::lifecycle::create(
+        KeyId::new("default").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &transit,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
     let primary = document.keys.last().unwrap().id.as_str().to_string();
     let dir = support::temp_dir("engram-codec-server-webui");
     let keyring = dir.path().join("keyring.json");

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
-use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
+use engram::codec::{KeyId, Keyring, Payload, PayloadCodec};
 use serde_json::Value;
 use support::{ServerProcess, TemporalDevServer, repo_root, tool};
 
@@ -82,15 +82,23 @@ async fn python_and_rust_codecs_interoperate_through_a_real_temporal() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
     let transit = bao.transit("engram");
-    let doc = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
-        .await
-        .unwrap();
+    let doc = engram::codec::lifecycle::create(
+        KeyId::new("default").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &transit,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
     let dir = support::temp_dir("engram-codec-temporal");
     let keyring_path = dir.path().join("keyring.json");
     std::fs::write(&keyring_path, doc.to_json()).unwrap();
-    let codec = PayloadCodec::new(Arc::new(
-        Keyring::unwrap_document(&doc, &transit).await.unwrap(),
-    ));
+    let codec = PayloadCodec::new(
+        Arc::new(Keyring::unwrap_document(&doc, &transit).await.unwrap()),
+        engram::codec::Namespace::new("default").unwrap(),
+    );
 
     let server = TemporalDevServer::start();
     let address = server.address.clone();

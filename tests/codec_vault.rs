@@ -33,15 +33,25 @@ async fn keyring_through_transit_encrypts_and_decrypts_payloads() {
     bao.create_key("engram").await;
     let transit = bao.transit("engram");
 
-    let doc = KeyringDocument::create(KeyId::new("orders").unwrap(), &transit)
-        .await
-        .unwrap();
+    let doc = engram::codec::lifecycle::create(
+        KeyId::new("orders").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &transit,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
     assert!(doc.keys[0].wrapped.ciphertext.starts_with(b"vault:v1:"));
     let json = doc.to_json();
 
     let parsed = KeyringDocument::from_json(&json).unwrap();
     let ring = Keyring::unwrap_document(&parsed, &transit).await.unwrap();
-    let codec = PayloadCodec::new(Arc::new(ring));
+    let codec = PayloadCodec::new(
+        Arc::new(ring),
+        engram::codec::Namespace::new("default").unwrap(),
+    );
     let original = Payload::new("json/plain", b"\"order 42\"".to_vec());
     let encoded = codec.encode(vec![original.clone()]).unwrap();
     assert_eq!(codec.decode(encoded).unwrap(), vec![original]);

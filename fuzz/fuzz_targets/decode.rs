@@ -17,11 +17,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|input: &[u8]| {
     let ring = Keyring::from_keys([(
         KeyId::new("k1").expect("valid id"),
-        KeyState::Primary,
+        engram::codec::KeyTimes::ALWAYS,
         SecretBytes::new(vec![1; 32]),
     )])
     .expect("one primary key");
-    let codec = PayloadCodec::new(Arc::new(ring));
+    let codec = PayloadCodec::new(Arc::new(ring), engram::codec::Namespace::new("default").unwrap());
     let split = input
         .first()
         .map_or(0, |b| usize::from(*b) % 8)

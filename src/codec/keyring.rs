@@ -1,49 +1,141 @@
 //! The keyring: the data keys (DEKs) that seal payloads, in two forms.
 //!
 //! - [`KeyringDocument`] is the stored form: every DEK *wrapped* under the customer's key, with
-//!   its id, state and creation time. It holds no plaintext, so it may live in Terraform state or
-//!   a Kubernetes Secret.
+//!   its id, state, times and the history of its lifecycle. It holds no plaintext, so it may live
+//!   in Terraform state or a Kubernetes Secret.
 //! - [`Keyring`] is the in-memory form a codec uses: the same DEKs unwrapped through the KMS,
-//!   ready as AES-256-GCM ciphers, zeroized when dropped.
+//!   ready to seal and open, zeroized when dropped.
 //!
-//! Exactly one key is `primary` and seals new payloads; every key that is not `retired` opens
-//! them. A rotation first adds the new key as `decrypt-only` and publishes the document to every
-//! reader, then promotes it, so no reader ever meets a key it does not hold.
+//! Which key seals is decided by each writer's own clock ([`KeyTimes`]): the newest key whose
+//! activation time has passed. A new key enters as *pending* (its activation a delay ahead), so
+//! every reader loads it before any writer uses it; and every key has a time after which it no
+//! longer seals, so a writer whose document is stale refuses to seal rather than write payloads
+//! under a key that will be retired.
 //!
 //! # Usage bound
 //!
-//! Each payload gets a fresh random 96-bit nonce. NIST SP 800-38D (section 8.3) caps random-nonce
-//! use of one AES-GCM key at 2^32 encryptions, which keeps the chance of any nonce repeating
-//! below about 2^-33. A repeated nonce under one key would reveal the XOR of two plaintexts and
-//! let an attacker forge tags, so the keyring counts seals per key and refuses to seal past
-//! [`Keyring::seal_limit`] (2^32 by default; lower it when many processes share one key, since
-//! each counts only its own). It warns when 90% of the bound is used, so an operator rotates first.
+//! Format version 2 seals each payload under its own key, derived from the data key and a fresh
+//! 128-bit salt (docs/payload-format.md gives the bound). Each keyring still counts seals per key
+//! and refuses to seal past [`Keyring::seal_limit`] (2^48 by default), warning at 90%.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aes_gcm::{Aes256Gcm, KeyInit};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::clock;
+use crate::codec::format::DataKeyCipher;
 use crate::codec::key_id::{InvalidKeyId, KeyId};
 use crate::kms::{DATA_KEY_LEN, KeyProvider, KmsError, SecretBytes, WrapContext, WrappedKey};
 
-/// The NIST SP 800-38D limit on random-nonce encryptions under one key.
-pub const DEFAULT_SEAL_LIMIT: u64 = 1 << 32;
+/// The per-process bound on seals with one data key (a second guard beside the derived keys).
+pub const DEFAULT_SEAL_LIMIT: u64 = 1 << 48;
 
-/// The `format` value of a keyring document.
-pub const DOCUMENT_FORMAT: &str = "engram-keyring/v1";
+/// The `format` value of a keyring document written by this code.
+pub const DOCUMENT_FORMAT: &str = "engram-keyring/v2";
+
+/// The `format` value of a keyring document written by earlier releases; still read.
+pub const DOCUMENT_FORMAT_V1: &str = "engram-keyring/v1";
 
 /// What a data key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyState {
-    /// Seals new payloads and opens old ones. Exactly one key is primary.
-    Primary,
-    /// Opens payloads only (a key being rolled in, or one rolled out).
-    DecryptOnly,
+    /// Opens payloads, and seals between its activation and its seal end.
+    Active,
     /// Kept for the record; opens nothing.
     Retired,
+}
+
+/// When a data key seals: from `activates` (inclusive) until `seal_until` (exclusive). A key
+/// whose `seal_until` is not after `activates` never seals; `None` means no end (only keys
+/// converted from a version 1 document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTimes {
+    /// Unix seconds from which writers seal with the key.
+    pub activates: i64,
+    /// Unix seconds from which nobody seals with it.
+    pub seal_until: Option<i64>,
+}
+
+impl KeyTimes {
+    /// A key that seals from the beginning of time with no end.
+    pub const ALWAYS: Self = Self {
+        activates: i64::MIN,
+        seal_until: None,
+    };
+
+    /// A key that opens payloads and never seals.
+    pub const DECRYPT_ONLY: Self = Self {
+        activates: i64::MIN,
+        seal_until: Some(i64::MIN),
+    };
+
+    /// Whether the key seals at all.
+    pub fn seals_ever(&self) -> bool {
+        self.seal_until.is_none_or(|end| end > self.activates)
+    }
+
+    /// Whether the key's activation is still ahead at `now`.
+    pub fn pending_at(&self, now: i64) -> bool {
+        now < self.activates
+    }
+}
+
+/// Why no key seals at a given time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealRefused {
+    /// Every key that can seal is still pending, or there is none.
+    #[error(
+        "the keyring has no data key that seals now: every key is pending, decrypt-only or retired; reload the keyring"
+    )]
+    NoActiveKey,
+    /// The newest active key's seal end has passed: the document is stale.
+    #[error(
+        "data key `{key_id}` stopped sealing at {until} and this keyring names no successor: it is stale; reload the keyring (the current document names the key that seals now)"
+    )]
+    Stale {
+        /// The key that would have sealed.
+        key_id: KeyId,
+        /// When it stopped, RFC 3339.
+        until: String,
+    },
+    /// The key has sealed as many payloads as it safely may in this process.
+    #[error(
+        "data key `{key_id}` has sealed {limit} payloads in this process, the most it may seal; rotate the data key"
+    )]
+    Limit {
+        /// The exhausted key.
+        key_id: KeyId,
+        /// The bound.
+        limit: u64,
+    },
+}
+
+/// The key that seals at `now` among `keys` (id, state, times, in document order): among the
+/// active keys that seal at all and whose activation has come, the one activated last (the later
+/// one on a tie), refused when its seal end has passed.
+pub fn sealing_key_at<'a>(
+    keys: impl IntoIterator<Item = (&'a KeyId, KeyState, KeyTimes)>,
+    now: i64,
+) -> Result<&'a KeyId, SealRefused> {
+    let mut chosen: Option<(&KeyId, KeyTimes)> = None;
+    for (id, state, times) in keys {
+        if state != KeyState::Active || !times.seals_ever() || times.pending_at(now) {
+            continue;
+        }
+        if chosen.is_none_or(|(_, best)| times.activates >= best.activates) {
+            chosen = Some((id, times));
+        }
+    }
+    let (id, times) = chosen.ok_or(SealRefused::NoActiveKey)?;
+    match times.seal_until {
+        Some(end) if end <= now => Err(SealRefused::Stale {
+            key_id: id.clone(),
+            until: clock::rfc3339(end),
+        }),
+        _ => Ok(id),
+    }
 }
 
 /// One data key in a keyring document: wrapped, never plaintext.
@@ -55,20 +147,70 @@ pub struct WrappedDataKey {
     pub state: KeyState,
     /// When the key was created, seconds since the Unix epoch.
     pub created_unix_seconds: i64,
+    /// When writers start sealing with it.
+    pub activates_unix_seconds: i64,
+    /// When writers stop sealing with it (absent: no end, only in converted version 1 keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_until_unix_seconds: Option<i64>,
     /// The key wrapped under the customer's key, bound to the scope and this id.
     pub wrapped: WrappedKey,
+}
+
+impl WrappedDataKey {
+    /// The key's sealing times.
+    pub fn times(&self) -> KeyTimes {
+        KeyTimes {
+            activates: self.activates_unix_seconds,
+            seal_until: self.seal_until_unix_seconds,
+        }
+    }
+}
+
+/// What happened to a data key, as the keyring's history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyEventKind {
+    /// A data key was generated and added (pending unless it is the first).
+    Created,
+    /// A pending key's activation time passed: writers seal with it.
+    Activated,
+    /// Every data key was re-wrapped under a newer customer key version.
+    Rewrapped,
+    /// A key stopped opening payloads.
+    Retired,
+}
+
+/// One entry of a keyring's history: the evidence of its rotations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEvent {
+    /// What happened.
+    pub event: KeyEventKind,
+    /// The key it happened to (absent for a re-wrap of all keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<KeyId>,
+    /// When, in Unix seconds.
+    pub at_unix_seconds: i64,
+    /// The customer key's version at the time, where the KMS versions keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key_version: Option<String>,
 }
 
 /// The stored keyring: only wrapped data keys. Serialized as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyringDocument {
-    /// Always [`DOCUMENT_FORMAT`].
+    /// Always [`DOCUMENT_FORMAT`] once loaded.
     pub format: String,
     /// What the keys are bound to (a Temporal namespace, a deployment): part of every wrap
     /// context, so a wrapped key does not unwrap in another keyring.
     pub scope: KeyId,
+    /// How long after it is added a key starts sealing, so every reader holds it first.
+    #[serde(default)]
+    pub activation_delay_seconds: i64,
     /// The data keys, oldest first.
     pub keys: Vec<WrappedDataKey>,
+    /// Every lifecycle event, oldest first.
+    #[serde(default)]
+    pub history: Vec<KeyEvent>,
     /// Where the customer key that wraps the data keys is, so a document found on its own (a
     /// Secret, a backup) says which KMS unwraps it. Absent in documents written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +234,9 @@ pub enum KeyringError {
     #[error("keyring document is not valid: {0}")]
     Document(#[from] serde_json::Error),
     /// The document's format is not one this code reads.
-    #[error("keyring document has format `{0}`; this version reads `{DOCUMENT_FORMAT}`")]
+    #[error(
+        "keyring document has format `{0}`; this version reads `{DOCUMENT_FORMAT}` and `{DOCUMENT_FORMAT_V1}`"
+    )]
     UnsupportedFormat(String),
     /// An id is not valid.
     #[error(transparent)]
@@ -100,18 +244,18 @@ pub enum KeyringError {
     /// Two keys share an id.
     #[error("keyring has two keys with id `{0}`")]
     DuplicateId(KeyId),
-    /// Not exactly one key is primary.
+    /// A version 1 document without exactly one primary key.
     #[error("keyring must have exactly one primary key, found {0}")]
     PrimaryCount(usize),
+    /// No active key can ever seal.
+    #[error("keyring has no active data key that seals")]
+    NoSealingKey,
+    /// A negative activation delay.
+    #[error("keyring document has a negative activation delay")]
+    NegativeDelay,
     /// No key with this id.
     #[error("keyring has no key `{0}`")]
     NoSuchKey(KeyId),
-    /// A retired key cannot become primary.
-    #[error("key `{0}` is retired and cannot be promoted")]
-    PromoteRetired(KeyId),
-    /// The primary key cannot be retired.
-    #[error("key `{0}` is the primary key; promote another key before retiring it")]
-    RetirePrimary(KeyId),
     /// A plaintext data key is not 256 bits.
     #[error("data key `{id}` is {len} bytes, expected {DATA_KEY_LEN}")]
     KeyLength {
@@ -131,15 +275,102 @@ pub enum KeyringError {
     /// The operating system's random source failed.
     #[error("no randomness from the operating system for a key id")]
     Randomness,
-    /// The clock is before 1970.
-    #[error("system clock is before the Unix epoch")]
-    Clock,
+}
+
+/// The shape of a version 1 document, read only to convert it.
+#[derive(Deserialize)]
+struct DocumentV1 {
+    scope: KeyId,
+    keys: Vec<KeyV1>,
+    #[serde(default)]
+    customer_key: Option<CustomerKeyLocation>,
+}
+
+#[derive(Deserialize)]
+struct KeyV1 {
+    id: KeyId,
+    state: StateV1,
+    created_unix_seconds: i64,
+    wrapped: WrappedKey,
+}
+
+#[derive(Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum StateV1 {
+    Primary,
+    DecryptOnly,
+    Retired,
+}
+
+impl DocumentV1 {
+    /// The version 2 reading of a version 1 document (docs/payload-format.md, "Version 1
+    /// documents"): the primary seals from its creation with no end; a decrypt-only key older
+    /// than the primary sealed until the next key was created; one newer never sealed.
+    fn convert(self) -> Result<KeyringDocument, KeyringError> {
+        let primaries: Vec<&KeyV1> = self
+            .keys
+            .iter()
+            .filter(|k| k.state == StateV1::Primary)
+            .collect();
+        let [primary] = primaries.as_slice() else {
+            return Err(KeyringError::PrimaryCount(primaries.len()));
+        };
+        let primary_at = self.keys.iter().position(|k| k.id == primary.id);
+        let next_created: Vec<Option<i64>> = (0..self.keys.len())
+            .map(|i| self.keys.get(i + 1).map(|k| k.created_unix_seconds))
+            .collect();
+        let keys = self
+            .keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let seal_until = match k.state {
+                    StateV1::Primary => None,
+                    _ if Some(i) < primary_at => {
+                        Some(next_created[i].unwrap_or(k.created_unix_seconds))
+                    }
+                    _ => Some(k.created_unix_seconds),
+                };
+                WrappedDataKey {
+                    id: k.id,
+                    state: if k.state == StateV1::Retired {
+                        KeyState::Retired
+                    } else {
+                        KeyState::Active
+                    },
+                    created_unix_seconds: k.created_unix_seconds,
+                    activates_unix_seconds: k.created_unix_seconds,
+                    seal_until_unix_seconds: seal_until,
+                    wrapped: k.wrapped,
+                }
+            })
+            .collect();
+        Ok(KeyringDocument {
+            format: DOCUMENT_FORMAT.to_string(),
+            scope: self.scope,
+            activation_delay_seconds: 0,
+            keys,
+            history: Vec::new(),
+            customer_key: self.customer_key,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct FormatOnly {
+    format: String,
 }
 
 impl KeyringDocument {
-    /// Parses and validates a JSON keyring document.
+    /// Parses and validates a JSON keyring document of either version; a version 1 document is
+    /// returned in its version 2 reading.
     pub fn from_json(json: &str) -> Result<Self, KeyringError> {
-        let doc: Self = serde_json::from_str(json)?;
+        let format: FormatOnly = serde_json::from_str(json)?;
+        let doc = match format.format.as_str() {
+            DOCUMENT_FORMAT => serde_json::from_str::<Self>(json)?,
+            DOCUMENT_FORMAT_V1 => serde_json::from_str::<DocumentV1>(json)?.convert()?,
+            other => return Err(KeyringError::UnsupportedFormat(other.to_string())),
+        };
         doc.validate()?;
         Ok(doc)
     }
@@ -149,24 +380,25 @@ impl KeyringDocument {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// A new keyring in `scope` with one fresh primary key from `provider`.
-    pub async fn create(scope: KeyId, provider: &dyn KeyProvider) -> Result<Self, KeyringError> {
-        let mut doc = Self {
+    /// A new, empty keyring in `scope`; [`crate::codec::lifecycle`] adds its first key.
+    pub fn empty(scope: KeyId, activation_delay_seconds: i64) -> Self {
+        Self {
             format: DOCUMENT_FORMAT.to_string(),
             scope,
+            activation_delay_seconds,
             keys: Vec::new(),
+            history: Vec::new(),
             customer_key: None,
-        };
-        let id = doc.add_key(provider).await?;
-        doc.keys[0].state = KeyState::Primary;
-        tracing::info!(scope = %doc.scope, key_id = %id, "created keyring");
-        Ok(doc)
+        }
     }
 
-    /// Checks the format, the ids and that exactly one key is primary.
+    /// Checks the format, the ids, the delay, and that some active key seals.
     pub fn validate(&self) -> Result<(), KeyringError> {
         if self.format != DOCUMENT_FORMAT {
             return Err(KeyringError::UnsupportedFormat(self.format.clone()));
+        }
+        if self.activation_delay_seconds < 0 {
+            return Err(KeyringError::NegativeDelay);
         }
         let mut seen = std::collections::BTreeSet::new();
         for key in &self.keys {
@@ -174,20 +406,40 @@ impl KeyringDocument {
                 return Err(KeyringError::DuplicateId(key.id.clone()));
             }
         }
-        let primaries = self
+        if !self
             .keys
             .iter()
-            .filter(|k| k.state == KeyState::Primary)
-            .count();
-        if primaries != 1 {
-            return Err(KeyringError::PrimaryCount(primaries));
+            .any(|k| k.state == KeyState::Active && k.times().seals_ever())
+        {
+            return Err(KeyringError::NoSealingKey);
         }
         Ok(())
     }
 
-    /// Adds a fresh data key as `decrypt-only` and returns its id: the first half of a rotation.
-    /// Publish the document to every reader, then [`promote`](Self::promote) it.
-    pub async fn add_key(&mut self, provider: &dyn KeyProvider) -> Result<KeyId, KeyringError> {
+    /// The key that seals at `now`, by the rule every writer follows.
+    pub fn sealing_key_at(&self, now: i64) -> Result<&WrappedDataKey, SealRefused> {
+        let id = sealing_key_at(self.keys.iter().map(|k| (&k.id, k.state, k.times())), now)?;
+        self.keys
+            .iter()
+            .find(|k| &k.id == id)
+            .ok_or(SealRefused::NoActiveKey)
+    }
+
+    /// The active key that was added last (pending or not): the one a rotation is measured from.
+    pub fn newest_active(&self) -> Option<&WrappedDataKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.state == KeyState::Active && k.times().seals_ever())
+            .max_by_key(|k| k.activates_unix_seconds)
+    }
+
+    /// Generates a fresh data key through `provider` and adds it with `times`; returns its id.
+    pub async fn add_key(
+        &mut self,
+        provider: &dyn KeyProvider,
+        created: i64,
+        times: KeyTimes,
+    ) -> Result<KeyId, KeyringError> {
         let id = loop {
             let candidate = KeyId::random().map_err(|_| KeyringError::Randomness)?;
             if !self.keys.iter().any(|k| k.id == candidate) {
@@ -204,36 +456,13 @@ impl KeyringDocument {
             })?;
         self.keys.push(WrappedDataKey {
             id: id.clone(),
-            state: KeyState::DecryptOnly,
-            created_unix_seconds: now_unix_seconds()?,
+            state: KeyState::Active,
+            created_unix_seconds: created,
+            activates_unix_seconds: times.activates,
+            seal_until_unix_seconds: times.seal_until,
             wrapped: generated.wrapped,
         });
         Ok(id)
-    }
-
-    /// Makes `id` the primary key; the previous primary becomes `decrypt-only`.
-    pub fn promote(&mut self, id: &KeyId) -> Result<(), KeyringError> {
-        let target = self.position(id)?;
-        if self.keys[target].state == KeyState::Retired {
-            return Err(KeyringError::PromoteRetired(id.clone()));
-        }
-        for key in &mut self.keys {
-            if key.state == KeyState::Primary {
-                key.state = KeyState::DecryptOnly;
-            }
-        }
-        self.keys[target].state = KeyState::Primary;
-        Ok(())
-    }
-
-    /// Retires `id`: payloads sealed under it no longer decrypt.
-    pub fn retire(&mut self, id: &KeyId) -> Result<(), KeyringError> {
-        let target = self.position(id)?;
-        if self.keys[target].state == KeyState::Primary {
-            return Err(KeyringError::RetirePrimary(id.clone()));
-        }
-        self.keys[target].state = KeyState::Retired;
-        Ok(())
     }
 
     /// Re-wraps every data key under the customer key's newest version (after a KEK rotation).
@@ -257,26 +486,20 @@ impl KeyringDocument {
         WrapContext::new(self.scope.as_str(), id.as_str())
     }
 
-    fn position(&self, id: &KeyId) -> Result<usize, KeyringError> {
+    /// The key `id`, for changing its state.
+    pub fn key_mut(&mut self, id: &KeyId) -> Result<&mut WrappedDataKey, KeyringError> {
         self.keys
-            .iter()
-            .position(|k| &k.id == id)
+            .iter_mut()
+            .find(|k| &k.id == id)
             .ok_or_else(|| KeyringError::NoSuchKey(id.clone()))
     }
-}
-
-fn now_unix_seconds() -> Result<i64, KeyringError> {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .map_err(|_| KeyringError::Clock)
 }
 
 /// One unwrapped data key, ready to seal and open.
 pub struct DataKey {
     id: KeyId,
-    state: KeyState,
-    cipher: Aes256Gcm,
+    times: KeyTimes,
+    cipher: DataKeyCipher,
     seals: AtomicU64,
 }
 
@@ -286,83 +509,66 @@ impl DataKey {
         &self.id
     }
 
-    /// The key's state.
-    pub fn state(&self) -> KeyState {
-        self.state
+    /// When the key seals.
+    pub fn times(&self) -> KeyTimes {
+        self.times
     }
 
-    /// The AES-256-GCM cipher (its key schedule is zeroized on drop).
-    pub(crate) fn cipher(&self) -> &Aes256Gcm {
+    /// The key in the forms the payload format needs.
+    pub(crate) fn cipher(&self) -> &DataKeyCipher {
         &self.cipher
     }
 }
 
-/// Shows the id and state only.
+/// Shows the id and times only.
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataKey")
             .field("id", &self.id)
-            .field("state", &self.state)
+            .field("times", &self.times)
             .field("key", &"[redacted]")
             .finish()
     }
 }
 
-/// The in-memory keyring a codec uses: unwrapped keys by id.
+/// The in-memory keyring a codec uses: the unwrapped keys that are not retired, in document order.
 #[derive(Debug)]
 pub struct Keyring {
-    keys: BTreeMap<KeyId, DataKey>,
-    primary: KeyId,
+    keys: Vec<DataKey>,
+    by_id: BTreeMap<KeyId, usize>,
     seal_limit: u64,
 }
 
-/// The outcome of asking the keyring for the next seal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "data key `{key_id}` has sealed {limit} payloads, the most one key may seal with random nonces; add and promote a new data key"
-)]
-pub struct SealLimitReached {
-    /// The exhausted key.
-    pub key_id: KeyId,
-    /// The bound.
-    pub limit: u64,
-}
-
 impl Keyring {
-    /// Builds a keyring from plaintext keys (ids, states and 32-byte keys).
+    /// Builds a keyring from plaintext keys (ids, sealing times and 32-byte keys), oldest first.
     pub fn from_keys(
-        keys: impl IntoIterator<Item = (KeyId, KeyState, SecretBytes)>,
+        keys: impl IntoIterator<Item = (KeyId, KeyTimes, SecretBytes)>,
     ) -> Result<Self, KeyringError> {
-        let mut map = BTreeMap::new();
-        let mut primaries = Vec::new();
-        for (id, state, material) in keys {
-            let cipher = Aes256Gcm::new_from_slice(material.expose()).map_err(|_| {
-                KeyringError::KeyLength {
+        let mut ring = Self {
+            keys: Vec::new(),
+            by_id: BTreeMap::new(),
+            seal_limit: DEFAULT_SEAL_LIMIT,
+        };
+        for (id, times, material) in keys {
+            let cipher =
+                DataKeyCipher::new(material.expose()).ok_or_else(|| KeyringError::KeyLength {
                     id: id.clone(),
                     len: material.len(),
-                }
-            })?;
-            if state == KeyState::Primary {
-                primaries.push(id.clone());
-            }
-            let key = DataKey {
-                id: id.clone(),
-                state,
-                cipher,
-                seals: AtomicU64::new(0),
-            };
-            if map.insert(id.clone(), key).is_some() {
+                })?;
+            if ring.by_id.insert(id.clone(), ring.keys.len()).is_some() {
                 return Err(KeyringError::DuplicateId(id));
             }
+            ring.keys.push(DataKey {
+                id,
+                times,
+                cipher,
+                seals: AtomicU64::new(0),
+            });
         }
-        match primaries.as_slice() {
-            [primary] => Ok(Self {
-                primary: primary.clone(),
-                keys: map,
-                seal_limit: DEFAULT_SEAL_LIMIT,
-            }),
-            other => Err(KeyringError::PrimaryCount(other.len())),
+        if !ring.keys.iter().any(|k| k.times.seals_ever()) {
+            return Err(KeyringError::NoSealingKey);
         }
+        Ok(ring)
     }
 
     /// Unwraps every non-retired key of `document` through `provider`.
@@ -383,12 +589,11 @@ impl Keyring {
                     id: entry.id.clone(),
                     source,
                 })?;
-            keys.push((entry.id.clone(), entry.state, material));
+            keys.push((entry.id.clone(), entry.times(), material));
         }
         let keyring = Self::from_keys(keys)?;
         tracing::info!(
             scope = %document.scope,
-            primary = %keyring.primary,
             keys = keyring.keys.len(),
             backend = %provider.backend(),
             "unwrapped keyring"
@@ -407,13 +612,17 @@ impl Keyring {
         self.seal_limit
     }
 
-    /// The primary key, counted against the bound: the key for one new payload.
-    pub fn key_for_sealing(&self) -> Result<&DataKey, SealLimitReached> {
-        let key = &self.keys[&self.primary];
+    /// The key that seals at `now`, counted against the bound: the key for one new payload.
+    pub fn key_for_sealing(&self, now: i64) -> Result<&DataKey, SealRefused> {
+        let id = sealing_key_at(
+            self.keys.iter().map(|k| (&k.id, KeyState::Active, k.times)),
+            now,
+        )?;
+        let key = &self.keys[self.by_id[id]];
         let used = key.seals.fetch_add(1, Ordering::Relaxed);
         if used >= self.seal_limit {
             key.seals.store(self.seal_limit, Ordering::Relaxed);
-            return Err(SealLimitReached {
+            return Err(SealRefused::Limit {
                 key_id: key.id.clone(),
                 limit: self.seal_limit,
             });
@@ -423,20 +632,29 @@ impl Keyring {
                 key_id = %key.id,
                 used,
                 limit = self.seal_limit,
-                "data key has used 90% of its seal bound; rotate the data key"
+                "data key has used 90% of its seal bound in this process; rotate the data key"
             );
         }
         Ok(key)
     }
 
-    /// The key with this id, if it is held and not retired.
+    /// The key with this id, if it is held (retired keys are not).
     pub fn key_for_opening(&self, id: &KeyId) -> Option<&DataKey> {
-        self.keys.get(id).filter(|k| k.state != KeyState::Retired)
+        self.by_id.get(id).map(|&i| &self.keys[i])
     }
 
-    /// The primary key's id.
-    pub fn primary_id(&self) -> &KeyId {
-        &self.primary
+    /// The id of the key that seals at `now`, for logs and readiness.
+    pub fn sealing_key_id(&self, now: i64) -> Option<&KeyId> {
+        sealing_key_at(
+            self.keys.iter().map(|k| (&k.id, KeyState::Active, k.times)),
+            now,
+        )
+        .ok()
+    }
+
+    /// The ids held, oldest first.
+    pub fn key_ids(&self) -> impl Iterator<Item = &KeyId> {
+        self.keys.iter().map(|k| &k.id)
     }
 }
 
@@ -453,77 +671,127 @@ mod tests {
         SecretBytes::new(vec![byte; 32])
     }
 
+    fn at(activates: i64, seal_until: Option<i64>) -> KeyTimes {
+        KeyTimes {
+            activates,
+            seal_until,
+        }
+    }
+
     #[test]
-    fn exactly_one_primary() {
-        let none = Keyring::from_keys([(id("a"), KeyState::DecryptOnly, material(1))]);
-        assert!(matches!(none, Err(KeyringError::PrimaryCount(0))));
-        let two = Keyring::from_keys([
-            (id("a"), KeyState::Primary, material(1)),
-            (id("b"), KeyState::Primary, material(2)),
-        ]);
-        assert!(matches!(two, Err(KeyringError::PrimaryCount(2))));
+    fn the_newest_activated_key_seals_and_a_pending_one_waits() {
+        let ring = Keyring::from_keys([
+            (id("old"), at(0, Some(1_000)), material(1)),
+            (id("new"), at(500, Some(2_000)), material(2)),
+        ])
+        .unwrap();
+        assert_eq!(ring.key_for_sealing(499).unwrap().id(), &id("old"));
+        assert_eq!(ring.key_for_sealing(500).unwrap().id(), &id("new"));
+        assert_eq!(ring.sealing_key_id(10), Some(&id("old")));
+        assert!(ring.key_for_opening(&id("new")).is_some());
+    }
+
+    #[test]
+    fn a_stale_keyring_refuses_to_seal_naming_the_key() {
+        let ring = Keyring::from_keys([(id("k1"), at(0, Some(1_000)), material(1))]).unwrap();
+        let err = ring.key_for_sealing(1_000).unwrap_err();
+        assert_eq!(
+            err,
+            SealRefused::Stale {
+                key_id: id("k1"),
+                until: "1970-01-01T00:16:40Z".into()
+            }
+        );
+        assert!(err.to_string().contains("reload the keyring"), "{err}");
+        let early = Keyring::from_keys([(id("k1"), at(100, None), material(1))]).unwrap();
+        assert_eq!(
+            early.key_for_sealing(99).unwrap_err(),
+            SealRefused::NoActiveKey
+        );
+    }
+
+    #[test]
+    fn decrypt_only_keys_never_seal_and_a_ring_needs_a_sealing_key() {
+        let ring = Keyring::from_keys([
+            (id("a"), KeyTimes::ALWAYS, material(1)),
+            (id("b"), KeyTimes::DECRYPT_ONLY, material(2)),
+        ])
+        .unwrap();
+        assert_eq!(ring.key_for_sealing(5).unwrap().id(), &id("a"));
+        let none = Keyring::from_keys([(id("b"), KeyTimes::DECRYPT_ONLY, material(2))]);
+        assert!(matches!(none, Err(KeyringError::NoSealingKey)));
+        assert!(!format!("{ring:?}").contains("[1, 1"));
     }
 
     #[test]
     fn seal_limit_is_enforced() {
-        let ring = Keyring::from_keys([(id("a"), KeyState::Primary, material(1))])
+        let ring = Keyring::from_keys([(id("a"), KeyTimes::ALWAYS, material(1))])
             .unwrap()
             .with_seal_limit(2);
-        assert!(ring.key_for_sealing().is_ok());
-        assert!(ring.key_for_sealing().is_ok());
-        let err = ring.key_for_sealing().unwrap_err();
-        assert_eq!(err.key_id, id("a"));
-        assert!(err.to_string().contains("add and promote a new data key"));
+        assert!(ring.key_for_sealing(0).is_ok());
+        assert!(ring.key_for_sealing(0).is_ok());
+        let err = ring.key_for_sealing(0).unwrap_err();
+        assert!(matches!(err, SealRefused::Limit { ref key_id, limit: 2 } if key_id == &id("a")));
+        assert!(err.to_string().contains("rotate the data key"));
     }
 
+    const V1: &str = r#"{"format":"engram-keyring/v1","scope":"orders","keys":[
+        {"id":"k0","state":"retired","created_unix_seconds":10,"wrapped":{"ciphertext":"AQID"}},
+        {"id":"k1","state":"decrypt-only","created_unix_seconds":100,"wrapped":{"ciphertext":"AQID"}},
+        {"id":"k2","state":"primary","created_unix_seconds":200,"wrapped":{"ciphertext":"AQID"}},
+        {"id":"k3","state":"decrypt-only","created_unix_seconds":300,"wrapped":{"ciphertext":"AQID"}}]}"#;
+
     #[test]
-    fn retired_keys_do_not_open() {
-        let ring = Keyring::from_keys([
-            (id("a"), KeyState::Primary, material(1)),
-            (id("b"), KeyState::Retired, material(2)),
-            (id("c"), KeyState::DecryptOnly, material(3)),
-        ])
-        .unwrap();
-        assert!(ring.key_for_opening(&id("b")).is_none());
-        assert!(ring.key_for_opening(&id("c")).is_some());
-        assert!(!format!("{ring:?}").contains("[1, 1"));
+    fn a_version_1_document_loads_as_specified() {
+        let doc = KeyringDocument::from_json(V1).unwrap();
+        assert_eq!(doc.format, DOCUMENT_FORMAT);
+        let times: Vec<(KeyState, KeyTimes)> =
+            doc.keys.iter().map(|k| (k.state, k.times())).collect();
+        assert_eq!(
+            times,
+            vec![
+                (KeyState::Retired, at(10, Some(100))),
+                (KeyState::Active, at(100, Some(200))),
+                (KeyState::Active, at(200, None)),
+                (KeyState::Active, at(300, Some(300))),
+            ]
+        );
+        // The primary seals at every time after the rolled-in key's creation too.
+        assert_eq!(doc.sealing_key_at(1_000_000).unwrap().id, id("k2"));
+        assert_eq!(doc.sealing_key_at(150).unwrap().id, id("k1"));
+        // Written back, it is version 2 and reads the same.
+        assert_eq!(KeyringDocument::from_json(&doc.to_json()).unwrap(), doc);
     }
 
     #[tokio::test]
-    async fn document_rotation_and_round_trip() {
+    async fn document_keys_unwrap_and_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let provider = LocalKeyFile::create(&dir.path().join("kek")).unwrap();
-        let mut doc = KeyringDocument::create(id("orders"), &provider)
+        let mut doc = KeyringDocument::empty(id("orders"), 3_600);
+        let first = doc
+            .add_key(&provider, 0, at(0, Some(10_000)))
             .await
             .unwrap();
-        let first = doc.keys[0].id.clone();
-        let second = doc.add_key(&provider).await.unwrap();
-        assert_eq!(doc.keys[1].state, KeyState::DecryptOnly);
-        doc.promote(&second).unwrap();
-        assert_eq!(doc.keys[0].state, KeyState::DecryptOnly);
-        assert!(matches!(
-            doc.retire(&second),
-            Err(KeyringError::RetirePrimary(_))
-        ));
+        let second = doc
+            .add_key(&provider, 5_000, at(8_600, Some(20_000)))
+            .await
+            .unwrap();
         doc.rewrap_all(&provider).await.unwrap();
-
         let json = doc.to_json();
-        assert!(json.contains("\"decrypt-only\""));
+        assert!(json.contains("\"activates_unix_seconds\": 8600"), "{json}");
         let parsed = KeyringDocument::from_json(&json).unwrap();
         assert_eq!(parsed, doc);
-
         let ring = Keyring::unwrap_document(&parsed, &provider).await.unwrap();
-        assert_eq!(ring.primary_id(), &second);
-        assert!(ring.key_for_opening(&first).is_some());
+        assert_eq!(ring.sealing_key_id(8_599), Some(&first));
+        assert_eq!(ring.sealing_key_id(8_600), Some(&second));
     }
 
     #[tokio::test]
     async fn a_wrapped_key_moved_to_another_scope_does_not_unwrap() {
         let dir = tempfile::tempdir().unwrap();
         let provider = LocalKeyFile::create(&dir.path().join("kek")).unwrap();
-        let mut doc = KeyringDocument::create(id("orders"), &provider)
-            .await
-            .unwrap();
+        let mut doc = KeyringDocument::empty(id("orders"), 0);
+        doc.add_key(&provider, 0, KeyTimes::ALWAYS).await.unwrap();
         doc.scope = id("payments");
         let err = Keyring::unwrap_document(&doc, &provider).await.unwrap_err();
         assert!(matches!(err, KeyringError::Kms { .. }), "{err}");
@@ -536,7 +804,12 @@ mod tests {
             KeyringDocument::from_json(bad),
             Err(KeyringError::UnsupportedFormat(_))
         ));
-        let bad_id = r#"{"format":"engram-keyring/v1","scope":"a:b","keys":[]}"#;
+        let bad_id = r#"{"format":"engram-keyring/v2","scope":"a:b","keys":[]}"#;
         assert!(KeyringDocument::from_json(bad_id).is_err());
+        let no_key = r#"{"format":"engram-keyring/v2","scope":"a","keys":[]}"#;
+        assert!(matches!(
+            KeyringDocument::from_json(no_key),
+            Err(KeyringError::NoSealingKey)
+        ));
     }
 }

@@ -2,7 +2,6 @@
 //! `cmk_binding/` has its KMS backend blocks and its import). Each is a thin adapter: schema, a
 //! model of its attributes, and CRUD that calls a domain module.
 
-mod clock;
 pub mod cmk_binding;
 pub mod codec_server;
 mod deploy_support;

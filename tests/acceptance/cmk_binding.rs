@@ -52,7 +52,10 @@ fn transit(bao: &OpenBao) -> VaultTransit {
 async fn codec(bao: &OpenBao, keyring_json: &str) -> PayloadCodec {
     let doc = KeyringDocument::from_json(keyring_json).unwrap();
     let keyring = Keyring::unwrap_document(&doc, &transit(bao)).await.unwrap();
-    PayloadCodec::new(Arc::new(keyring))
+    PayloadCodec::new(
+        Arc::new(keyring),
+        engram::codec::Namespace::new("default").unwrap(),
+    )
 }
 
 /// A workspace for `config`, with the Vault token passed as an ephemeral variable, as a

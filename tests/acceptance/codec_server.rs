@@ -273,9 +273,12 @@ async fn seal(keyring_json: &str, key_file: &Path, text: &str) -> Payload {
     let doc = KeyringDocument::from_json(keyring_json).unwrap();
     let kms = LocalKeyFile::open(key_file).unwrap();
     let keyring = Keyring::unwrap_document(&doc, &kms).await.unwrap();
-    PayloadCodec::new(Arc::new(keyring))
-        .encode_one(&Payload::new("json/plain", text.as_bytes().to_vec()))
-        .unwrap()
+    PayloadCodec::new(
+        Arc::new(keyring),
+        engram::codec::Namespace::new("default").unwrap(),
+    )
+    .encode_one(&Payload::new("json/plain", text.as_bytes().to_vec()))
+    .unwrap()
 }
 
 async fn decode(http: &reqwest::Client, port: u16, payload: &Payload) -> Result<Vec<u8>, String> {

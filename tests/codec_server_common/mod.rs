@@ -62,9 +62,16 @@ impl KeyringFiles {
             .unwrap();
         let kek = dir.path().join("kek");
         let provider = LocalKeyFile::create(&kek).unwrap();
-        let document = KeyringDocument::create(KeyId::new(scope).unwrap(), &provider)
-            .await
-            .unwrap();
+        let document = engram::codec::lifecycle::create(
+            KeyId::new(scope).unwrap(),
+            &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+            &provider,
+            engram::codec::clock::now_unix(),
+            None,
+        )
+        .await
+        .unwrap()
+        .document;
         let keyring = dir.path().join(format!("{scope}.json"));
         std::fs::write(&keyring, document.to_json()).unwrap();
         Self {
@@ -78,9 +85,16 @@ impl KeyringFiles {
     /// Another keyring wrapped under the same KEK, written beside the first.
     pub async fn another(&self, scope: &str) -> (PathBuf, KeyringDocument) {
         let provider = LocalKeyFile::open(&self.kek).unwrap();
-        let document = KeyringDocument::create(KeyId::new(scope).unwrap(), &provider)
-            .await
-            .unwrap();
+        let document = engram::codec::lifecycle::create(
+            KeyId::new(scope).unwrap(),
+            &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+            &provider,
+            engram::codec::clock::now_unix(),
+            None,
+        )
+        .await
+        .unwrap()
+        .document;
         let path = self.dir.path().join(format!("{scope}.json"));
         std::fs::write(&path, document.to_json()).unwrap();
         (path, document)
@@ -89,9 +103,10 @@ impl KeyringFiles {
     /// A codec over `document`, as a worker holding the same keyring would have.
     pub async fn codec(&self, document: &KeyringDocument) -> PayloadCodec {
         let provider = LocalKeyFile::open(&self.kek).unwrap();
-        PayloadCodec::new(Arc::new(
-            Keyring::unwrap_document(document, &provider).await.unwrap(),
-        ))
+        PayloadCodec::new(
+            Arc::new(Keyring::unwrap_document(document, &provider).await.unwrap()),
+            engram::codec::Namespace::new("default").unwrap(),
+        )
     }
 
     /// Settings for a server over these files in insecure mode on a free port.

@@ -94,6 +94,8 @@ pub struct Facts {
     pub payloads: usize,
     /// Valid data key ids used or named, in first-seen order.
     pub key_ids: Vec<String>,
+    /// The payload format versions sealed or opened, in first-seen order.
+    pub format_versions: Vec<u8>,
     /// Bytes of the request body, once read.
     pub request_bytes: usize,
     /// Bytes of the answer's body.
@@ -122,6 +124,7 @@ struct Line<'a> {
     operation: &'a str,
     payloads: usize,
     key_ids: &'a [String],
+    format_versions: &'a [u8],
     outcome: &'a str,
     status: u16,
     latency_ms: f64,
@@ -323,6 +326,7 @@ impl Record {
             operation: self.operation.as_str(),
             payloads: self.facts.payloads,
             key_ids: &self.facts.key_ids,
+            format_versions: &self.facts.format_versions,
             outcome: outcome.as_str(),
             status,
             latency_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,

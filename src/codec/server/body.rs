@@ -19,7 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::codec::Payload;
-use crate::codec::format::{ENCODING_ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID};
+use crate::codec::format::{
+    ENCODING_ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID, METADATA_NAMESPACE,
+};
 use crate::codec::payload::decode_base64;
 use crate::codec::server::error::ApiError;
 
@@ -428,12 +430,17 @@ impl Answer {
 /// The length of the answer to encoding payloads whose sealed data will be `sealed_lens` bytes
 /// under the data key `key_id`: known before sealing, so an answer too large is refused before
 /// it costs a seal.
-pub fn encoded_answer_len(key_id: &str, sealed_lens: impl Iterator<Item = usize>) -> usize {
+pub fn encoded_answer_len(
+    key_id: &str,
+    namespace: &str,
+    sealed_lens: impl Iterator<Item = usize>,
+) -> usize {
     let mut len = FRAME.0.len() + FRAME.1.len();
     for (i, sealed) in sealed_lens.enumerate() {
         let metadata = [
             (METADATA_ENCODING, ENCODING_ENCRYPTED.len()),
             (METADATA_KEY_ID, key_id.len()),
+            (METADATA_NAMESPACE, namespace.len()),
         ];
         len += usize::from(i > 0) + item_len(metadata.into_iter(), sealed);
     }
@@ -627,6 +634,7 @@ mod tests {
                         ENCODING_ENCRYPTED.as_bytes().to_vec(),
                     ),
                     (METADATA_KEY_ID.to_string(), b"dek-1".to_vec()),
+                    (METADATA_NAMESPACE.to_string(), b"orders".to_vec()),
                 ]
                 .into(),
                 data: vec![5; 1000],
@@ -639,6 +647,7 @@ mod tests {
                         ENCODING_ENCRYPTED.as_bytes().to_vec(),
                     ),
                     (METADATA_KEY_ID.to_string(), b"dek-1".to_vec()),
+                    (METADATA_NAMESPACE.to_string(), b"orders".to_vec()),
                 ]
                 .into(),
                 data: vec![5; 31],
@@ -651,7 +660,7 @@ mod tests {
         }
         assert_eq!(
             answer.finish().len(),
-            encoded_answer_len("dek-1", sealed.iter().map(|p| p.data.len()))
+            encoded_answer_len("dek-1", "orders", sealed.iter().map(|p| p.data.len()))
         );
     }
 

@@ -5,12 +5,15 @@
 //! CORS origin that is not an exact origin, or a KMS without its key are refused with a message
 //! that names the setting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::codec::Namespace;
 
 /// Default bound on a request body: 4 MiB, Temporal's default gRPC message limit.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -68,6 +71,15 @@ pub struct Settings {
     )]
     #[serde(default)]
     pub namespace_keyrings: Vec<String>,
+    /// A namespace that also opens payloads sealed for another, as NAMESPACE=SOURCE
+    /// (repeatable): for Nexus operations, whose payloads cross namespaces on purpose.
+    #[arg(
+        long = "accept-source-namespace",
+        env = "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub accept_source_namespaces: Vec<String>,
     /// The KMS that unwraps the keyrings: aws, vault, azure, gcp or local (development only).
     #[arg(long, env = "ENGRAM_CODEC_KMS")]
     pub kms: Option<String>,
@@ -294,13 +306,16 @@ pub enum KmsConfig {
     },
 }
 
-/// Where keyring documents are: one default and any number bound to a namespace.
+/// Where keyring documents are (one default and any number bound to a namespace), and which
+/// other namespaces' payloads each namespace may open.
 #[derive(Debug, Clone, Default)]
 pub struct KeyringPaths {
     /// For namespaces without their own.
     pub default: Option<PathBuf>,
     /// Namespace → document.
     pub namespaces: BTreeMap<String, PathBuf>,
+    /// Namespace → the source namespaces whose version 2 payloads it also opens.
+    pub accepted_sources: BTreeMap<Namespace, Arc<BTreeSet<Namespace>>>,
 }
 
 /// The certificate and key files TLS is served with.
@@ -405,6 +420,10 @@ impl Settings {
             listen: self.listen.or(file.listen),
             keyring: self.keyring.or(file.keyring),
             namespace_keyrings: list(self.namespace_keyrings, file.namespace_keyrings),
+            accept_source_namespaces: list(
+                self.accept_source_namespaces,
+                file.accept_source_namespaces,
+            ),
             kms: self.kms.or(file.kms),
             kms_timeout_seconds: self.kms_timeout_seconds.or(file.kms_timeout_seconds),
             local_key_file: self.local_key_file.or(file.local_key_file),
@@ -576,9 +595,29 @@ impl Settings {
                 "no keyring document is configured; give --keyring or --namespace-keyring",
             ));
         }
+        let mut accepted_sources: BTreeMap<Namespace, BTreeSet<Namespace>> = BTreeMap::new();
+        for entry in &self.accept_source_namespaces {
+            let pair = entry
+                .split_once('=')
+                .and_then(|(n, s)| Some((Namespace::new(n).ok()?, Namespace::new(s).ok()?)));
+            let Some((namespace, source)) = pair else {
+                return Err(invalid(
+                    "--accept-source-namespace",
+                    "an entry is not NAMESPACE=SOURCE with two Temporal namespace names",
+                ));
+            };
+            accepted_sources
+                .entry(namespace)
+                .or_default()
+                .insert(source);
+        }
         Ok(KeyringPaths {
             default: self.keyring.clone(),
             namespaces,
+            accepted_sources: accepted_sources
+                .into_iter()
+                .map(|(n, s)| (n, Arc::new(s)))
+                .collect(),
         })
     }
 

@@ -98,11 +98,18 @@ impl ApiError {
         }
     }
 
-    /// Maps a codec failure: anything wrong with a payload is the caller's (422), an exhausted
-    /// key is the operator's (503), missing randomness is ours (500).
+    /// Maps a codec failure: a payload of a namespace the caller may not read is refused (403),
+    /// anything else wrong with a payload is the caller's (422), a key that may not seal (stale,
+    /// exhausted) is the operator's (503), missing randomness is ours (500).
     pub fn from_codec(error: CodecError) -> Self {
         match error {
-            CodecError::SealLimit(e) => Self::Unavailable(e.to_string()),
+            CodecError::ForeignNamespace { .. } => {
+                Self::Forbidden(format!("cannot decode payloads: {error}"))
+            }
+            CodecError::NoNamespace => Self::BadNamespace(format!(
+                "{error}: send X-Namespace or use /{{namespace}}/encode"
+            )),
+            CodecError::Seal(e) => Self::Unavailable(e.to_string()),
             CodecError::Randomness => Self::Internal(error.to_string()),
             CodecError::Format(FormatError::TooLarge) => Self::BadBody(error.to_string()),
             other => Self::Undecryptable(format!("cannot decode payloads: {other}")),

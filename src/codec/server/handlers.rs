@@ -24,7 +24,7 @@ use crate::codec::server::config::reservation_bytes;
 use crate::codec::server::error::ApiError;
 use crate::codec::server::namespace;
 use crate::codec::server::state::{AppState, RequestLimits};
-use crate::codec::{KeyId, PayloadCodec};
+use crate::codec::{KeyId, Namespace, PayloadCodec, clock};
 
 /// Bodies up to this size are converted on the request's own task; larger ones on the blocking
 /// pool, so a few milliseconds of AES and base64 never hold up the runtime's other connections.
@@ -109,12 +109,17 @@ async fn respond(
         .then(|| namespace_segment(request.uri().path()))
         .flatten();
     let namespace = namespace::resolve(path_namespace, request.headers())?;
-    facts.namespace.clone_from(&namespace);
+    facts.namespace = namespace.as_ref().map(ToString::to_string);
     state
         .auth
-        .authorize(request.headers(), namespace.as_deref(), operation, facts)
+        .authorize(
+            request.headers(),
+            namespace.as_ref().map(Namespace::as_str),
+            operation,
+            facts,
+        )
         .await?;
-    let codec = state.keyrings.codec_for(namespace.as_deref())?;
+    let codec = state.keyrings.codec_for(namespace.as_ref())?;
     let reservation = state
         .budget
         .reserve(
@@ -135,6 +140,7 @@ async fn respond(
     for id in &learned.key_ids {
         facts.add_key_id(id);
     }
+    facts.format_versions = learned.format_versions;
     let answer = Bytes::from(answer?);
     facts.response_bytes = answer.len();
     Ok((
@@ -198,6 +204,15 @@ async fn read_body(
 struct Learned {
     payloads: usize,
     key_ids: Vec<String>,
+    format_versions: Vec<u8>,
+}
+
+/// Why no key seals at `now`: the keyring's own refusal, for the answer and the audit line.
+fn codec_refusal(codec: &PayloadCodec, now: i64) -> crate::codec::CodecError {
+    match codec.keyring().key_for_sealing(now) {
+        Err(refused) => refused.into(),
+        Ok(_) => crate::codec::CodecError::Seal(crate::codec::SealRefused::NoActiveKey),
+    }
 }
 
 /// Parses `body` and converts every payload into the answer, or fails as a whole.
@@ -215,13 +230,21 @@ fn convert(
         learned.payloads = payloads.len();
         match operation {
             Operation::Encode => {
-                let primary = codec.keyring().primary_id().clone();
                 if payloads.is_empty() {
                     return Ok(Answer::new(0, limits.max_response_bytes).finish());
                 }
-                learned.key_ids.push(primary.to_string());
+                let now = clock::now_unix();
+                let namespace = codec
+                    .namespace()
+                    .ok_or_else(|| ApiError::from_codec(crate::codec::CodecError::NoNamespace))?;
+                let sealing = codec
+                    .sealing_key_id(now)
+                    .ok_or_else(|| ApiError::from_codec(codec_refusal(codec, now)))?
+                    .clone();
+                learned.key_ids.push(sealing.to_string());
                 let predicted = body::encoded_answer_len(
-                    primary.as_str(),
+                    sealing.as_str(),
+                    namespace.as_str(),
                     payloads.iter().map(format::sealed_len),
                 );
                 if predicted > limits.max_response_bytes {
@@ -230,8 +253,11 @@ fn convert(
                     });
                 }
                 let mut answer = Answer::new(predicted, limits.max_response_bytes);
+                learned.format_versions.push(format::FORMAT_V2);
                 for payload in payloads {
-                    let sealed = codec.encode_one(&payload).map_err(ApiError::from_codec)?;
+                    let sealed = codec
+                        .encode_one_at(&payload, now)
+                        .map_err(ApiError::from_codec)?;
                     drop(payload);
                     answer.push(&sealed)?;
                 }
@@ -251,7 +277,14 @@ fn convert(
                     {
                         learned.key_ids.push(id.to_string());
                     }
-                    let plain = codec.decode_one(payload).map_err(ApiError::from_codec)?;
+                    let (plain, version) = codec
+                        .decode_one_reporting(payload)
+                        .map_err(ApiError::from_codec)?;
+                    if let Some(v) = version
+                        && !learned.format_versions.contains(&v)
+                    {
+                        learned.format_versions.push(v);
+                    }
                     answer.push(&plain)?;
                 }
                 Ok(answer.finish())

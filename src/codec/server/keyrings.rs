@@ -9,15 +9,16 @@
 //! logged. Readiness says what kind of problem a keyring has; the file path and the error's
 //! text go to the log only, since `/readyz` answers anyone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::codec::keyring_file::unwrap_bytes;
 use crate::codec::server::config::KeyringPaths;
 use crate::codec::server::error::ApiError;
 use crate::codec::server::metrics::Metrics;
-use crate::codec::{Keyring, KeyringDocument, PayloadCodec};
+use crate::codec::{Keyring, LoadError, Namespace, PayloadCodec};
 use crate::kms::KeyProvider;
 
 /// One keyring document and what was loaded from it.
@@ -47,7 +48,7 @@ impl Problem {
 }
 
 struct Loaded {
-    codec: Arc<PayloadCodec>,
+    keyring: Arc<Keyring>,
     document: Vec<u8>,
 }
 
@@ -55,6 +56,7 @@ struct Loaded {
 pub struct Keyrings {
     default: Option<Slot>,
     namespaces: BTreeMap<String, Slot>,
+    accepted_sources: BTreeMap<Namespace, Arc<BTreeSet<Namespace>>>,
     provider: Arc<dyn KeyProvider>,
 }
 
@@ -77,6 +79,7 @@ impl Keyrings {
                 .iter()
                 .map(|(ns, p)| (ns.clone(), slot(format!("keyring of namespace `{ns}`"), p)))
                 .collect(),
+            accepted_sources: paths.accepted_sources.clone(),
             provider,
         }
     }
@@ -85,10 +88,11 @@ impl Keyrings {
         self.default.iter().chain(self.namespaces.values())
     }
 
-    /// The codec for `namespace`: its own keyring if it has one, else the default.
-    pub fn codec_for(&self, namespace: Option<&str>) -> Result<Arc<PayloadCodec>, ApiError> {
+    /// The codec for `namespace`: its own keyring if it has one, else the default; sealing for
+    /// the namespace and opening its payloads and those of the source namespaces it accepts.
+    pub fn codec_for(&self, namespace: Option<&Namespace>) -> Result<PayloadCodec, ApiError> {
         let slot = namespace
-            .and_then(|ns| self.namespaces.get(ns))
+            .and_then(|ns| self.namespaces.get(ns.as_str()))
             .or(self.default.as_ref())
             .ok_or_else(|| {
                 ApiError::BadNamespace(match namespace {
@@ -97,12 +101,22 @@ impl Keyrings {
                 })
             })?;
         let loaded = slot.loaded.read().unwrap_or_else(|p| p.into_inner());
-        loaded.as_ref().map(|l| l.codec.clone()).ok_or_else(|| {
+        let keyring = loaded.as_ref().map(|l| l.keyring.clone()).ok_or_else(|| {
             ApiError::Unavailable(format!(
                 "the {} is not unwrapped yet; see /readyz",
                 slot.label
             ))
-        })
+        })?;
+        let codec = match namespace {
+            Some(ns) => PayloadCodec::new(keyring, ns.clone()),
+            None => PayloadCodec::without_namespace(keyring),
+        };
+        Ok(
+            match namespace.and_then(|ns| self.accepted_sources.get(ns)) {
+                Some(sources) => codec.accepting(sources.clone()),
+                None => codec,
+            },
+        )
     }
 
     /// Whether every keyring is unwrapped and its document on disk is the one in use (or a
@@ -178,9 +192,9 @@ impl Keyrings {
                         .read()
                         .unwrap_or_else(|p| p.into_inner())
                         .is_none();
-                    tracing::info!(keyring = %slot.label, primary = %keyring.primary_id(), "keyring loaded");
+                    tracing::info!(keyring = %slot.label, keys = keyring.key_ids().count(), "keyring loaded");
                     *slot.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some(Loaded {
-                        codec: Arc::new(PayloadCodec::new(Arc::new(keyring))),
+                        keyring: Arc::new(keyring),
                         document,
                     });
                     *slot.problem.write().unwrap_or_else(|p| p.into_inner()) = None;
@@ -194,17 +208,16 @@ impl Keyrings {
     }
 
     async fn unwrap(&self, document: &[u8]) -> Result<Keyring, (Problem, String)> {
-        let text = std::str::from_utf8(document).map_err(|_| {
-            (
-                Problem::Invalid,
-                "the keyring document is not UTF-8".to_string(),
-            )
-        })?;
-        let document =
-            KeyringDocument::from_json(text).map_err(|e| (Problem::Invalid, e.to_string()))?;
-        Keyring::unwrap_document(&document, self.provider.as_ref())
+        unwrap_bytes(document, self.provider.as_ref())
             .await
-            .map_err(|e| (Problem::NotUnwrapped, e.to_string()))
+            .map_err(|e| {
+                let problem = match e {
+                    LoadError::Unreadable(_) => Problem::Unreadable,
+                    LoadError::Invalid(_) => Problem::Invalid,
+                    LoadError::NotUnwrapped(_) => Problem::NotUnwrapped,
+                };
+                (problem, e.to_string())
+            })
     }
 
     fn failed(&self, slot: &Slot, problem: Problem, reason: String, metrics: &Metrics) {

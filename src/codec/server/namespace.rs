@@ -4,16 +4,14 @@
 
 use axum::http::HeaderMap;
 
+use crate::codec::Namespace;
 use crate::codec::server::error::ApiError;
 
 /// The header the Temporal Web UI and CLI name the namespace in.
 pub const NAMESPACE_HEADER: &str = "x-namespace";
 
-/// Temporal caps namespace names at 255 bytes.
-const MAX_LEN: usize = 255;
-
 /// The namespace of a request, or `None` when neither the path nor the header names one.
-pub fn resolve(path: Option<&str>, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub fn resolve(path: Option<&str>, headers: &HeaderMap) -> Result<Option<Namespace>, ApiError> {
     let mut values = headers.get_all(NAMESPACE_HEADER).iter();
     let header = values.next();
     if values.next().is_some() {
@@ -46,20 +44,10 @@ pub fn resolve(path: Option<&str>, headers: &HeaderMap) -> Result<Option<String>
     }
 }
 
-/// A name of 1 to 255 letters, digits, `-`, `_` and `.` with at least one letter or digit: a
-/// name of dots alone (`.`, `..`) is a dot-segment in a URL path (RFC 3986, section 5.2.4) and
-/// names no namespace. The message says which part of the request was wrong, never its text.
-fn validate(name: &str, what: &str) -> Result<String, ApiError> {
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    let named = name.chars().any(|c| c.is_ascii_alphanumeric());
-    if name.is_empty() || name.len() > MAX_LEN || !valid_chars || !named {
-        return Err(ApiError::BadNamespace(format!(
-            "{what} is not a Temporal namespace name (1 to {MAX_LEN} letters, digits, `-`, `_` or `.`, at least one letter or digit)"
-        )));
-    }
-    Ok(name.to_string())
+/// Checks `name` with [`Namespace::new`]; the message says which part of the request was wrong,
+/// never its text.
+fn validate(name: &str, what: &str) -> Result<Namespace, ApiError> {
+    Namespace::new(name).map_err(|e| ApiError::BadNamespace(format!("{what} is {e}")))
 }
 
 #[cfg(test)]
@@ -77,17 +65,22 @@ mod tests {
         assert_eq!(
             resolve(Some("orders"), &HeaderMap::new())
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .map(Namespace::as_str),
             Some("orders")
         );
         assert_eq!(
-            resolve(None, &headers("orders")).unwrap().as_deref(),
+            resolve(None, &headers("orders"))
+                .unwrap()
+                .as_ref()
+                .map(Namespace::as_str),
             Some("orders")
         );
         assert_eq!(
             resolve(Some("orders"), &headers("orders"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .map(Namespace::as_str),
             Some("orders")
         );
         assert_eq!(resolve(None, &HeaderMap::new()).unwrap(), None);

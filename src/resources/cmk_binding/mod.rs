@@ -7,8 +7,8 @@
 mod backends;
 mod import;
 
-use super::clock;
-use crate::codec::rotation::{self, RotationPolicy};
+use crate::codec::clock;
+use crate::codec::lifecycle::{self, LifecyclePolicy, Observed, Step};
 use crate::codec::{KeyId, KeyState, KeyringDocument};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::validators::IntegerBetween;
@@ -23,10 +23,19 @@ use async_trait::async_trait;
 /// The resource.
 pub struct CmkBinding;
 
-const DEFAULT_ROTATE_AFTER_DAYS: i64 = 90;
-const DEFAULT_DECRYPT_WINDOW_DAYS: i64 = 400;
+const DEFAULTS: LifecyclePolicy = LifecyclePolicy::DEFAULT;
+const DEFAULT_ROTATE_AFTER_DAYS: i64 = DEFAULTS.rotate_after_days;
+const DEFAULT_DECRYPT_WINDOW_DAYS: i64 = DEFAULTS.decrypt_window_days;
+const DEFAULT_SEAL_GRACE_DAYS: i64 = DEFAULTS.seal_grace_days;
+const DEFAULT_ACTIVATION_DELAY_SECONDS: i64 = DEFAULTS.activation_delay_seconds;
 const DEFAULT_RETENTION_DAYS: i64 = 30;
 const DEFAULT_RUN_DAYS: i64 = 30;
+/// The shortest activation delay: Kubernetes projects a changed Secret into running pods within
+/// the kubelet's sync period plus its cache's TTL (about a minute each by default; "Mounted
+/// Secrets are updated automatically", kubernetes.io/docs/concepts/configuration/secret), and the
+/// codec server and workers then reload within their reload interval (10 s by default).
+pub(crate) const MIN_ACTIVATION_DELAY_SECONDS: i64 = 300;
+const MAX_ACTIVATION_DELAY_SECONDS: i64 = 7 * 86_400;
 
 /// Why the keyring's record of the customer key changes in this plan, if it does.
 fn location_change(doc: &KeyringDocument, planned: &Value) -> Option<String> {
@@ -108,10 +117,8 @@ fn describe(location: Option<&crate::codec::CustomerKeyLocation>) -> String {
 /// Proves `provider` reaches the customer key that wrapped `doc`'s data keys.
 async fn unwraps_primary(doc: &KeyringDocument, provider: &dyn KeyProvider) -> Result<(), String> {
     let primary = doc
-        .keys
-        .iter()
-        .find(|k| k.state == KeyState::Primary)
-        .ok_or("the keyring has no primary data key")?;
+        .newest_active()
+        .ok_or("the keyring has no active data key")?;
     provider
         .unwrap(&primary.wrapped, &doc.context(&primary.id))
         .await
@@ -119,16 +126,28 @@ async fn unwraps_primary(doc: &KeyringDocument, provider: &dyn KeyProvider) -> R
         .map_err(|e| e.to_string())
 }
 
-fn policy(v: &Value) -> RotationPolicy {
-    RotationPolicy {
-        rotate_after_days: v
-            .get("rotate_after_days")
-            .as_i64()
-            .unwrap_or(DEFAULT_ROTATE_AFTER_DAYS),
-        decrypt_window_days: v
-            .get("decrypt_window_days")
-            .as_i64()
-            .unwrap_or(DEFAULT_DECRYPT_WINDOW_DAYS),
+fn policy(v: &Value) -> LifecyclePolicy {
+    let number = |name: &str, default: i64| v.get(name).as_i64().unwrap_or(default);
+    LifecyclePolicy {
+        rotate_after_days: number("rotate_after_days", DEFAULT_ROTATE_AFTER_DAYS),
+        decrypt_window_days: number("decrypt_window_days", DEFAULT_DECRYPT_WINDOW_DAYS),
+        seal_grace_days: number("seal_grace_days", DEFAULT_SEAL_GRACE_DAYS),
+        activation_delay_seconds: number(
+            "activation_delay_seconds",
+            DEFAULT_ACTIVATION_DELAY_SECONDS,
+        ),
+    }
+}
+
+/// The keys named in `retire_key_ids`, valid ones only (invalid ones are reported at validation).
+fn requested_retirements(v: &Value) -> Vec<KeyId> {
+    match v.get("retire_key_ids") {
+        Value::Set(ids) => ids
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|s| KeyId::new(s).ok())
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -150,16 +169,26 @@ fn document(state: &Value, diags: &mut Diagnostics) -> Option<KeyringDocument> {
 /// The state for `doc`: configuration plus computed attributes.
 fn with_keyring(base: &Value, doc: &KeyringDocument, kms_key_version: Option<String>) -> Value {
     let mut state = base.clone();
+    let now = clock::now_unix();
     let primary = doc
-        .keys
-        .iter()
-        .find(|k| k.state == KeyState::Primary)
+        .sealing_key_at(now)
         .map(|k| k.id.to_string())
         .unwrap_or_default();
+    let pending = doc.newest_active().filter(|k| k.times().pending_at(now));
     let version = kms_key_version.map_or(Value::Null, Value::String);
     state.set("id", Value::string(doc.scope.to_string()));
     state.set("keyring", Value::string(doc.to_json()));
     state.set("primary_key_id", Value::string(primary));
+    state.set(
+        "pending_key_id",
+        pending.map_or(Value::Null, |k| Value::string(k.id.to_string())),
+    );
+    state.set(
+        "pending_activates_at",
+        pending.map_or(Value::Null, |k| {
+            Value::string(clock::rfc3339(k.activates_unix_seconds))
+        }),
+    );
     state.set(
         "key_ids",
         Value::List(
@@ -172,19 +201,19 @@ fn with_keyring(base: &Value, doc: &KeyringDocument, kms_key_version: Option<Str
     );
     state.set(
         "next_rotation_at",
-        Value::string(clock::rfc3339(rotation::next_rotation_at(
-            doc,
-            &policy(base),
-        ))),
+        lifecycle::next_rotation_at(doc, &policy(base))
+            .map_or(Value::Null, |t| Value::string(clock::rfc3339(t))),
     );
     state.set("wrapped_under_version", version.clone());
     state.set("kms_key_version", version);
     state
 }
 
-const KEYRING_OUTPUTS: [&str; 5] = [
+const KEYRING_OUTPUTS: [&str; 7] = [
     "keyring",
     "primary_key_id",
+    "pending_key_id",
+    "pending_activates_at",
     "key_ids",
     "next_rotation_at",
     "wrapped_under_version",
@@ -228,6 +257,14 @@ impl Resource<ProviderSettings> for CmkBinding {
                     .default(Value::int(DEFAULT_RUN_DAYS))
                     .validate(IntegerBetween { min: 0, max: 36500 })
                     .description("The longest a workflow run stays open. Default 30."),
+                Attribute::new("seal_grace_days", Type::Number)
+                    .default(Value::int(DEFAULT_SEAL_GRACE_DAYS))
+                    .validate(IntegerBetween { min: 1, max: 365 })
+                    .description("How long past its rotation date a data key may still seal, for writers that have not loaded its successor; after that they refuse to seal (and say to reload the keyring). The decrypt window counts from this end. Default 30."),
+                Attribute::new("activation_delay_seconds", Type::Number)
+                    .default(Value::int(DEFAULT_ACTIVATION_DELAY_SECONDS))
+                    .validate(IntegerBetween { min: MIN_ACTIVATION_DELAY_SECONDS, max: MAX_ACTIVATION_DELAY_SECONDS })
+                    .description("How long a new data key stays pending (every reader loads it, no writer seals with it) before writers seal with it. Must exceed the time a changed keyring takes to reach every codec server and worker: Kubernetes Secret propagation (about two minutes) plus their reload interval. Default 3600 (one hour)."),
                 Attribute::new("retire_key_ids", Type::set(Type::String))
                     .description("Data keys to retire early. Refused for the primary key and for keys inside their decrypt window."),
                 Attribute::new("deletion_protection", Type::Bool)
@@ -235,7 +272,9 @@ impl Resource<ProviderSettings> for CmkBinding {
                     .description("While true, destroy is refused: destroying the binding discards the only record of the wrapped data keys. Default true."),
                 computed("id", Type::String, "The scope."),
                 computed("keyring", Type::String, "The keyring document (JSON): wrapped data keys only, safe to store."),
-                computed("primary_key_id", Type::String, "The data key that seals new payloads."),
+                computed("primary_key_id", Type::String, "The data key that sealed new payloads at the last apply."),
+                computed("pending_key_id", Type::String, "A data key added by a rotation that writers do not seal with yet (null when none)."),
+                computed("pending_activates_at", Type::String, "When the pending key starts sealing (RFC 3339; null when none)."),
                 computed("key_ids", Type::list(Type::String), "Data keys that still decrypt."),
                 computed("next_rotation_at", Type::String, "When the primary key is due for replacement (RFC 3339)."),
                 computed("wrapped_under_version", Type::String, "The customer key version the data keys are wrapped under, where the KMS versions keys."),
@@ -289,6 +328,25 @@ impl Resource<ProviderSettings> for CmkBinding {
                 ),
             );
         }
+        let known_or = |name: &str, default: i64| {
+            let v = config.get(name);
+            if v.is_unknown() {
+                None
+            } else {
+                Some(v.as_i64().unwrap_or(default))
+            }
+        };
+        if let (Some(grace), Some(delay)) = (
+            known_or("seal_grace_days", DEFAULT_SEAL_GRACE_DAYS),
+            known_or("activation_delay_seconds", DEFAULT_ACTIVATION_DELAY_SECONDS),
+        ) && grace.saturating_mul(86_400) <= delay
+        {
+            diags.attribute_error(
+                AttributePath::root("seal_grace_days"),
+                "Seal grace shorter than the activation delay",
+                format!("seal_grace_days = {grace} ends a key's sealing before its successor, added when rotation falls due, finishes its activation_delay_seconds = {delay}: writers would have no key to seal with. Set seal_grace_days above the activation delay, in days."),
+            );
+        }
         backends::validate(config, diags);
         if !backends::block_of(config, "local").is_null() {
             diags.attribute_warning(
@@ -324,54 +382,55 @@ impl Resource<ProviderSettings> for CmkBinding {
         };
         let now = clock::now_unix();
         let policy = policy(planned);
-        let mut reasons = Vec::new();
-        let due = rotation::due(&doc, &policy, now);
-        if due.rotate {
-            reasons.push(format!(
-                "rotate data key: {} is due since {}; it stays decrypt-only for {} days",
-                req.prior.get("primary_key_id").as_str().unwrap_or_default(),
-                clock::rfc3339(rotation::next_rotation_at(&doc, &policy)),
-                policy.decrypt_window_days
-            ));
-        }
-        for id in &due.retire {
-            reasons.push(format!(
-                "retire data key {id}: its decrypt window has ended"
-            ));
-        }
-        if let Value::Set(ids) = planned.get("retire_key_ids") {
-            for id in ids.iter().filter_map(Value::as_str) {
-                let refused = KeyId::new(id).map_err(|e| e.to_string()).and_then(|k| {
-                    rotation::check_retire(&doc, &k, &policy, now).map_err(|e| e.to_string())
-                });
-                match refused {
-                    Err(e) => diags.attribute_error(
-                        AttributePath::root("retire_key_ids"),
-                        "Data key cannot be retired yet",
-                        format!("{e}. Remove it from retire_key_ids; it is retired automatically when its window ends."),
-                    ),
-                    Ok(()) if doc.keys.iter().any(|k| k.id.as_str() == id && k.state != KeyState::Retired) => {
-                        reasons.push(format!("retire data key {id} (requested)"));
-                    }
-                    Ok(()) => {}
-                }
+        let requested = requested_retirements(planned);
+        let observed = Observed {
+            now,
+            live_version: req.prior.get("kms_key_version").as_str(),
+            wrapped_version: req.prior.get("wrapped_under_version").as_str(),
+            retire_requested: &requested,
+        };
+        let steps = match lifecycle::due(&doc, &policy, &observed) {
+            Ok(steps) => steps,
+            Err(refused) => {
+                diags.attribute_error(
+                    AttributePath::root("retire_key_ids"),
+                    "Data key cannot be retired yet",
+                    format!("{refused}. Remove it from retire_key_ids; it is retired automatically when its window ends."),
+                );
+                return;
             }
+        };
+        if let Ok(sealing) = doc.sealing_key_at(now)
+            && let Some(end) = sealing.seal_until_unix_seconds
+            && end <= now
+        {
+            diags.warning(
+                "Writers have stopped sealing",
+                format!(
+                    "Data key {} stopped sealing at {} and no successor has activated: workers and the codec server refuse to encode until this apply adds a new key and its activation delay ({} s) passes. Apply promptly; rotation fell due on {}.",
+                    sealing.id,
+                    clock::rfc3339(end),
+                    policy.activation_delay_seconds,
+                    lifecycle::next_rotation_at(&doc, &policy).map_or_else(String::new, clock::rfc3339)
+                ),
+            );
         }
-        let live = req.prior.get("kms_key_version");
-        let wrapped = req.prior.get("wrapped_under_version");
-        if !live.is_null() && live != wrapped {
+        let mut reasons: Vec<String> = steps.iter().map(Step::to_string).collect();
+        if doc.activation_delay_seconds != policy.activation_delay_seconds {
             reasons.push(format!(
-                "rewrap data keys: the customer key was rotated in the KMS (version {} -> {}); the data keys stay the same",
-                wrapped.as_str().unwrap_or("?"),
-                live.as_str().unwrap_or("?")
+                "record activation_delay_seconds = {} in the keyring document",
+                policy.activation_delay_seconds
             ));
         }
         if let Some(reason) = location_change(&doc, planned) {
             reasons.push(reason);
         }
         if reasons.is_empty() {
-            let next = rotation::next_rotation_at(&doc, &policy);
-            planned.set("next_rotation_at", Value::string(clock::rfc3339(next)));
+            planned.set(
+                "next_rotation_at",
+                lifecycle::next_rotation_at(&doc, &policy)
+                    .map_or(Value::Null, |t| Value::string(clock::rfc3339(t))),
+            );
         } else {
             for name in KEYRING_OUTPUTS {
                 planned.set(name, Value::Unknown);
@@ -404,23 +463,27 @@ impl Resource<ProviderSettings> for CmkBinding {
             diags.error("The customer key cannot be used", problem);
             return (Value::Null, Vec::new());
         }
-        let mut doc = match KeyringDocument::create(scope, provider.as_ref()).await {
-            Ok(doc) => doc,
-            Err(e) => {
-                diags.error("Could not create the first data key", e.to_string());
-                return (Value::Null, Vec::new());
-            }
-        };
-        // Rotation due dates follow the provider's clock (which tests move forward).
-        for key in &mut doc.keys {
-            key.created_unix_seconds = clock::now_unix();
-        }
-        doc.customer_key = backends::location(req.planned);
         let version = provider
             .describe_key()
             .await
             .ok()
             .and_then(|d| d.latest_version);
+        let created = lifecycle::create(
+            scope,
+            &policy(req.planned),
+            provider.as_ref(),
+            clock::now_unix(),
+            version.as_deref(),
+        )
+        .await;
+        let mut doc = match created {
+            Ok(done) => done.document,
+            Err(e) => {
+                diags.error("Could not create the first data key", e.to_string());
+                return (Value::Null, Vec::new());
+            }
+        };
+        doc.customer_key = backends::location(req.planned);
         (with_keyring(req.planned, &doc, version), Vec::new())
     }
 
@@ -468,7 +531,7 @@ impl Resource<ProviderSettings> for CmkBinding {
         req: &ApplyRequest<'_>,
         diags: &mut Diagnostics,
     ) -> (Value, Vec<u8>) {
-        let Some(mut doc) = document(req.prior, diags) else {
+        let Some(doc) = document(req.prior, diags) else {
             return (req.prior.clone(), Vec::new());
         };
         let provider = match backends::key_provider(req.config).await {
@@ -479,61 +542,43 @@ impl Resource<ProviderSettings> for CmkBinding {
             }
         };
         let location = backends::location(req.planned);
-        if location != doc.customer_key {
-            if let Err(e) = unwraps_primary(&doc, provider.as_ref()).await {
-                diags.error(
-                    "The customer key does not unwrap this keyring",
-                    format!("{e}. The data keys are wrapped under the customer key recorded in the keyring ({}); the new settings must reach that same key (a new address or region for it, not another key). To move to another key, create a new binding and keep this one until the payloads it sealed have expired.", describe(doc.customer_key.as_ref())),
-                );
-                return (req.prior.clone(), Vec::new());
-            }
-            doc.customer_key = location;
-        }
-        let now = clock::now_unix();
-        let policy = policy(req.planned);
-        let mut due = rotation::due(&doc, &policy, now);
-        if let Value::Set(ids) = req.planned.get("retire_key_ids") {
-            for id in ids
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(|s| KeyId::new(s).ok())
-            {
-                let active = doc
-                    .keys
-                    .iter()
-                    .any(|k| k.id == id && k.state != KeyState::Retired);
-                if active
-                    && rotation::check_retire(&doc, &id, &policy, now).is_ok()
-                    && !due.retire.contains(&id)
-                {
-                    due.retire.push(id);
-                }
-            }
-        }
-        let live = req.prior.get("kms_key_version");
-        let mut version = req
-            .prior
-            .get("wrapped_under_version")
-            .as_str()
-            .map(str::to_string);
-        if !live.is_null() && live != req.prior.get("wrapped_under_version") {
-            if let Err(e) = doc.rewrap_all(provider.as_ref()).await {
-                diags.error(
-                    "Could not re-wrap the data keys",
-                    format!("{e}. Nothing was changed; fix the KMS access and apply again."),
-                );
-                return (req.prior.clone(), Vec::new());
-            }
-            version = live.as_str().map(str::to_string);
-        }
-        if let Err(e) = rotation::rotate(&mut doc, &due, provider.as_ref(), now).await {
+        if location != doc.customer_key
+            && let Err(e) = unwraps_primary(&doc, provider.as_ref()).await
+        {
             diags.error(
-                "Could not rotate the data key",
-                format!("{e}. The keyring is unchanged; apply again once the KMS answers."),
+                "The customer key does not unwrap this keyring",
+                format!("{e}. The data keys are wrapped under the customer key recorded in the keyring ({}); the new settings must reach that same key (a new address or region for it, not another key). To move to another key, create a new binding and keep this one until the payloads it sealed have expired.", describe(doc.customer_key.as_ref())),
             );
             return (req.prior.clone(), Vec::new());
         }
-        let mut state = with_keyring(req.planned, &doc, version);
+        let requested = requested_retirements(req.planned);
+        let live = req.prior.get("kms_key_version");
+        let observed = Observed {
+            now: clock::now_unix(),
+            live_version: live.as_str(),
+            wrapped_version: req.prior.get("wrapped_under_version").as_str(),
+            retire_requested: &requested,
+        };
+        let advanced = match lifecycle::advance(
+            &doc,
+            &policy(req.planned),
+            provider.as_ref(),
+            &observed,
+        )
+        .await
+        {
+            Ok(advanced) => advanced,
+            Err(e) => {
+                diags.error(
+                        "Could not carry out the key maintenance",
+                        format!("{e}. The keyring is unchanged; fix the cause (KMS access, retire_key_ids) and apply again."),
+                    );
+                return (req.prior.clone(), Vec::new());
+            }
+        };
+        let mut doc = advanced.document;
+        doc.customer_key = location;
+        let mut state = with_keyring(req.planned, &doc, advanced.wrapped_version);
         state.set("kms_key_version", live.clone());
         (state, Vec::new())
     }
