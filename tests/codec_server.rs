@@ -235,11 +235,17 @@ async fn namespaces_select_their_own_keyring_and_must_agree() {
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong_ring.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        wrong_ring.status(),
+        StatusCode::FORBIDDEN,
+        "a payload sealed for another namespace is refused"
+    );
+    let billing_worker = files.codec_in(&files.document, "billing").await;
+    let billing_sealed = billing_worker.encode(vec![plain("invoice")]).unwrap();
     let other = client
         .post(format!("{}/billing/decode", server.base))
         .header("content-type", "application/json")
-        .body(body(&default_sealed))
+        .body(body(&billing_sealed))
         .send()
         .await
         .unwrap();
@@ -363,6 +369,7 @@ async fn every_codec_request_gets_one_audit_line_without_content() {
     let decoded = reqwest::Client::new()
         .post(format!("{}/decode", server.base))
         .header("content-type", "application/json")
+        .header("x-namespace", "default")
         .body(encoded)
         .send()
         .await
@@ -391,7 +398,9 @@ async fn every_codec_request_gets_one_audit_line_without_content() {
     assert_eq!(lines[1]["outcome"], "error");
     assert_eq!(lines[1]["status"], 400);
     assert_eq!(lines[2]["operation"], "decode");
-    assert!(lines[2]["namespace"].is_null());
+    assert_eq!(lines[2]["namespace"], "default");
+    assert_eq!(encode["format_versions"], serde_json::json!([2]));
+    assert_eq!(lines[2]["format_versions"], serde_json::json!([2]));
     let text = server.audit.text();
     assert!(
         !text.contains(secret) && !text.contains("SECRET"),
@@ -531,6 +540,7 @@ async fn a_rotated_keyring_takes_effect_without_a_failed_request() {
             let response = client
                 .post(format!("{base}/decode"))
                 .header("content-type", "application/json")
+                .header("x-namespace", "default")
                 .body(sealed_old.clone())
                 .send()
                 .await
@@ -543,6 +553,7 @@ async fn a_rotated_keyring_takes_effect_without_a_failed_request() {
             let encoded = client
                 .post(format!("{base}/encode"))
                 .header("content-type", "application/json")
+                .header("x-namespace", "default")
                 .body(body(&[plain("x")]))
                 .send()
                 .await
@@ -1013,7 +1024,7 @@ async fn an_audit_trail_that_blocks_stalls_no_request_thread_and_recovers() {
         .build()
         .unwrap();
     let decode = {
-        let (client, url) = (client.clone(), format!("{}/decode", server.base));
+        let (client, url) = (client.clone(), format!("{}/default/decode", server.base));
         move |sealed: String| {
             let (client, url) = (client.clone(), url.clone());
             async move {

@@ -213,7 +213,7 @@ async fn a_stdout_nobody_reads_withholds_answers_without_hanging_and_recovers_wh
         .unwrap();
     let decode = || {
         client
-            .post(format!("{base}/decode"))
+            .post(format!("{base}/default/decode"))
             .header("content-type", "application/json")
             .body(sealed.clone())
             .send()

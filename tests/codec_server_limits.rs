@@ -75,7 +75,7 @@ async fn memory_stays_within_the_budget_under_a_flood_of_amplifying_and_maximum_
     let empty_flood = format!(r#"{{"payloads":[{}{{}}]}}"#, "{},".repeat(1_390_000));
     let largest = body(&[Payload::new("binary/plain", vec![b'z'; 5 << 19])]);
     let answer = http
-        .post(format!("{base}/encode"))
+        .post(format!("{base}/default/encode"))
         .header("content-type", "application/json")
         .body(largest.clone())
         .send()
@@ -89,9 +89,9 @@ async fn memory_stays_within_the_budget_under_a_flood_of_amplifying_and_maximum_
     for task in 0..24 {
         let (http, base) = (http.clone(), base.clone());
         let bodies = [
-            ("/encode", empty_flood.clone()),
-            ("/encode", largest.clone()),
-            ("/decode", sealed.clone()),
+            ("/default/encode", empty_flood.clone()),
+            ("/default/encode", largest.clone()),
+            ("/default/decode", sealed.clone()),
         ];
         flood.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
@@ -180,7 +180,7 @@ async fn slow_connections_cannot_exhaust_file_descriptors_or_lock_out_clients() 
     let slow: Vec<_> = (0..300).map(|_| tokio::spawn(trickle(port))).collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let url = format!("http://127.0.0.1:{port}/decode");
+    let url = format!("http://127.0.0.1:{port}/default/decode");
     for _ in 0..20 {
         // A new connection each time, as a fresh client would open.
         let http = reqwest::Client::builder()

@@ -100,12 +100,18 @@ impl KeyringFiles {
         (path, document)
     }
 
-    /// A codec over `document`, as a worker holding the same keyring would have.
+    /// A codec over `document`, as a worker of the namespace named like the keyring's scope would
+    /// have.
     pub async fn codec(&self, document: &KeyringDocument) -> PayloadCodec {
+        self.codec_in(document, document.scope.as_str()).await
+    }
+
+    /// A codec over `document`, as a worker of `namespace` would have.
+    pub async fn codec_in(&self, document: &KeyringDocument, namespace: &str) -> PayloadCodec {
         let provider = LocalKeyFile::open(&self.kek).unwrap();
         PayloadCodec::new(
             Arc::new(Keyring::unwrap_document(document, &provider).await.unwrap()),
-            engram::codec::Namespace::new("default").unwrap(),
+            engram::codec::Namespace::new(namespace).unwrap(),
         )
     }
 
