@@ -196,7 +196,8 @@ def test_invalid_version_2_documents_are_refused_without_quoting_them(
 
 def test_invalid_documents_of_either_version(local_kms: LocalTestKms) -> None:
     w = local_kms.wrap(m(), WrapContext("s", "a"))
-    for text in ["", "[]", "{", b"\xff\xfe"]:
+    texts: list[str | bytes] = ["", "[]", "{", b"\xff\xfe"]
+    for text in texts:
         with pytest.raises(KeyringError):
             KeyringDocument.parse(text)
     with pytest.raises(KeyringError, match="exactly one primary"):
@@ -225,7 +226,7 @@ def test_a_kms_answer_that_is_not_32_bytes_is_refused() -> None:
 
     doc = document_v2("orders", [Key("a", m())], lambda material, context: b"x")
     with pytest.raises(KeyringError, match="16 bytes, expected 32"):
-        Keyring.unwrap(doc, Short())  # type: ignore[arg-type]
+        Keyring.unwrap(doc, Short())
 
 
 def test_reuse_takes_unchanged_keys_from_the_previous_keyring(local_kms: LocalTestKms) -> None:
