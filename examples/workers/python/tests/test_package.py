@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,11 +59,22 @@ def run(command: list[str], cwd: Path) -> str:
     return done.stdout
 
 
+def remove_build_output() -> None:
+    """setuptools builds in the source tree; stale files in build/ would end up in the wheel."""
+    shutil.rmtree(PACKAGE / "build", ignore_errors=True)
+    for info in PACKAGE.glob("*.egg-info"):
+        shutil.rmtree(info, ignore_errors=True)
+
+
 def test_pip_install_from_the_repository_path_into_a_fresh_venv(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     python = venv / "bin" / "python"
-    run([str(python), "-m", "pip", "install", "--quiet", str(PACKAGE)], tmp_path)
+    remove_build_output()
+    try:
+        run([str(python), "-m", "pip", "install", "--quiet", str(PACKAGE)], tmp_path)
+    finally:
+        remove_build_output()
     found = json.loads(run([str(python), "-c", CHECK, json.dumps(vector_v2())], tmp_path))
     assert Path(found["file"]).is_relative_to(venv), f"imported from the venv, not the source tree: {found['file']}"
     assert found["typed"], "py.typed is installed"
