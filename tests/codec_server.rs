@@ -1074,3 +1074,39 @@ async fn an_audit_trail_that_blocks_stalls_no_request_thread_and_recovers() {
         "withheld answers are recorded"
     );
 }
+
+#[tokio::test]
+async fn a_namespace_opens_another_namespaces_payloads_only_where_the_operator_accepts_it() {
+    let files = KeyringFiles::create("default").await;
+    let caller = files.codec_in(&files.document, "orders").await;
+    let settings = Settings {
+        accept_source_namespaces: vec!["handlers=orders".into()],
+        ..files.settings()
+    };
+    let server = TestServer::start(settings).await;
+    let sealed = body(&caller.encode(vec![plain("nexus input")]).unwrap());
+    let at = |namespace: &str| {
+        let url = format!("{}/{namespace}/decode", server.base);
+        let sealed = sealed.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(sealed)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let handler = at("handlers").await;
+    assert_eq!(handler.status(), StatusCode::OK);
+    let expected = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "\"nexus input\"",
+    );
+    assert!(handler.text().await.unwrap().contains(&expected));
+    assert_eq!(at("orders").await.status(), StatusCode::OK);
+    let sandbox = at("sandbox").await;
+    assert_eq!(sandbox.status(), StatusCode::FORBIDDEN);
+    assert!(message(sandbox).await.contains("sealed for namespace `orders`"));
+}

@@ -405,3 +405,61 @@ async fn a_redirect_to_another_host_is_not_followed() {
     assert_eq!(redirecting.requests(), 1);
     assert_eq!(elsewhere.requests(), 0, "the other host was never asked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_reader_cannot_decode_another_namespaces_payloads_by_any_path_or_header() {
+    let signer = Signer::new("key-1");
+    let (issuer, _issuer_dir, ca) = tls_issuer(vec![signer.jwk.clone()]).await;
+    let secured = Secured::start(issuer.jwks_url(), |s| Settings {
+        jwks_ca_cert: Some(ca),
+        ..s
+    })
+    .await;
+    // The payload is sealed for `default` under the default keyring, which `sandbox` shares.
+    let token = signer.token(claims("sandy", &["sandbox:read"]));
+    let attempts = [
+        ("/sandbox/decode", None),
+        ("/decode", Some("sandbox")),
+        ("/sandbox/decode", Some("sandbox")),
+        ("/default/decode", None),
+        ("/decode", Some("default")),
+        ("/sandbox/decode", Some("default")),
+        ("/decode", None),
+    ];
+    for (path, header) in attempts {
+        let mut request = secured
+            .client
+            .post(format!("{}{path}", secured.server.base))
+            .bearer_auth(&token)
+            .body(secured.sealed.clone());
+        if let Some(namespace) = header {
+            request = request.header("X-Namespace", namespace);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(
+            [
+                StatusCode::BAD_REQUEST,
+                StatusCode::FORBIDDEN,
+                StatusCode::UNPROCESSABLE_ENTITY
+            ]
+            .contains(&status),
+            "{path} with X-Namespace {header:?}: {status} {text}"
+        );
+        assert!(!text.contains("for readers only"), "{text}");
+    }
+    let lines = secured.server.audit.lines();
+    let refused: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["namespace"] == "sandbox" && l["status"] == 403)
+        .collect();
+    assert_eq!(refused.len(), 3, "{lines:?}");
+    for line in refused {
+        let error = line["error"].as_str().unwrap();
+        assert!(
+            error.contains("sealed for namespace `default`, not `sandbox`"),
+            "{error}"
+        );
+    }
+}
