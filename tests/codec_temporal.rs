@@ -168,6 +168,7 @@ async fn python_and_rust_codecs_interoperate_through_a_real_temporal() {
         .args(["--input", &STANDARD.encode(&sealed.data)])
         .args(["--input-meta", "encoding=binary/encrypted"])
         .args(["--input-meta", &format!("encryption-key-id={key_id}")])
+        .args(["--input-meta", "encryption-namespace=default"])
         .output()
         .unwrap();
     assert!(

@@ -15,12 +15,11 @@ from functools import partial
 from pathlib import Path
 
 from aiohttp import hdrs, web
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "workers" / "python"))
-from engram_codec import EncryptionCodec, Keyring  # noqa: E402
+from engram_codec import DataKey, EncryptionCodec, Keyring  # noqa: E402
 
 ALLOWED_HEADERS = "authorization,authorization-extras,content-type,x-namespace"
 
@@ -49,7 +48,7 @@ def build_codec_server(origin: str) -> web.Application:
         resp.text = json_format.MessageToJson(payloads)
         return resp
 
-    codec = EncryptionCodec(Keyring({"bench": AESGCM(os.urandom(32))}, "bench"))
+    codec = EncryptionCodec(Keyring([DataKey("bench", os.urandom(32))]), namespace="default")
     app = web.Application(client_max_size=4 << 20)
     app.add_routes(
         [
