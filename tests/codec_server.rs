@@ -1108,5 +1108,9 @@ async fn a_namespace_opens_another_namespaces_payloads_only_where_the_operator_a
     assert_eq!(at("orders").await.status(), StatusCode::OK);
     let sandbox = at("sandbox").await;
     assert_eq!(sandbox.status(), StatusCode::FORBIDDEN);
-    assert!(message(sandbox).await.contains("sealed for namespace `orders`"));
+    assert!(
+        message(sandbox)
+            .await
+            .contains("sealed for namespace `orders`")
+    );
 }

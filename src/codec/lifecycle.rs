@@ -229,6 +229,18 @@ pub fn check_retire(
     policy: &LifecyclePolicy,
     now: i64,
 ) -> Result<(), RetireRefused> {
+    check_retire_replacing(doc, id, policy, now, None)
+}
+
+/// [`check_retire`], where `replaced` is the newest key that this same step replaces (it is no
+/// longer the newest once its successor is added).
+fn check_retire_replacing(
+    doc: &KeyringDocument,
+    id: &KeyId,
+    policy: &LifecyclePolicy,
+    now: i64,
+    replaced: Option<&KeyId>,
+) -> Result<(), RetireRefused> {
     let key = doc
         .keys
         .iter()
@@ -237,7 +249,10 @@ pub fn check_retire(
     if key.state == KeyState::Retired {
         return Ok(());
     }
-    if doc.newest_active().is_some_and(|n| &n.id == id) || key.times().pending_at(now) {
+    let newest = doc
+        .newest_active()
+        .is_some_and(|n| &n.id == id && replaced != Some(id));
+    if newest || key.times().pending_at(now) {
         return Err(RetireRefused::Newest(id.clone()));
     }
     match window_ends_at(doc, key, policy) {
@@ -292,8 +307,12 @@ pub fn due(
             });
         }
     }
+    let replaced = steps.iter().find_map(|s| match s {
+        Step::AddPending { replacing, .. } => Some(replacing.clone()),
+        _ => None,
+    });
     for key in doc.keys.iter().filter(|k| k.state == KeyState::Active) {
-        if check_retire(doc, &key.id, policy, now).is_ok()
+        if check_retire_replacing(doc, &key.id, policy, now, replaced.as_ref()).is_ok()
             && let Some(at) = window_ends_at(doc, key, policy)
         {
             steps.push(Step::Retire {
@@ -303,7 +322,7 @@ pub fn due(
         }
     }
     for id in observed.retire_requested {
-        check_retire(doc, id, policy, now)?;
+        check_retire_replacing(doc, id, policy, now, replaced.as_ref())?;
         let listed = steps
             .iter()
             .any(|s| matches!(s, Step::Retire { key_id, .. } if key_id == id));
@@ -537,6 +556,28 @@ mod tests {
         assert_eq!(
             check_retire(&rotated, &second, &POLICY, 999 * DAY),
             Err(RetireRefused::Newest(second))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_long_past_its_window_is_replaced_and_retired_in_one_step() {
+        let (_dir, provider, doc) = fresh().await;
+        let first = doc.keys[0].id.clone();
+        let late = observed(200 * DAY);
+        let steps = due(&doc, &POLICY, &late).unwrap();
+        assert!(matches!(steps[0], Step::AddPending { .. }), "{steps:?}");
+        assert!(steps.contains(&Step::Retire {
+            key_id: first.clone(),
+            reason: RetireReason::WindowEnded(130 * DAY)
+        }));
+        let done = advance(&doc, &POLICY, &provider, &late)
+            .await
+            .unwrap()
+            .document;
+        assert!(
+            due(&done, &POLICY, &observed(200 * DAY))
+                .unwrap()
+                .is_empty()
         );
     }
 

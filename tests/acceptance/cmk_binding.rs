@@ -101,31 +101,63 @@ async fn rotation_keeps_old_payloads_decryptable_and_refuses_early_retirement() 
         .encode_one(&Payload::new("json/plain", b"\"card 4111\"".to_vec()))
         .unwrap();
 
-    // 91 days later the rotation is due: the plan says so, as an in-place update.
+    // 91 days later the rotation is due: the plan says so, as an in-place update that adds a
+    // pending key, with the time it activates.
     ws.set_env("ENGRAM_NOW", &rfc3339_days_from_now(91));
     let plan = ws.plan_exit_code();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(plan.stdout.contains("update in-place"), "{}", plan.stdout);
-    assert!(plan.all().contains("rotate data key"), "{}", plan.all());
+    assert!(plan.stdout.contains("update in-place"), "{}", plan.all());
+    let said = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("add a pending data key"), "{said}");
+    assert!(said.contains("the new key activates at"), "{said}");
     ws.apply();
     ws.assert_no_changes();
 
+    // Until its activation every writer keeps sealing with the first key; every reader already
+    // holds the new one.
     let second = ws.resource("engram_cmk_binding");
-    let second_primary = second["primary_key_id"].as_str().unwrap();
-    assert_ne!(second_primary, first_primary);
+    assert_eq!(second["primary_key_id"], first_primary.as_str());
+    let pending = second["pending_key_id"].as_str().unwrap().to_string();
+    assert_ne!(pending, first_primary);
     assert_eq!(second["key_ids"].as_array().unwrap().len(), 2);
-
-    // The old payload still opens with the rotated keyring; new ones use the new key.
     let after = codec(&bao, second["keyring"].as_str().unwrap()).await;
     let opened = after.decode_one(sealed).unwrap();
     assert_eq!(opened.data, b"\"card 4111\"");
-    let fresh = after
-        .encode_one(&Payload::new("json/plain", b"1".to_vec()))
-        .unwrap();
+    let in_91_days = time::OffsetDateTime::now_utc().unix_timestamp() + 91 * 86_400;
+    let one = Payload::new("json/plain", b"1".to_vec());
+    let still_old = after.encode_one_at(&one, in_91_days).unwrap();
     assert_eq!(
-        fresh.metadata_str("encryption-key-id"),
-        Some(second_primary)
+        still_old.metadata_str("encryption-key-id"),
+        Some(first_primary.as_str())
     );
+    let activated = after.encode_one_at(&one, in_91_days + 3_601).unwrap();
+    assert_eq!(
+        activated.metadata_str("encryption-key-id"),
+        Some(pending.as_str())
+    );
+
+    // Once the activation time has passed, the next plan records it.
+    ws.set_env(
+        "ENGRAM_NOW",
+        &(time::OffsetDateTime::now_utc() + time::Duration::days(91) + time::Duration::hours(2))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    );
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.all().contains("record activation"), "{}", plan.all());
+    ws.apply();
+    ws.assert_no_changes();
+    let third = ws.resource("engram_cmk_binding");
+    assert_eq!(third["primary_key_id"], pending.as_str());
+    assert!(third["pending_key_id"].is_null());
+    let history: Vec<String> = KeyringDocument::from_json(third["keyring"].as_str().unwrap())
+        .unwrap()
+        .history
+        .iter()
+        .map(|e| format!("{:?}", e.event))
+        .collect();
+    assert_eq!(history, ["Created", "Activated", "Created", "Activated"]);
 
     // Retiring the replaced key inside its window is refused, naming the key.
     ws.write_config(&config(
@@ -141,9 +173,10 @@ async fn rotation_keeps_old_payloads_decryptable_and_refuses_early_retirement() 
     );
     assert!(refused.all().contains(&first_primary), "{}", refused.all());
 
-    // Past the window (400 days after the replacement) it is retired by the plan itself.
+    // Past the window (400 days after its seal end: 90 days plus the 30-day grace after its
+    // activation) it is retired by the plan itself.
     ws.write_config(&config(&bao, ""));
-    ws.set_env("ENGRAM_NOW", &rfc3339_days_from_now(91 + 401));
+    ws.set_env("ENGRAM_NOW", &rfc3339_days_from_now(120 + 401));
     let plan = ws.plan_exit_code();
     assert!(
         plan.all()
@@ -208,7 +241,7 @@ async fn the_token_never_reaches_state_or_plan() {
     ws.apply();
     let log = ws.file("trace.log");
     assert!(
-        log.contains("rotated data key"),
+        log.contains("added pending data key"),
         "the provider's own log lines are in the trace"
     );
     assert!(!log.contains(ROOT_TOKEN), "token in the trace log");

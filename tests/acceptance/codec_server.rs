@@ -269,7 +269,8 @@ resource "engram_codec_server" "bad" {
     }
 }
 
-async fn seal(keyring_json: &str, key_file: &Path, text: &str) -> Payload {
+/// `text` sealed as a worker with `keyring_json` would seal it at `at` (Unix seconds).
+async fn seal(keyring_json: &str, key_file: &Path, text: &str, at: i64) -> Payload {
     let doc = KeyringDocument::from_json(keyring_json).unwrap();
     let kms = LocalKeyFile::open(key_file).unwrap();
     let keyring = Keyring::unwrap_document(&doc, &kms).await.unwrap();
@@ -277,7 +278,7 @@ async fn seal(keyring_json: &str, key_file: &Path, text: &str) -> Payload {
         Arc::new(keyring),
         engram::codec::Namespace::new("default").unwrap(),
     )
-    .encode_one(&Payload::new("json/plain", text.as_bytes().to_vec()))
+    .encode_one_at(&Payload::new("json/plain", text.as_bytes().to_vec()), at)
     .unwrap()
 }
 
@@ -287,7 +288,7 @@ async fn decode(http: &reqwest::Client, port: u16, payload: &Payload) -> Result<
     })
     .unwrap();
     let response = http
-        .post(format!("http://127.0.0.1:{port}/decode"))
+        .post(format!("http://127.0.0.1:{port}/default/decode"))
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -356,7 +357,8 @@ async fn decode_traffic_survives_a_rotation_applied_by_terraform() {
             }
         })
     };
-    let old_payload = seal(&first, &key_file, "\"sealed before the rotation\"").await;
+    let now = engram::codec::clock::now_unix();
+    let old_payload = seal(&first, &key_file, "\"sealed before the rotation\"", now).await;
     let (succeeded, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let traffic = {
         let (stop, succeeded, failures) = (stop.clone(), succeeded.clone(), failures.clone());
@@ -380,14 +382,30 @@ async fn decode_traffic_survives_a_rotation_applied_by_terraform() {
         })
     };
 
-    ws.set_env("ENGRAM_NOW", "2099-01-01T00:00:00Z");
+    // 91 days on the rotation is due (and no key's decrypt window has ended).
+    let rotation_day = time::OffsetDateTime::now_utc() + time::Duration::days(91);
+    ws.set_env(
+        "ENGRAM_NOW",
+        &rotation_day
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    );
     ws.apply();
     let rotated = ws.resource("engram_cmk_binding")["keyring"]
         .as_str()
         .unwrap()
         .to_string();
     assert_ne!(rotated, first, "the apply rotated the data key");
-    let new_payload = seal(&rotated, &key_file, "\"sealed after the rotation\"").await;
+    // Sealed once the new key has activated (the hour's delay after the rotation): only the
+    // rotated keyring holds that key.
+    let activated = (rotation_day + time::Duration::hours(2)).unix_timestamp();
+    let new_payload = seal(
+        &rotated,
+        &key_file,
+        "\"sealed after the rotation\"",
+        activated,
+    )
+    .await;
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while decode(&http, port, &new_payload).await.is_err() {

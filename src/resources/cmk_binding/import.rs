@@ -127,6 +127,21 @@ pub(super) fn configuration(doc: &KeyringDocument, diags: &mut Diagnostics) -> O
             Value::int(super::DEFAULT_DECRYPT_WINDOW_DAYS),
         ),
         (
+            "seal_grace_days",
+            Value::int(super::DEFAULT_SEAL_GRACE_DAYS),
+        ),
+        (
+            "activation_delay_seconds",
+            // A document converted from version 1 records none; the default applies then.
+            Value::int(
+                if doc.activation_delay_seconds >= super::MIN_ACTIVATION_DELAY_SECONDS {
+                    doc.activation_delay_seconds
+                } else {
+                    super::DEFAULT_ACTIVATION_DELAY_SECONDS
+                },
+            ),
+        ),
+        (
             "namespace_retention_days",
             Value::int(super::DEFAULT_RETENTION_DAYS),
         ),
