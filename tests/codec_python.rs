@@ -19,7 +19,7 @@ use codec_common::stub::{GCP_KEY, Recorded, Stub, azure_stub_answer, gcp_stub_an
 use serde_json::Value;
 
 /// The requests that the Python clients sent (not the test's own wrap calls).
-fn sent<'a>(requests: &'a [Recorded], pick: impl Fn(&Recorded) -> bool) -> Vec<&'a Recorded> {
+fn sent(requests: &[Recorded], pick: impl Fn(&Recorded) -> bool) -> Vec<&Recorded> {
     requests.iter().filter(|r| pick(r)).collect()
 }
 
