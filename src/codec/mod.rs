@@ -16,6 +16,7 @@ mod namespace;
 mod payload;
 mod payload_codec;
 pub mod server;
+mod temporal_sdk;
 
 pub use format::FormatError;
 pub use key_id::{InvalidKeyId, KeyId, MAX_ID_LEN};
@@ -28,3 +29,4 @@ pub use keyring_file::{KeyringFile, LoadError};
 pub use namespace::{InvalidNamespace, MAX_NAMESPACE_LEN, Namespace};
 pub use payload::{Payload, Payloads};
 pub use payload_codec::{CodecError, PayloadCodec};
+pub use temporal_sdk::WorkerCodec;

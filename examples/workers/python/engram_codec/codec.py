@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from engram_codec.clock import now as clock_now
 from engram_codec.errors import CodecError, ForeignNamespaceError, FormatError, SealLimitError
 from engram_codec.format import (
     ENCODING_ENCRYPTED,
@@ -67,7 +67,8 @@ class EncryptionCodec(PayloadCodec):
 
     `keyring_source` is a `Keyring` or anything with ``current() -> Keyring`` (a `KeyringFile`
     that reloads); it is asked once per `encode`/`decode` call. `clock` gives the writer's time
-    in unix seconds (`time.time` unless a test injects one).
+    in unix seconds (the system clock, or the test clock of `engram_codec.clock`, unless a test
+    injects one).
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class EncryptionCodec(PayloadCodec):
         *,
         namespace: str,
         accepted_source_namespaces: Iterable[str] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock_now,
         seal_limit: int = DEFAULT_SEAL_LIMIT,
         seal_counter: SealCounter | None = None,
     ) -> None:
