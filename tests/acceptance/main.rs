@@ -11,11 +11,15 @@ mod openbao;
 #[path = "../codec_common/stub.rs"]
 mod stub;
 
+#[path = "../support/provider_registry.rs"]
+mod provider_registry;
+
 mod cmk_binding;
 mod cmk_binding_cloud;
 mod codec_server;
 mod examples;
 mod history_shards;
+mod install;
 mod provider_config;
 mod temporal_cluster;
 mod temporal_namespace;
