@@ -5,6 +5,8 @@
 //! `terraform init` writes `.terraform.lock.hcl` with the artefact's hashes, a following `plan`
 //! runs the installed provider, and a swapped zip is refused. On Terraform 1.15.5 and 1.0.3.
 
+mod image;
+
 use crate::provider_registry::{Release, ReleaseServer};
 use crate::support;
 use crate::terraform::{Version, Workspace};

@@ -11,6 +11,9 @@ mod openbao;
 #[path = "../codec_common/stub.rs"]
 mod stub;
 
+#[path = "../codec_server_common/mod.rs"]
+mod codec_server_common;
+
 #[path = "../support/provider_registry.rs"]
 mod provider_registry;
 
