@@ -230,8 +230,10 @@ fn trust_ca(ws: &Workspace, server: &ReleaseServer) {
     let ca = ws.path().join("mirror-ca.pem");
     std::fs::write(&ca, server.ca_pem()).expect("write the CA");
     ws.set_env("SSL_CERT_FILE", ca.to_str().unwrap());
-    // Only the throwaway CA: the machine's own roots play no part.
-    ws.set_env("SSL_CERT_DIR", ws.path().to_str().unwrap());
+    // Only that file: an empty certificate folder, so the machine's own roots play no part.
+    let empty = ws.path().join("no-certificates");
+    std::fs::create_dir_all(&empty).expect("an empty folder");
+    ws.set_env("SSL_CERT_DIR", empty.to_str().unwrap());
 }
 
 /// The hashes recorded for `address` in the workspace's lock file.
@@ -506,6 +508,7 @@ fn sha256_hex(path: &Path) -> String {
 
 #[test]
 fn a_release_is_reproducible_signed_and_in_the_registry_layout() {
+    support::tool("python-build");
     let key = ThrowawayKey::new();
     let binary = provider_binary();
     let first = support::temp_dir("engram-release-a-");
@@ -550,7 +553,7 @@ fn a_release_is_reproducible_signed_and_in_the_registry_layout() {
         serde_json::json!(["6.0"])
     );
     let expected_sums = {
-        let mut lines = vec![
+        let mut lines = [
             format!(
                 "{}  {}",
                 sha256_hex(&first.path().join(zip_name())),
@@ -642,4 +645,41 @@ fn a_release_is_reproducible_signed_and_in_the_registry_layout() {
         files.contains(&format!("engram_codec-{VERSION}/pyproject.toml")),
         "{files}"
     );
+}
+
+#[test]
+fn the_release_workflow_builds_every_registry_platform_with_scripts_release() {
+    let text = support::read(&support::repo_root().join(".github/workflows/release.yml"));
+    let workflow: Json = serde_yaml_ng::from_str(&text).expect("the workflow is YAML");
+    let matrix = workflow["jobs"]["provider"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("a platform matrix");
+    let mut platforms: Vec<&str> = matrix
+        .iter()
+        .map(|entry| entry["platform"].as_str().unwrap())
+        .collect();
+    platforms.sort();
+    let mut expected: Vec<String> = ["darwin", "linux", "windows"]
+        .iter()
+        .flat_map(|os| ["amd64", "arm64"].map(|arch| format!("{os}_{arch}")))
+        .collect();
+    expected.sort();
+    assert_eq!(platforms, expected);
+    let script = support::read(&support::repo_root().join("scripts/release"));
+    for entry in matrix {
+        let (platform, target) = (
+            entry["platform"].as_str().unwrap(),
+            entry["target"].as_str().unwrap(),
+        );
+        assert!(
+            script.contains(&format!("\"{platform}\": \"{target}\"")),
+            "scripts/release maps {platform} to {target}"
+        );
+    }
+    let steps = workflow["jobs"]["provider"]["steps"].to_string();
+    assert!(steps.contains("scripts/release --platform"), "{steps}");
+    let publish = workflow["jobs"]["publish"]["steps"].to_string();
+    assert!(publish.contains("scripts/release --sums-only"), "{publish}");
+    let image = workflow["jobs"]["image"]["steps"].to_string();
+    assert!(image.contains("scripts/image"), "{image}");
 }
