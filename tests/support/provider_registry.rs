@@ -16,7 +16,6 @@
 //! `shasums_signature_url`, `signing_keys.gpg_public_keys[].ascii_armor`).
 //!
 //! Every request's path is recorded, so a test can tell which protocol Terraform used.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
