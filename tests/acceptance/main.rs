@@ -1,6 +1,8 @@
 //! Acceptance tests: a real Terraform CLI (1.15.5, and 1.0.3 for a smoke subset) plans and
 //! applies configurations against the built provider. Install the CLIs with
-//! `scripts/install-tools`.
+//! `scripts/install-tools`. `install` packages the provider with `scripts/release` and installs it
+//! as users do (mirrors and a registry, no `dev_overrides`), and builds and runs the codec server
+//! image.
 
 #[path = "../support/mod.rs"]
 mod support;
