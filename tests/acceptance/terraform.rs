@@ -69,6 +69,25 @@ impl Workspace {
         }
     }
 
+    /// A workspace with `main.tf` holding `config` whose Terraform installs providers as
+    /// `cli_config` (a CLI configuration: `provider_installation` with mirrors, no
+    /// `dev_overrides`) says, as a user's Terraform would.
+    pub fn with_cli_config(version: Version, config: &str, cli_config: &str) -> Self {
+        let dir = support::temp_dir("engram-acc-");
+        std::fs::write(dir.path().join("main.tf"), config).expect("write main.tf");
+        std::fs::write(dir.path().join("cli.tfrc"), cli_config).expect("write cli.tfrc");
+        Self {
+            version,
+            dir,
+            env: Default::default(),
+        }
+    }
+
+    /// The workspace's folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// A workspace holding a copy of an example under `examples/terraform/`.
     pub fn from_example(version: Version, name: &str) -> Self {
         let path = support::repo_root()
