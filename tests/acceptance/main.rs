@@ -25,6 +25,7 @@ mod codec_server;
 mod examples;
 mod history_shards;
 mod install;
+mod key_rotation;
 mod provider_config;
 mod temporal_cluster;
 mod temporal_namespace;

@@ -19,7 +19,7 @@ use crate::codec_server_common::issuer::{Issuer, Signer};
 use crate::codec_server_common::{body, plain, rustls_server, tls_files};
 use crate::openbao::{OpenBao, ROOT_TOKEN};
 use crate::support::{self, free_port};
-use engram::codec::{KeyId, Keyring, KeyringDocument, PayloadCodec};
+use engram::codec::{KeyId, Keyring, PayloadCodec};
 use engram::deploy::{CodecServerSpec, render_codec_server};
 use serde_json::{Value as Json, json};
 
@@ -387,12 +387,20 @@ async fn the_image_serves_from_its_own_files_as_the_rendered_pod_runs_it() {
     let bao = OpenBao::start().await;
     bao.create_key("engram").await;
     let transit = bao.transit("engram");
-    let document = KeyringDocument::create(KeyId::new("default").unwrap(), &transit)
-        .await
-        .unwrap();
-    let worker = PayloadCodec::new(Arc::new(
-        Keyring::unwrap_document(&document, &transit).await.unwrap(),
-    ));
+    let document = engram::codec::lifecycle::create(
+        KeyId::new("default").unwrap(),
+        &engram::codec::lifecycle::LifecyclePolicy::DEFAULT,
+        &transit,
+        engram::codec::clock::now_unix(),
+        None,
+    )
+    .await
+    .unwrap()
+    .document;
+    let worker = PayloadCodec::new(
+        Arc::new(Keyring::unwrap_document(&document, &transit).await.unwrap()),
+        engram::codec::Namespace::new("default").unwrap(),
+    );
     let (cert, key, ca_pem) = tls_files(work.path());
     let issuer_dir = work.path().join("issuer");
     std::fs::create_dir_all(&issuer_dir).unwrap();
