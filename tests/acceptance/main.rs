@@ -16,6 +16,7 @@ mod cmk_binding_cloud;
 mod codec_server;
 mod examples;
 mod history_shards;
+mod keyring_secret;
 mod provider_config;
 mod temporal_cluster;
 mod temporal_namespace;
