@@ -15,8 +15,9 @@
 mod support;
 
 use engram::deploy::{
-    Kind, SHARD_COUNT_ANNOTATION, SpecFile, Step, history_shard_count_in_config,
-    render_codec_server, render_temporal_cluster,
+    KEYRING_KEY, KeyringSecretSpec, Kind, SHARD_COUNT_ANNOTATION, SPEC_ANNOTATION, SpecFile, Step,
+    history_shard_count_in_config, render_codec_server, render_keyring_secret,
+    render_temporal_cluster,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -492,5 +493,221 @@ fn a_role_given_in_part_keeps_its_role_defaults() {
     assert_eq!(
         spec.web_ui.resources.cpu_request, "100m",
         "the UI's own default"
+    );
+}
+
+fn codec_env(rendered: &engram::deploy::Rendered) -> Vec<(String, String)> {
+    let deployment = rendered
+        .objects
+        .iter()
+        .find(|m| m.kind == Kind::Deployment)
+        .unwrap();
+    deployment.object["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `engram codec-server`'s own settings, as its container reads them.
+#[derive(clap::Parser)]
+struct CodecServerCommand {
+    #[command(flatten)]
+    settings: engram::codec::server::Settings,
+}
+
+/// The container's environment read the way `engram codec-server` reads it: each variable must
+/// be the environment name of one of its settings (clap `env = ...`), here given as that
+/// setting's flag so the test does not depend on the test process's own environment.
+fn codec_settings(env: &[(String, String)]) -> engram::codec::server::ServerConfig {
+    use clap::{CommandFactory, Parser};
+    let command = CodecServerCommand::command();
+    let mut argv = vec!["codec-server".to_string()];
+    for (name, value) in env {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_env().is_some_and(|e| e == name.as_str()))
+            .unwrap_or_else(|| panic!("{name} is not a setting of engram codec-server"));
+        argv.push(format!("--{}", arg.get_long().unwrap()));
+        argv.push(value.clone());
+    }
+    CodecServerCommand::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+        .settings
+        .resolve()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+}
+
+#[test]
+fn accepted_source_namespaces_reach_the_codec_server_as_its_own_setting() {
+    let mut codec = example("production").codec_server.unwrap();
+    let rendered = render_codec_server(&codec).unwrap();
+    let env = codec_env(&rendered);
+    assert!(
+        !env.iter()
+            .any(|(n, _)| n == "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES"),
+        "none by default: {env:?}"
+    );
+    assert!(codec_settings(&env).keyrings.accepted_sources.is_empty());
+    let annotation = |rendered: &engram::deploy::Rendered| {
+        rendered
+            .objects
+            .iter()
+            .find(|m| m.kind == Kind::Deployment)
+            .unwrap()
+            .object["metadata"]["annotations"][SPEC_ANNOTATION]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        !annotation(&rendered).contains("accepted_source_namespaces"),
+        "an empty map is left out, so Deployments applied before it existed stay equal"
+    );
+
+    codec.accepted_source_namespaces = [
+        ("payments", vec!["orders", "billing"]),
+        ("audit", vec!["payments"]),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s.into_iter().map(String::from).collect()))
+    .collect();
+    let rendered = render_codec_server(&codec).unwrap();
+    let env = codec_env(&rendered);
+    let accepted: Vec<&str> = env
+        .iter()
+        .filter(|(n, _)| n == "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        accepted,
+        ["audit=payments,payments=orders,payments=billing"]
+    );
+    let config = codec_settings(&env);
+    let sources: Vec<(String, Vec<String>)> = config
+        .keyrings
+        .accepted_sources
+        .iter()
+        .map(|(n, s)| {
+            (
+                n.as_str().to_string(),
+                s.iter().map(|s| s.as_str().to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("audit".to_string(), vec!["payments".to_string()]),
+            (
+                "payments".to_string(),
+                vec!["billing".to_string(), "orders".to_string()]
+            ),
+        ]
+    );
+    // Import rebuilds the spec from the annotation: the map comes back.
+    let imported: engram::deploy::CodecServerSpec =
+        serde_json::from_str(&annotation(&rendered)).unwrap();
+    assert_eq!(
+        imported.accepted_source_namespaces,
+        codec.accepted_source_namespaces
+    );
+
+    codec.accepted_source_namespaces = [(
+        "payments".to_string(),
+        vec!["orders/../billing".to_string()],
+    )]
+    .into();
+    codec.kms.env.insert(
+        "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES".into(),
+        "payments=sandbox".into(),
+    );
+    let error = render_codec_server(&codec).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "kms.env.ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
+            "accepted_source_namespaces"
+        ]
+    );
+    assert!(
+        error.problems[1].reason.contains("Temporal namespace name"),
+        "{error}"
+    );
+}
+
+#[test]
+fn every_variable_the_codec_server_deployment_sets_is_a_codec_server_setting() {
+    let rendered = render_codec_server(&example("production").codec_server.unwrap()).unwrap();
+    let config = codec_settings(&codec_env(&rendered));
+    assert_eq!(config.cors_origins, ["https://temporal.example.com"]);
+}
+
+fn keyring_document() -> String {
+    example("production").codec_server.unwrap().keyring
+}
+
+#[test]
+fn a_keyring_secret_is_one_labelled_secret_holding_the_keyring_only() {
+    use base64::Engine as _;
+    let spec = KeyringSecretSpec {
+        name: "payments-keyring".into(),
+        namespace: "payments".into(),
+        keyring: keyring_document(),
+    };
+    let rendered = render_keyring_secret(&spec).unwrap();
+    assert_eq!(rendered, render_keyring_secret(&spec).unwrap());
+    assert_eq!(rendered.objects.len(), 1);
+    let secret = &rendered.objects[0];
+    assert_eq!(secret.kind, Kind::Secret);
+    assert_eq!(secret.id().to_string(), "Secret payments/payments-keyring");
+    let object = &secret.object;
+    assert_eq!(object["type"], "Opaque");
+    let data = object["data"].as_object().unwrap();
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        [KEYRING_KEY],
+        "nothing but the keyring"
+    );
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(data[KEYRING_KEY].as_str().unwrap())
+        .unwrap();
+    assert_eq!(String::from_utf8(stored).unwrap(), spec.keyring);
+    assert!(object.get("stringData").is_none());
+    assert!(object["metadata"].get("annotations").is_none());
+    let labels = object["metadata"]["labels"].as_object().unwrap();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "engram");
+    assert_eq!(labels["engram.dev/stack"], "keyring-secret");
+    assert_eq!(labels["app.kubernetes.io/instance"], "payments-keyring");
+    assert!(
+        labels.get("engram.dev/cluster").is_none(),
+        "a keyring Secret belongs to no one Temporal cluster"
+    );
+    // Inventory, drift, prune and destroy find it by the owner's selector.
+    for term in rendered.owner.selector().split(',') {
+        let (key, value) = term.split_once('=').unwrap();
+        assert_eq!(labels[key], value, "{term}");
+    }
+
+    let bad = KeyringSecretSpec {
+        name: "Payments_Keyring".into(),
+        namespace: "payments".into(),
+        keyring: "{}".into(),
+    };
+    let error = render_keyring_secret(&bad).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["name", "keyring"]);
+    assert!(
+        error.problems[1]
+            .reason
+            .contains("keyring document of an engram_cmk_binding"),
+        "{error}"
     );
 }

@@ -1,13 +1,14 @@
 //! Import: rebuild a spec from a deployment already in the cluster (by namespace and name), so
 //! Terraform can adopt it. The non-secret spec is read from the annotation every apply writes
-//! on a known object, and checked against what is live.
+//! on a known object, and checked against what is live; a keyring Secret is its own spec.
+//! Also the check before a create that the names it will write are not someone else's.
 
 use super::client::{Deployer, is_not_found, retry};
 use super::error::DeployError;
-use super::labels::{SPEC_ANNOTATION, STACK_LABEL, Stack};
-use super::manifest::{Kind, ObjectId};
-use super::render::{KEYRING_KEY, config_map_name, server_config};
-use super::spec::{CodecServerSpec, TemporalClusterSpec};
+use super::labels::{FIELD_MANAGER, SPEC_ANNOTATION, STACK_LABEL, Stack};
+use super::manifest::{Kind, Manifest, ObjectId};
+use super::render::{KEYRING_KEY, Rendered, config_map_name, server_config};
+use super::spec::{CodecServerSpec, KeyringSecretSpec, TemporalClusterSpec};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -133,6 +134,78 @@ impl Deployer {
         spec.keyring = keyring_of(&secret_id, &secret)?;
         Ok(spec)
     }
+
+    /// Rebuilds a keyring Secret's spec from the Secret itself: it holds nothing but the
+    /// keyring document.
+    pub async fn import_keyring_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<KeyringSecretSpec, DeployError> {
+        let id = ObjectId {
+            kind: Kind::Secret,
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        let what = format!("keyring Secret {namespace}/{name}");
+        let secret = self.get_owned(&id, Stack::KeyringSecret, &what).await?;
+        let instance = label(&secret, "app.kubernetes.io/instance");
+        if instance != Some(name) {
+            return Err(DeployError::NotImportable {
+                object: id,
+                reason: format!(
+                    "its app.kubernetes.io/instance label is {instance:?}, not {name:?}; it was renamed by hand"
+                ),
+            });
+        }
+        let keyring = keyring_of(&id, &secret)?;
+        Ok(KeyringSecretSpec {
+            name: name.into(),
+            namespace: namespace.into(),
+            keyring,
+        })
+    }
+
+    /// The rendered objects that already exist as someone else's: made by hand or another
+    /// tool, or by another engram deployment (a codec server's `<name>-keyring` Secret). Each
+    /// with who holds it. One GET per object; for small deployments (a keyring Secret) whose
+    /// create must not take over an object that only shares its name.
+    pub async fn held_by_others(
+        &self,
+        rendered: &Rendered,
+    ) -> Result<Vec<(ObjectId, String)>, DeployError> {
+        let owner = &rendered.owner;
+        let mut held = Vec::new();
+        for id in rendered.objects.iter().map(Manifest::id) {
+            let object = match self.get(&id, "object").await {
+                Ok(object) => object,
+                Err(DeployError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let ours = label(&object, "app.kubernetes.io/managed-by") == Some(FIELD_MANAGER)
+                && label(&object, STACK_LABEL) == Some(owner.stack.label())
+                && label(&object, "app.kubernetes.io/instance") == Some(owner.instance.as_str());
+            if ours {
+                continue;
+            }
+            let holder = match (
+                label(&object, "app.kubernetes.io/managed-by"),
+                label(&object, STACK_LABEL),
+                label(&object, "app.kubernetes.io/instance"),
+            ) {
+                (Some(FIELD_MANAGER), Some(stack), Some(instance)) => {
+                    format!("engram's {stack} `{instance}`")
+                }
+                _ => "something other than engram".to_string(),
+            };
+            held.push((id, holder));
+        }
+        Ok(held)
+    }
+}
+
+fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object.pointer("/metadata/labels")?.get(key)?.as_str()
 }
 
 fn keyring_of(id: &ObjectId, secret: &Value) -> Result<String, DeployError> {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub const FIELD_MANAGER: &str = "engram";
 /// The label naming the Temporal cluster an object belongs to.
 pub const CLUSTER_LABEL: &str = "engram.dev/cluster";
-/// The label telling the two stacks apart.
+/// The label telling the stacks apart.
 pub const STACK_LABEL: &str = "engram.dev/stack";
 /// The annotation carrying the cluster's history shard count on every Temporal object.
 pub const SHARD_COUNT_ANNOTATION: &str = "engram.dev/history-shard-count";
@@ -26,6 +26,8 @@ pub enum Stack {
     Temporal,
     /// A codec server.
     CodecServer,
+    /// A keyring document in a Secret, for the workers of a namespace.
+    KeyringSecret,
 }
 
 impl Stack {
@@ -34,6 +36,7 @@ impl Stack {
         match self {
             Stack::Temporal => "temporal-cluster",
             Stack::CodecServer => "codec-server",
+            Stack::KeyringSecret => "keyring-secret",
         }
     }
 
@@ -42,6 +45,7 @@ impl Stack {
         match self {
             Stack::Temporal => "temporal",
             Stack::CodecServer => "engram-codec-server",
+            Stack::KeyringSecret => "engram-keyring",
         }
     }
 }
@@ -53,9 +57,11 @@ pub struct Owner {
     pub stack: Stack,
     /// The namespace its objects live in.
     pub namespace: String,
-    /// The instance name (cluster or codec server name).
+    /// The instance name (cluster, codec server or keyring Secret name).
     pub instance: String,
-    /// The Temporal cluster it belongs to.
+    /// The Temporal cluster it belongs to; empty for a deployment that belongs to none (a
+    /// keyring Secret serves whichever workers mount it), whose objects then carry no
+    /// [`CLUSTER_LABEL`].
     pub cluster: String,
 }
 
@@ -65,7 +71,9 @@ impl Owner {
         let mut labels = self.selector_labels(component);
         labels.insert("app.kubernetes.io/part-of".into(), "temporal".into());
         labels.insert("app.kubernetes.io/managed-by".into(), FIELD_MANAGER.into());
-        labels.insert(CLUSTER_LABEL.into(), self.cluster.clone());
+        if !self.cluster.is_empty() {
+            labels.insert(CLUSTER_LABEL.into(), self.cluster.clone());
+        }
         labels.insert(STACK_LABEL.into(), self.stack.label().into());
         labels
     }
@@ -122,6 +130,24 @@ mod tests {
         let labels = owner.labels("codec-server");
         assert_eq!(labels[CLUSTER_LABEL], "prod");
         assert_eq!(labels["app.kubernetes.io/component"], "codec-server");
+    }
+
+    #[test]
+    fn a_keyring_secret_belongs_to_no_cluster() {
+        let owner = Owner {
+            stack: Stack::KeyringSecret,
+            namespace: "payments".into(),
+            instance: "payments-keyring".into(),
+            cluster: String::new(),
+        };
+        assert_eq!(
+            owner.selector(),
+            "app.kubernetes.io/managed-by=engram,engram.dev/stack=keyring-secret,app.kubernetes.io/instance=payments-keyring"
+        );
+        let labels = owner.labels("keyring");
+        assert!(!labels.contains_key(CLUSTER_LABEL), "{labels:?}");
+        assert_eq!(labels[STACK_LABEL], "keyring-secret");
+        assert_eq!(labels["app.kubernetes.io/name"], "engram-keyring");
     }
 
     #[test]

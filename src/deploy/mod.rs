@@ -1,6 +1,7 @@
-//! What Temporal and the codec server look like on Kubernetes, and the work of getting them
-//! there: pure rendering from a spec to objects (what `engram render` prints), server-side apply
-//! in dependency order with rollout waits, prune, destroy, drift read-back and import.
+//! What Temporal, the codec server and keyring Secrets look like on Kubernetes, and the work of
+//! getting them there: pure rendering from a spec to objects (what `engram render` prints),
+//! server-side apply in dependency order with rollout waits, prune, destroy, drift read-back and
+//! import.
 //!
 //! Everything the Terraform resources need is re-exported here; a resource never builds
 //! Kubernetes objects or requests itself.
@@ -37,7 +38,8 @@ pub use manifest::{Kind, Manifest, ObjectId, Step, to_yaml_stream};
 pub use progress::{NoProgress, Outcome, Progress, ProgressEvent, WorkloadStatus};
 pub use render::server_config::shard_count as history_shard_count_in_config;
 pub use render::{
-    Rendered, codec_server as render_codec_server, temporal_cluster as render_temporal_cluster,
+    KEYRING_KEY, Rendered, codec_server as render_codec_server,
+    keyring_secret as render_keyring_secret, temporal_cluster as render_temporal_cluster,
 };
 pub use spec::*;
 pub use spec_file::{SpecFile, SpecFileError};

@@ -1,4 +1,5 @@
-//! What a Temporal cluster and a codec server look like, as the operator describes them.
+//! What a Temporal cluster, a codec server and a keyring Secret look like, as the operator
+//! describes them.
 //!
 //! These types are the one input of rendering, applying and drift checks. Field names are the
 //! snake_case nouns the Terraform attributes use, and every default is the value a production
@@ -671,6 +672,12 @@ pub struct CodecServerSpec {
     pub cors_origins: Vec<String>,
     /// Token checks.
     pub oidc: Option<CodecOidcSpec>,
+    /// Temporal namespace → the source namespaces whose (format version 2) payloads it also
+    /// opens: for Nexus operations, whose payloads cross namespaces on purpose. Empty: every
+    /// payload opens only under the namespace it was sealed for. Left out of the serialized spec
+    /// when empty, so specs written before it existed stay equal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accepted_source_namespaces: BTreeMap<String, Vec<String>>,
     /// CIDRs of the people's networks allowed to reach it directly (the CLI, browsers).
     #[serde(default)]
     pub client_cidrs: Vec<String>,
@@ -738,4 +745,18 @@ pub struct CodecOidcSpec {
     /// The claim holding `<namespace>:<role>` permissions.
     #[serde(default = "default_permissions_claim")]
     pub permissions_claim: String,
+}
+
+/// A keyring document written into a namespace as a Secret (key `keyring.json`), for the workers
+/// that run there to mount and reload. Nothing but the document: wrapped data keys (ciphertext
+/// only) that a reader unwraps through the KMS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyringSecretSpec {
+    /// The Secret's name (also its `app.kubernetes.io/instance` label).
+    pub name: String,
+    /// The Kubernetes namespace the workers run in.
+    pub namespace: String,
+    /// The keyring document: `engram_cmk_binding.<name>.keyring`.
+    pub keyring: String,
 }

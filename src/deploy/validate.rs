@@ -2,10 +2,12 @@
 //! that caused it and what to do, instead of failing half way through an apply.
 
 use super::spec::{
-    CodecServerSpec, Resources, ServiceSpec, SqlStoreSpec, TemporalClusterSpec, TlsSource,
+    CodecServerSpec, KeyringSecretSpec, Resources, ServiceSpec, SqlStoreSpec, TemporalClusterSpec,
+    TlsSource,
 };
 use super::temporal_versions::Release;
 use super::version::TemporalVersion;
+use crate::codec::{KeyringDocument, Namespace};
 use crate::sizing::MAX_HISTORY_SHARDS;
 use std::fmt;
 
@@ -637,6 +639,12 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             &format!("kms.env.{name}"),
             "must be an environment variable name (A-Z, 0-9, _)",
         );
+        if super::render::codec::OWN_ENV.contains(&name.as_str()) {
+            c.fail(
+                format!("kms.env.{name}"),
+                "is set from the codec server's own attributes; set that attribute instead",
+            );
+        }
         if SECRET_ENV_HINTS.iter().any(|hint| name.contains(hint)) {
             c.fail(
                 format!("kms.env.{name}"),
@@ -664,6 +672,18 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             "must be an exact origin such as https://temporal.example.com (no path, no wildcard)",
         );
     }
+    for (namespace, sources) in &spec.accepted_source_namespaces {
+        let named = |n: &str| Namespace::new(n).is_ok();
+        if !named(namespace) || !sources.iter().all(|s| named(s)) {
+            c.fail(
+                "accepted_source_namespaces",
+                format!(
+                    "{namespace:?} = {sources:?}: every key and every listed source must be a Temporal namespace name (1 to {} letters, digits, `-`, `_` or `.`, at least one letter or digit)",
+                    crate::codec::MAX_NAMESPACE_LEN
+                ),
+            );
+        }
+    }
     if let Some(oidc) = &spec.oidc {
         c.url("oidc.issuer", &oidc.issuer, true);
         c.url("oidc.jwks_url", &oidc.jwks_url, true);
@@ -683,6 +703,32 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
         "tls_secret_name",
         "is required: the Web UI sends access tokens to an https endpoint only",
     );
+    c.finish()
+}
+
+/// The most a Secret may hold (the API server's `MaxSecretSize`, 1 MiB of data in total:
+/// kubernetes `pkg/apis/core/types.go`, checked in `pkg/apis/core/validation/validation.go`).
+const MAX_SECRET_BYTES: usize = 1024 * 1024;
+
+/// Checks a keyring Secret's spec.
+pub fn keyring_secret(spec: &KeyringSecretSpec) -> Result<(), SpecError> {
+    let mut c = Checker::default();
+    c.dns_label("name", &spec.name, 63);
+    c.dns_label("namespace", &spec.namespace, 63);
+    if let Err(e) = KeyringDocument::from_json(&spec.keyring) {
+        c.fail(
+            "keyring",
+            format!("must be the keyring document of an engram_cmk_binding: {e}"),
+        );
+    } else if spec.keyring.len() > MAX_SECRET_BYTES {
+        c.fail(
+            "keyring",
+            format!(
+                "is {} bytes; a Secret holds at most {MAX_SECRET_BYTES}: retire keys the decrypt window no longer needs",
+                spec.keyring.len()
+            ),
+        );
+    }
     c.finish()
 }
 

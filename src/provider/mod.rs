@@ -15,6 +15,7 @@ use crate::framework::{
 };
 use crate::resources::cmk_binding::CmkBinding;
 use crate::resources::codec_server::CodecServer;
+use crate::resources::keyring_secret::KeyringSecret;
 use crate::resources::temporal_cluster::TemporalCluster;
 use crate::resources::temporal_namespace::TemporalNamespace;
 use async_trait::async_trait;
@@ -100,6 +101,7 @@ impl Provider for EngramProvider {
         vec![
             Arc::new(CmkBinding),
             Arc::new(CodecServer),
+            Arc::new(KeyringSecret),
             Arc::new(TemporalCluster),
             Arc::new(TemporalNamespace),
         ]

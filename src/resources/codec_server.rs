@@ -5,11 +5,11 @@
 
 use super::deploy_support::{self as support, value_from_spec};
 use super::stack::{self, DeployedStack, Refresh};
-use crate::codec::KeyringDocument;
+use crate::codec::{KeyringDocument, MAX_NAMESPACE_LEN, Namespace};
 use crate::deploy::{self, CodecServerSpec, Rendered, SpecError};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::timeouts;
-use crate::framework::validators::{IntegerBetween, NotBlank, OneOf};
+use crate::framework::validators::{IntegerBetween, NotBlank, OneOf, Validator};
 use crate::framework::{
     ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, Nesting, PlanRequest,
     Resource, Schema, Type, Value,
@@ -23,6 +23,42 @@ pub struct CodecServer;
 
 /// The keyring is planned as configured: the spec must not replace it with a default.
 const KEYRING: &str = "keyring";
+/// Planned as configured too: null (unset) and an empty map both mean "none", and the spec,
+/// which leaves an empty map out, must not turn one into the other.
+const ACCEPTED_SOURCES: &str = "accepted_source_namespaces";
+
+/// Every key and every listed source of `accepted_source_namespaces` is a Temporal namespace.
+struct TemporalNamespaces;
+
+impl Validator for TemporalNamespaces {
+    fn validate(&self, path: &AttributePath, value: &Value, diags: &mut Diagnostics) {
+        let Value::Map(entries) = value else {
+            return;
+        };
+        let bad = |name: &str| Namespace::new(name).is_err();
+        for (namespace, sources) in entries {
+            let listed: Vec<&str> = match sources {
+                Value::List(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            let wrong: Vec<&str> = std::iter::once(namespace.as_str())
+                .filter(|n| bad(n))
+                .chain(listed.into_iter().filter(|s| bad(s)))
+                .collect();
+            if !wrong.is_empty() {
+                diags.attribute_error(
+                    path.clone(),
+                    format!("Invalid {path}"),
+                    format!(
+                        "{} in `{path}` {} not a Temporal namespace name: 1 to {MAX_NAMESPACE_LEN} letters, digits, `-`, `_` or `.`, with at least one letter or digit. Write `{{ <handler namespace> = [<caller namespace>, ...] }}`.",
+                        wrong.iter().map(|w| format!("{w:?}")).collect::<Vec<_>>().join(", "),
+                        if wrong.len() == 1 { "is" } else { "are" },
+                    ),
+                );
+            }
+        }
+    }
+}
 
 impl DeployedStack for CodecServer {
     type Spec = CodecServerSpec;
@@ -37,6 +73,7 @@ impl DeployedStack for CodecServer {
         "tls_secret_name",
         "cors_origins",
         "oidc",
+        ACCEPTED_SOURCES,
     ];
     const APPLY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
     const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -49,6 +86,9 @@ impl DeployedStack for CodecServer {
         let mut state = planned.clone();
         let from_spec = value_from_spec(spec, &CodecServer.schema().value_type());
         for name in Self::SPEC_ATTRIBUTES.iter().filter(|n| **n != KEYRING) {
+            if *name == ACCEPTED_SOURCES && !planned.get(name).is_null() {
+                continue;
+            }
             state.set(name, from_spec.get(name).clone());
         }
         state.set(
@@ -141,6 +181,9 @@ impl Resource<ProviderSettings> for CodecServer {
                 Attribute::new("cors_origins", Type::list(Type::String))
                     .optional_computed()
                     .description("Exact Web UI origins allowed to call the codec server."),
+                Attribute::new(ACCEPTED_SOURCES, Type::map(Type::list(Type::String)))
+                    .validate(TemporalNamespaces)
+                    .description("Temporal namespace → the namespaces whose payloads it may also open (format version 2 payloads are bound to the namespace they were sealed for): for Nexus operations, whose payloads cross namespaces on purpose. E.g. `{ payments = [\"orders\"] }` lets readers of `payments` open what `orders` sealed. Unset: none."),
                 Attribute::nested(
                     "oidc",
                     Nesting::Single,
@@ -201,7 +244,8 @@ impl Resource<ProviderSettings> for CodecServer {
         if planned.is_null() {
             return;
         }
-        let Some(spec) = stack::plan(self, ctx, req, planned, &[KEYRING], diags) else {
+        let Some(spec) = stack::plan(self, ctx, req, planned, &[KEYRING, ACCEPTED_SOURCES], diags)
+        else {
             return;
         };
         let mut address = Value::string(endpoint(&spec));

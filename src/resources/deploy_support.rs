@@ -188,8 +188,8 @@ pub async fn apply(
                 "{e}\n\nThe objects created so far were deleted, so nothing is left behind. Fix the cause and apply again."
             ),
             Err(c) => format!(
-                "{e}\n\nCleaning up the objects created so far also failed ({c}); they carry the label engram.dev/cluster={} and the next apply adopts them.",
-                rendered.owner.cluster
+                "{e}\n\nCleaning up the objects created so far also failed ({c}); they carry the labels {} and the next apply adopts them.",
+                rendered.owner.selector()
             ),
         }
     } else {

@@ -5,6 +5,7 @@
 pub mod cmk_binding;
 pub mod codec_server;
 mod deploy_support;
+pub mod keyring_secret;
 mod stack;
 pub mod temporal_cluster;
 pub mod temporal_namespace;

@@ -1,7 +1,8 @@
 //! The CRUD of resources that are one deployed stack (`engram_temporal_cluster`,
-//! `engram_codec_server`): a spec read from the resource's attributes, rendered into Kubernetes
-//! objects, applied with a timeout, refreshed as drift, deleted, imported by `NAMESPACE/NAME`.
-//! Each resource says only what differs: its spec type, renderer and computed attributes.
+//! `engram_codec_server`, `engram_keyring_secret`): a spec read from the resource's attributes,
+//! rendered into Kubernetes objects, applied with a timeout, refreshed as drift, deleted,
+//! imported by `NAMESPACE/NAME`. Each resource says only what differs: its spec type, renderer
+//! and computed attributes.
 
 use super::deploy_support::{self as support, spec_from_value, value_from_spec};
 use crate::deploy::{DriftReport, Rendered, SpecError};

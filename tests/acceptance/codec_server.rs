@@ -1,12 +1,14 @@
 //! `engram_codec_server` wired to an `engram_cmk_binding` (a development key file stands in for
 //! the KMS here; the KMS backends have their own tests), applied to the Kubernetes API test
 //! server: the keyring lands in a Secret, a second plan is empty, a rotation updates the
-//! Secret in place without a failed decode request, and import gives an empty plan.
+//! Secret in place without a failed decode request, and import gives an empty plan; accepted
+//! source namespaces reach the Deployment, and leaving them out plans nothing.
 
-use crate::terraform::{Version, Workspace};
+use crate::terraform::{Version, Workspace, keyring_as_variable, keyring_tfvars};
 use base64::Engine as _;
 use engram::codec::{Keyring, KeyringDocument, Payload, PayloadCodec, Payloads};
 use engram::kms::local::LocalKeyFile;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
 use kube_api::{KubeApiServer, Options};
@@ -226,6 +228,106 @@ async fn codec_server_smoke_on_terraform_1_0_3() {
     assert!(
         secrets.get_opt("codec-keyring").await.unwrap().is_none(),
         "destroy removes the keyring Secret"
+    );
+}
+
+/// `ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES` of the codec server's container, if set.
+async fn accepted_sources_env(server: &KubeApiServer) -> Option<String> {
+    let deployments: Api<Deployment> = Api::namespaced(client(server).await, "temporal");
+    let deployment = deployments.get("codec").await.unwrap();
+    let json = serde_json::to_value(&deployment).unwrap();
+    json["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES")
+        .map(|e| e["value"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_source_namespaces_reach_the_deployment_and_their_absence_plans_nothing() {
+    let Deployed {
+        server,
+        dir: _dir,
+        key_file: _,
+        ws,
+    } = deployed(Version::V1_15_5, 9).await;
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(accepted_sources_env(&server).await, None);
+    let tls = "  tls_secret_name = \"codec-tls\"\n";
+    let base = ws.config();
+    let with = |value: &str| {
+        base.replace(
+            tls,
+            &format!("{tls}  accepted_source_namespaces = {value}\n"),
+        )
+    };
+
+    ws.write_config(&with(r#"{ payments = ["orders", "billing"] }"#));
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("engram_codec_server.codec will be updated in-place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+    ws.apply();
+    assert_eq!(
+        accepted_sources_env(&server).await.as_deref(),
+        Some("payments=orders,payments=billing")
+    );
+    ws.assert_no_changes();
+
+    // Import brings the map back from the Deployment's spec annotation; with the same
+    // configuration nothing is planned (the keyring given as a variable, so the plan checks
+    // the codec server alone).
+    let fresh = Workspace::new(
+        Version::V1_15_5,
+        &keyring_as_variable(&ws.config(), "payments"),
+    );
+    fresh.set_vars(&keyring_tfvars(
+        ws.resource("engram_cmk_binding")["keyring"]
+            .as_str()
+            .unwrap(),
+    ));
+    fresh.ok(&[
+        "import",
+        "-no-color",
+        "engram_codec_server.codec",
+        "temporal/codec",
+    ]);
+    assert_eq!(
+        fresh.resource("engram_codec_server")["accepted_source_namespaces"],
+        serde_json::json!({"payments": ["orders", "billing"]})
+    );
+    fresh.assert_no_changes();
+
+    // An empty map and no attribute both mean none: the variable goes, and neither plans again.
+    ws.write_config(&with("{}"));
+    ws.apply();
+    assert_eq!(accepted_sources_env(&server).await, None);
+    ws.assert_no_changes();
+    ws.write_config(&base);
+    ws.apply();
+    ws.assert_no_changes();
+
+    ws.write_config(&with(r#"{ payments = ["orders/../billing"] }"#));
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all()
+            .contains("Error: Invalid accepted_source_namespaces"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.all()
+            .contains("\"orders/../billing\" in `accepted_source_namespaces` is not"),
+        "{}",
+        run.all()
     );
 }
 

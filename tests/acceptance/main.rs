@@ -26,6 +26,7 @@ mod examples;
 mod history_shards;
 mod install;
 mod key_rotation;
+mod keyring_secret;
 mod provider_config;
 mod temporal_cluster;
 mod temporal_namespace;

@@ -208,3 +208,29 @@ impl Workspace {
         support::read(&self.dir.path().join(name))
     }
 }
+
+/// `config` with the resource `engram_cmk_binding.<binding>` replaced by a variable `keyring`
+/// that its `.keyring` references now read: for checks (an import, an empty plan) of the
+/// resources that consume a keyring, apart from the binding that makes it.
+pub fn keyring_as_variable(config: &str, binding: &str) -> String {
+    let header = format!("resource \"engram_cmk_binding\" \"{binding}\"");
+    let from = config.find(&header).expect("the binding's block");
+    let to = from + config[from..].find("\n}\n").expect("the block's end") + 3;
+    config
+        .replace(
+            &config[from..to],
+            "variable \"keyring\" {\n  type = string\n}\n",
+        )
+        .replace(
+            &format!("engram_cmk_binding.{binding}.keyring"),
+            "var.keyring",
+        )
+}
+
+/// A `terraform.tfvars` line setting the variable `keyring`.
+pub fn keyring_tfvars(keyring: &str) -> String {
+    format!(
+        "keyring = {}\n",
+        serde_json::to_string(keyring).expect("a string")
+    )
+}

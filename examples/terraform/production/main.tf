@@ -124,6 +124,15 @@ resource "engram_codec_server" "codec" {
   }
 }
 
+# The payments workers run in their own Kubernetes namespace: they mount this Secret at
+# /etc/engram/keyring and reload it, so a rotation reaches them before the new key seals
+# (docs/guides/keys-and-kms.md, "Getting the keyring to worker namespaces").
+resource "engram_keyring_secret" "payments_workers" {
+  name      = "engram-keyring"
+  namespace = "payments-workers"
+  keyring   = engram_cmk_binding.payloads.keyring
+}
+
 resource "engram_temporal_namespace" "payments" {
   name           = "payments"
   description    = "Payment workflows"

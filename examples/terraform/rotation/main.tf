@@ -1,8 +1,9 @@
-# Data key rotation with a dual-key window. Every `terraform plan` checks the age of the primary
+# Data key rotation with a dual-key window. Every `terraform plan` checks the age of the sealing
 # data key: once rotate_after_days have passed, the plan shows an in-place update ("Key
-# maintenance planned: rotate data key ..."); apply adds a new primary and keeps the old key
-# decrypt-only for decrypt_window_days, then retires it. The codec server's Secret follows,
-# and the server reloads it without failing requests.
+# maintenance planned: rotate data key ..."); apply adds a new key that stays pending for
+# activation_delay_seconds before writers seal with it, and the old key keeps decrypting for
+# decrypt_window_days, then is retired. The workers' keyring Secret follows each change, and
+# the workers reload it, so every reader has the new key before any writer uses it.
 
 terraform {
   required_version = ">= 1.11"
@@ -41,6 +42,13 @@ resource "engram_cmk_binding" "payloads" {
     key_name = "payments"
     token    = var.vault_token
   }
+}
+
+# The workers of the payments namespace mount this Secret and reload it.
+resource "engram_keyring_secret" "workers" {
+  name      = "engram-keyring"
+  namespace = "payments-workers"
+  keyring   = engram_cmk_binding.payloads.keyring
 }
 
 output "primary_key_id" {

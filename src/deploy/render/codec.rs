@@ -29,6 +29,21 @@ pub const COMPONENT: &str = "codec-server";
 pub const PORT: i32 = 8443;
 /// The key of the keyring document in its Secret.
 pub const KEYRING_KEY: &str = "keyring.json";
+/// The environment variables the Deployment sets from the spec's own fields; `kms.env` may not
+/// name them (a second entry of one name is refused by server-side apply).
+pub const OWN_ENV: [&str; 11] = [
+    "ENGRAM_CODEC_LISTEN",
+    "ENGRAM_CODEC_KEYRING",
+    "ENGRAM_CODEC_KMS",
+    "ENGRAM_CODEC_TLS_CERT",
+    "ENGRAM_CODEC_TLS_KEY",
+    "ENGRAM_CODEC_CORS_ORIGINS",
+    "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
+    "ENGRAM_CODEC_JWKS_URL",
+    "ENGRAM_CODEC_JWT_ISSUER",
+    "ENGRAM_CODEC_JWT_AUDIENCES",
+    "ENGRAM_CODEC_PERMISSIONS_CLAIM",
+];
 /// The user the server runs as (the distroless `nonroot` user).
 const USER: i64 = 65532;
 const KEYRING_DIR: &str = "/etc/engram/keyring";
@@ -73,6 +88,17 @@ fn env(spec: &CodecServerSpec) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
         env.push(pod::env(
             "ENGRAM_CODEC_CORS_ORIGINS",
             &spec.cors_origins.join(","),
+        ));
+    }
+    let accepted: Vec<String> = spec
+        .accepted_source_namespaces
+        .iter()
+        .flat_map(|(namespace, sources)| sources.iter().map(move |s| format!("{namespace}={s}")))
+        .collect();
+    if !accepted.is_empty() {
+        env.push(pod::env(
+            "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
+            &accepted.join(","),
         ));
     }
     if let Some(oidc) = &spec.oidc {

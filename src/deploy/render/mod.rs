@@ -2,7 +2,8 @@
 //! order for the same spec (no clocks, no randomness). `engram render` prints exactly these.
 
 mod certificates;
-mod codec;
+pub(crate) mod codec;
+mod keyring;
 mod monitoring;
 pub(crate) mod names;
 mod network;
@@ -14,7 +15,7 @@ mod web;
 
 use super::labels::{Owner, SHARD_COUNT_ANNOTATION, Stack, digest};
 use super::manifest::{Kind, Manifest, Step, to_yaml_stream};
-use super::spec::{CodecServerSpec, TemporalClusterSpec, TlsSource};
+use super::spec::{CodecServerSpec, KeyringSecretSpec, TemporalClusterSpec, TlsSource};
 use super::validate::{self, SpecError};
 use super::version::TemporalVersion;
 use k8s_openapi::api::core::v1::Namespace;
@@ -166,6 +167,16 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<Rendered, SpecError> {
     Ok(Rendered {
         owner: codec::owner(spec),
         objects,
+        temporal_version: None,
+    })
+}
+
+/// Renders a keyring Secret. Fails only on an invalid spec.
+pub fn keyring_secret(spec: &KeyringSecretSpec) -> Result<Rendered, SpecError> {
+    validate::keyring_secret(spec)?;
+    Ok(Rendered {
+        owner: keyring::owner(spec),
+        objects: keyring::render(spec),
         temporal_version: None,
     })
 }
