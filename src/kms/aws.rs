@@ -47,6 +47,7 @@ pub struct AwsKms {
     client: Client,
     key_id: String,
     timeout: Duration,
+    endpoint: String,
 }
 
 impl AwsKms {
@@ -73,6 +74,14 @@ impl AwsKms {
             loader = loader.endpoint_url(endpoint);
         }
         let shared = loader.load().await;
+        // AWS KMS's regional endpoint is `https://kms.<region>.amazonaws.com` (AWS General
+        // Reference, "AWS Key Management Service endpoints and quotas").
+        let endpoint = config.endpoint_url.clone().unwrap_or_else(|| {
+            shared.region().map_or_else(
+                || "the regional AWS KMS endpoint (no region is configured)".to_string(),
+                |region| format!("https://kms.{region}.amazonaws.com"),
+            )
+        });
         let mut builder = aws_sdk_kms::config::Builder::from(&shared);
         if let Some(role_arn) = &config.role_arn {
             let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
@@ -86,6 +95,7 @@ impl AwsKms {
             client: Client::from_conf(builder.build()),
             key_id: config.key_id,
             timeout: config.timeout,
+            endpoint,
         }
     }
 
@@ -97,9 +107,9 @@ impl AwsKms {
         let kind = match &error {
             SdkError::TimeoutError(_) => KmsErrorKind::Timeout(self.timeout),
             SdkError::DispatchFailure(failure) => KmsErrorKind::Unavailable(if failure.is_io() {
-                "connection failed".to_string()
+                format!("connection to {} failed", self.endpoint)
             } else {
-                format!("{failure:?}")
+                format!("request to {} failed: {failure:?}", self.endpoint)
             }),
             SdkError::ServiceError(service) => {
                 let err = service.err();

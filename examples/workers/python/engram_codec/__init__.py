@@ -35,7 +35,7 @@ from engram_codec.kms import (
 from engram_codec.reload import DEFAULT_RELOAD_INTERVAL_SECONDS, KeyringFile
 from engram_codec.wrapped import KeyUnwrapper, WrapContext, WrappedKey
 
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_RELOAD_INTERVAL_SECONDS",
