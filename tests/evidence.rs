@@ -1,0 +1,324 @@
+//! `engram evidence` against real parts: `temporal server start-dev` holding one workflow whose
+//! input the Rust codec sealed and one whose input is plaintext, the `engram codec-server`
+//! binary in `--insecure-no-auth` mode, and an in-process codec server that checks tokens over
+//! TLS. The report names the plaintext payload by workflow id and event id without its content,
+//! its hash verifies, the HTML loads nothing from elsewhere, and access control passes or fails
+//! with the server's real answer.
+
+mod codec_server_common;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use codec_server_common::issuer::{Issuer, Signer};
+use codec_server_common::{Child, KeyringFiles, TestServer, body, plain, rustls_server, tls_files};
+use engram::codec::Payload;
+use engram::codec::server::Settings;
+use engram::evidence::{Inputs, Report, Status, gather, verify};
+use support::{TemporalDevServer, free_port, tool, wait_for_port};
+
+const PLAIN_SECRET: &str = "PlainSecret-7731-evidence";
+const SEALED_SECRET: &str = "SealedSecret-4410-evidence";
+
+fn control<'a>(report: &'a Report, id: &str) -> &'a engram::evidence::Control {
+    report
+        .controls
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no control {id}"))
+}
+
+fn start_workflow(temporal: &TemporalDevServer, id: &str, extra: &[&str]) {
+    let out = Command::new(tool("temporal"))
+        .args(["workflow", "start", "--address", &temporal.address])
+        .args(["--type", "Greet", "--task-queue", "evidence-no-worker"])
+        .args(["--workflow-id", id])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "temporal workflow start {id}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
+    let files = KeyringFiles::create("default").await;
+    let codec = files.codec(&files.document).await;
+    let temporal = TemporalDevServer::start();
+
+    let sealed = codec
+        .encode_one(&Payload::new(
+            "json/plain",
+            format!("\"{SEALED_SECRET}\"").into_bytes(),
+        ))
+        .unwrap();
+    let key_id = sealed
+        .metadata_str("encryption-key-id")
+        .unwrap()
+        .to_string();
+    let data = STANDARD.encode(&sealed.data);
+    let key_meta = format!("encryption-key-id={key_id}");
+    start_workflow(
+        &temporal,
+        "sealed-order",
+        &[
+            "--input-base64",
+            "--input",
+            &data,
+            "--input-meta",
+            "encoding=binary/encrypted",
+            "--input-meta",
+            &key_meta,
+            "--input-meta",
+            "encryption-namespace=default",
+        ],
+    );
+    let plain_input = format!("\"{PLAIN_SECRET}\"");
+    start_workflow(&temporal, "plain-order", &["--input", &plain_input]);
+
+    // The codec server binary, open to anyone, with one request served.
+    let port = free_port();
+    let audit_file = files.dir.path().join("audit.jsonl");
+    let _codec_server = Child(
+        Command::new(env!("CARGO_BIN_EXE_engram"))
+            .args(["codec-server", "--insecure-no-auth", "--kms", "local"])
+            .arg("--local-key-file")
+            .arg(&files.kek)
+            .arg("--keyring")
+            .arg(&files.keyring)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::fs::File::create(&audit_file).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port, Duration::from_secs(20), "engram codec-server");
+    let codec_url = format!("http://127.0.0.1:{port}");
+    let served = reqwest::Client::new()
+        .post(format!("{codec_url}/default/encode"))
+        .header("content-type", "application/json")
+        .header("x-namespace", "default")
+        .body(body(&[plain("hello")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+
+    let out_dir = files.dir.path().join("evidence");
+    let output = Command::new(env!("CARGO_BIN_EXE_engram"))
+        .args(["evidence", "--temporal-address", &temporal.address])
+        .args(["--namespace", "default", "--keyring"])
+        .arg(&files.keyring)
+        .args(["--codec-url", &codec_url, "--sample-size", "10", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failing control exits 1: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let json = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+    assert!(
+        verify(&json).unwrap(),
+        "the stored report's sha256 verifies"
+    );
+    assert!(
+        !verify(&json.replacen("plain-order", "plain-ordex", 1)).unwrap(),
+        "an edited report does not verify"
+    );
+    let report: Report = serde_json::from_str(&json).unwrap();
+
+    let at_rest = control(&report, "encryption-at-rest");
+    assert_eq!(at_rest.status, Status::Fail, "{at_rest:#?}");
+    let offending: Vec<&str> = at_rest
+        .facts
+        .iter()
+        .filter(|f| !f.holds)
+        .map(|f| f.observed.as_str())
+        .collect();
+    assert_eq!(
+        offending.len(),
+        2,
+        "the finding and the namespace line: {offending:#?}"
+    );
+    let finding = offending
+        .iter()
+        .find(|o| o.contains("workflow `plain-order`"))
+        .expect("the plaintext workflow is named");
+    assert!(finding.contains("event 1,"), "{finding}");
+    assert!(
+        finding.contains("not encrypted (encoding `json/plain`)"),
+        "{finding}"
+    );
+    assert!(
+        !at_rest
+            .facts
+            .iter()
+            .any(|f| f.observed.contains("sealed-order")),
+        "the sealed workflow is not a finding"
+    );
+    let namespace_line = offending
+        .iter()
+        .find(|o| o.starts_with("namespace `default`: 2 workflows sampled"))
+        .expect("the namespace line");
+    assert!(
+        namespace_line.contains(&format!(
+            "1 payloads encrypted under a current key (1 under `{key_id}`), 1 not"
+        )),
+        "{namespace_line}"
+    );
+    assert!(
+        at_rest
+            .facts
+            .iter()
+            .all(|f| f.method.contains(&temporal.address))
+    );
+
+    let access = control(&report, "access-control");
+    assert_eq!(access.status, Status::Fail, "{access:#?}");
+    assert!(access.facts[0].observed.contains("answered HTTP"));
+    assert!(!access.facts[0].observed.contains("HTTP 401"));
+    assert_eq!(control(&report, "audit").status, Status::Pass);
+    let in_transit = control(&report, "encryption-in-transit");
+    assert_eq!(
+        in_transit.status,
+        Status::Fail,
+        "plain http and a plaintext frontend"
+    );
+    assert!(
+        in_transit
+            .facts
+            .iter()
+            .any(|f| f.observed.contains("plain TCP"))
+    );
+    assert_eq!(control(&report, "key-rotation").status, Status::Pass);
+    // A local key file is no customer-managed key.
+    assert_eq!(control(&report, "key-management").status, Status::Fail);
+
+    // No payload content, no key material in any form of the report.
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    let kek = std::fs::read(&files.kek).unwrap();
+    let wrapped = STANDARD.encode(&files.document.keys[0].wrapped.ciphertext);
+    for text in [&json, &md, &html] {
+        assert!(!text.contains(PLAIN_SECRET) && !text.contains(SEALED_SECRET));
+        assert!(!text.contains(&STANDARD.encode(&plain_input)));
+        assert!(!text.contains(&data));
+        assert!(!text.contains(&wrapped));
+        assert!(!text.contains(&STANDARD.encode(&kek)));
+    }
+    assert!(md.contains("| Control | NIST AI RMF | AI-SEC-01 | Status | Summary |"));
+
+    // The HTML page is self-contained: no script, no stylesheet or image from elsewhere, links
+    // only within the page.
+    assert!(html.contains("<table id=\"summary\">"));
+    for banned in ["<script", "<link", "<img", "src=", "url(", "@import"] {
+        assert!(!html.contains(banned), "the page has {banned}");
+    }
+    for href in html.split("href=\"").skip(1) {
+        assert!(href.starts_with('#'), "a link out of the page: {href:.40}");
+    }
+    assert!(
+        stdout.contains("fail         encryption-at-rest"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_checking_codec_server_over_tls_passes_access_control_and_in_transit() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let signer = Signer::new("key-1");
+    let issuer_dir = tempfile::tempdir().unwrap();
+    let (issuer_cert, issuer_key, issuer_ca) = tls_files(issuer_dir.path());
+    let issuer_ca_file = issuer_dir.path().join("issuer-ca.pem");
+    std::fs::write(&issuer_ca_file, issuer_ca).unwrap();
+    let issuer = Issuer::start_with(
+        vec![signer.jwk.clone()],
+        Some(rustls_server(&issuer_cert, &issuer_key)),
+    )
+    .await;
+
+    let files = KeyringFiles::create("default").await;
+    let (cert, key, ca_pem) = tls_files(files.dir.path());
+    let server = TestServer::start(Settings {
+        insecure_no_auth: false,
+        jwks_url: Some(issuer.jwks_url()),
+        jwks_ca_cert: Some(issuer_ca_file),
+        jwt_issuer: Some("https://idp.test".into()),
+        jwt_audiences: vec!["engram-codec".into()],
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        ..files.settings()
+    })
+    .await;
+    assert!(server.base.starts_with("https://"));
+
+    let report = gather(&Inputs {
+        codec_url: Some(server.base.clone()),
+        ca_pem: Some(ca_pem),
+        ..Inputs::default()
+    })
+    .await;
+    let access = control(&report, "access-control");
+    assert_eq!(access.status, Status::Pass, "{access:#?}");
+    assert!(access.facts[0].observed.contains("HTTP 401"));
+    assert!(
+        access.facts[0]
+            .method
+            .starts_with(&format!("POST {}/default/decode", server.base))
+    );
+
+    let in_transit = control(&report, "encryption-in-transit");
+    assert_eq!(in_transit.status, Status::Pass, "{in_transit:#?}");
+    let observed: Vec<&str> = in_transit
+        .facts
+        .iter()
+        .map(|f| f.observed.as_str())
+        .collect();
+    assert!(
+        observed
+            .iter()
+            .any(|o| o.contains("accepts TLS 1.3; certificate verified"))
+    );
+    assert!(observed.iter().any(|o| o.contains("certificate expires")));
+    assert!(
+        observed
+            .iter()
+            .any(|o| o.contains("not offered by the checker"))
+    );
+
+    // Without a keyring or a frontend those controls are not checked, and none is passed by
+    // default.
+    for id in ["encryption-at-rest", "key-management", "key-rotation"] {
+        assert_eq!(control(&report, id).status, Status::NotChecked, "{id}");
+    }
+    assert!(verify(&report.to_json()).unwrap());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_codec_server_fails_naming_the_address() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let report = gather(&Inputs {
+        codec_url: Some(url.clone()),
+        ..Inputs::default()
+    })
+    .await;
+    for id in ["access-control", "audit"] {
+        let c = control(&report, id);
+        assert_eq!(c.status, Status::Fail, "{id}");
+        assert!(c.facts[0].observed.contains(&url), "{:?}", c.facts[0]);
+    }
+}
