@@ -305,6 +305,52 @@ async fn a_token_checking_codec_server_over_tls_passes_access_control_and_in_tra
     }
     assert!(verify(&report.to_json()).unwrap());
     server.stop().await;
+
+    // The hash rule as docs/guides/security-evidence.md states it, run by another implementation.
+    let stored = files.dir.path().join("report.json");
+    std::fs::write(&stored, report.to_json()).unwrap();
+    let python = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import hashlib, json, sys\n\
+report = json.load(open(sys.argv[1]))\n\
+stated = report.pop('sha256')\n\
+canonical = json.dumps(report, sort_keys=True, separators=(',', ':'), ensure_ascii=False)\n\
+sys.exit(0 if hashlib.sha256(canonical.encode()).hexdigest() == stated else 1)",
+        )
+        .arg(&stored)
+        .status()
+        .expect("python3 runs (apt-get install python3)");
+    assert!(
+        python.success(),
+        "the documented hash rule reproduces sha256"
+    );
+}
+
+#[tokio::test]
+async fn a_keyring_past_its_rotation_date_fails_rotation() {
+    let files = KeyringFiles::create("default").await;
+    let mut document = files.document.clone();
+    let hundred_days = 100 * 86_400;
+    for key in &mut document.keys {
+        key.created_unix_seconds -= hundred_days;
+        key.activates_unix_seconds -= hundred_days;
+    }
+    let report = gather(&Inputs {
+        keyring: Some((document, "keyring.json".into())),
+        ..Inputs::default()
+    })
+    .await;
+    let rotation = control(&report, "key-rotation");
+    assert_eq!(rotation.status, Status::Fail, "{rotation:#?}");
+    assert!(rotation.summary.starts_with("rotation is overdue since"));
+    assert!(
+        rotation
+            .facts
+            .iter()
+            .any(|f| !f.holds && f.observed.contains("overdue by 10 days")),
+        "{rotation:#?}"
+    );
 }
 
 #[tokio::test]

@@ -152,10 +152,13 @@ pub async fn encryption_in_transit(targets: &[Target], now: i64) -> Control {
         if t.plaintext {
             control.fact(Fact::now(
                 format!(
-                    "the {} at {} is reached over plain TCP (http://): no TLS",
+                    "the {} at {} is reached over plain TCP: no TLS",
                     t.role, t.address
                 ),
-                format!("the URL given for the {}", t.role),
+                format!(
+                    "the {}'s address as given (an http:// URL, or a frontend without --temporal-tls)",
+                    t.role
+                ),
                 false,
             ));
             continue;
