@@ -116,7 +116,15 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
         .args(["evidence", "--temporal-address", &temporal.address])
         .args(["--namespace", "default", "--keyring"])
         .arg(&files.keyring)
-        .args(["--codec-url", &codec_url, "--sample-size", "10", "--out"])
+        .args([
+            "--codec-url",
+            &codec_url,
+            "--sample-size",
+            "10",
+            "--audit-log",
+        ])
+        .arg(&audit_file)
+        .arg("--out")
         .arg(&out_dir)
         .output()
         .unwrap();
@@ -189,7 +197,28 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
     assert_eq!(access.status, Status::Fail, "{access:#?}");
     assert!(access.facts[0].observed.contains("answered HTTP"));
     assert!(!access.facts[0].observed.contains("HTTP 401"));
-    assert_eq!(control(&report, "audit").status, Status::Pass);
+    let audit = control(&report, "audit");
+    assert_eq!(audit.status, Status::Pass, "{audit:#?}");
+    assert!(
+        audit.facts.iter().any(|f| f.holds
+            && f.observed.contains("encode/ok: 1")
+            && f.observed.contains("written in --insecure-no-auth mode")),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.facts.iter().any(|f| f
+            .observed
+            .starts_with("1 decode audit lines for 1 decode requests")),
+        "the access-control probe is the one decode: {audit:#?}"
+    );
+    let key_management = control(&report, "key-management");
+    assert!(
+        key_management
+            .facts
+            .iter()
+            .any(|f| f.holds && f.method == format!("GET {codec_url}/readyz")),
+        "{key_management:#?}"
+    );
     let in_transit = control(&report, "encryption-in-transit");
     assert_eq!(
         in_transit.status,
@@ -232,6 +261,25 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
     assert!(
         stdout.contains("fail         encryption-at-rest"),
         "{stdout}"
+    );
+
+    // An audit trail that misses the decode traffic the metrics count fails the audit control.
+    let empty = files.dir.path().join("empty-audit.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let report = gather(&Inputs {
+        codec_url: Some(codec_url.clone()),
+        audit_log: Some(empty),
+        ..Inputs::default()
+    })
+    .await;
+    let audit = control(&report, "audit");
+    assert_eq!(audit.status, Status::Fail, "{audit:#?}");
+    assert!(
+        audit
+            .facts
+            .iter()
+            .any(|f| !f.holds && f.observed.contains("decode traffic without audit lines")),
+        "{audit:#?}"
     );
 }
 

@@ -32,6 +32,8 @@ pub struct Inputs {
     pub codec_url: Option<String>,
     /// PEM CA for the codec server's and the frontend's certificates.
     pub ca_pem: Option<String>,
+    /// The codec server's audit trail (its stdout, JSON lines) since it started.
+    pub audit_log: Option<std::path::PathBuf>,
     /// Bounds of the history sampling.
     pub sampling: facts::at_rest::Sampling,
 }
@@ -135,8 +137,14 @@ pub async fn gather(inputs: &Inputs) -> Report {
         .map(|_| facts::codec_http::client(inputs.ca_pem.as_deref()));
     match (&inputs.codec_url, client) {
         (Some(url), Some(Ok(client))) => {
+            if inputs.keyring.is_some()
+                && let Some(key_management) = controls.iter_mut().find(|c| c.id == "key-management")
+            {
+                facts::codec_http::readiness(key_management, &client, url).await;
+            }
             controls.push(facts::codec_http::access_control(&client, url).await);
-            controls.push(facts::codec_http::audit(&client, url).await);
+            controls
+                .push(facts::codec_http::audit(&client, url, inputs.audit_log.as_deref()).await);
         }
         (url, client) => {
             let why = match (url, client) {

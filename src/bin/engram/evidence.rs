@@ -33,6 +33,10 @@ pub struct EvidenceArgs {
     /// Connect to the frontend over TLS, verified with --ca-file.
     #[arg(long)]
     temporal_tls: bool,
+    /// The codec server's audit trail (its stdout, JSON lines) since it started, compared with
+    /// the decode traffic its metrics count.
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
     /// Workflows sampled per namespace, newest first.
     #[arg(long, default_value_t = 20)]
     sample_size: usize,
@@ -89,6 +93,7 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         }),
         codec_url: args.codec_url,
         ca_pem,
+        audit_log: args.audit_log,
         sampling: Sampling {
             workflows_per_namespace: args.sample_size.max(1),
             max_events: args.max_events.max(1),

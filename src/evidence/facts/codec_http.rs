@@ -72,6 +72,38 @@ pub async fn access_control(client: &reqwest::Client, base: &str) -> Control {
     control
 }
 
+/// Adds `GET {base}/readyz` to `control`: 200 means every keyring the codec server serves
+/// is unwrapped through the KMS, its document loads, and audit lines are written.
+pub async fn readiness(control: &mut Control, client: &reqwest::Client, base: &str) {
+    let url = format!("{}/readyz", base.trim_end_matches('/'));
+    let method = format!("GET {url}");
+    let fact = match client.get(&url).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            let first: String = text.lines().take(4).collect::<Vec<_>>().join("; ");
+            Fact::now(
+                if status == 200 {
+                    "the codec server reports ready: every keyring unwrapped through the KMS"
+                        .to_string()
+                } else {
+                    format!("the codec server reports not ready (HTTP {status}): {first:.300}")
+                },
+                method,
+                status == 200,
+            )
+        }
+        Err(e) => Fact::now(format!("no answer from {url}: {e}"), method, false),
+    };
+    let ready = fact.holds;
+    control.fact(fact);
+    let mut summary = control.summary.clone();
+    if !ready {
+        summary.push_str("; the codec server does not report every keyring unwrapped");
+    }
+    control.conclude(summary);
+}
+
 /// The value of the series `name` with exactly `labels` (e.g. `operation="decode"`) summed over
 /// matching lines of a Prometheus text exposition.
 pub fn metric_sum(text: &str, name: &str, label: Option<&str>) -> Option<f64> {
@@ -96,7 +128,11 @@ pub fn metric_sum(text: &str, name: &str, label: Option<&str>) -> Option<f64> {
 
 /// The audit control: `/metrics` shows requests handled (each writes an audit line) and no
 /// audit line that failed to be written.
-pub async fn audit(client: &reqwest::Client, base: &str) -> Control {
+pub async fn audit(
+    client: &reqwest::Client,
+    base: &str,
+    audit_log: Option<&std::path::Path>,
+) -> Control {
     let mut control = Control::new(
         "audit",
         "Audit: every codec request leaves an audit line",
@@ -159,10 +195,15 @@ pub async fn audit(client: &reqwest::Client, base: &str) -> Control {
                 format!("{method}: engram_codec_audit_failures_total"),
                 failures == 0.0,
             ));
-            control.conclude(if failures == 0.0 {
-                "the codec server reports no audit line that failed to be written".to_string()
-            } else {
+            if let Some(path) = audit_log {
+                super::audit_log::compare(&mut control, path, decodes.unwrap_or(0.0)).await;
+            }
+            control.conclude(if control.facts.iter().all(|f| f.holds) {
+                "the codec server reports no audit line that failed to be written, and the audit trail read covers the decode traffic".to_string()
+            } else if failures > 0.0 {
                 format!("{failures} audit lines could not be written")
+            } else {
+                "the audit trail read does not account for the decode traffic the metrics show".to_string()
             });
         }
         _ => {

@@ -2,6 +2,7 @@
 //! bounded work, and returns a [`crate::evidence::Control`] with what it observed.
 
 pub mod at_rest;
+pub mod audit_log;
 pub mod codec_http;
 pub mod keyring;
 pub mod tls;
