@@ -18,7 +18,8 @@ use codec_server_common::issuer::{Issuer, Signer};
 use codec_server_common::{Child, KeyringFiles, TestServer, body, plain, rustls_server, tls_files};
 use engram::codec::Payload;
 use engram::codec::server::Settings;
-use engram::evidence::{Inputs, Report, Status, gather, verify};
+use engram::evidence::facts::codec_http::ProbeToken;
+use engram::evidence::{Inputs, Report, Status, gather, render, verify};
 use support::{TemporalDevServer, free_port, tool, wait_for_port};
 
 const PLAIN_SECRET: &str = "PlainSecret-7731-evidence";
@@ -312,15 +313,35 @@ async fn a_token_checking_codec_server_over_tls_passes_access_control_and_in_tra
     .await;
     assert!(server.base.starts_with("https://"));
 
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let stranger = signer.token(serde_json::json!({
+        "sub": "mallory", "iss": "https://idp.test", "aud": "engram-codec",
+        "exp": now + 300, "iat": now, "permissions": ["orders:admin"],
+    }));
     let report = gather(&Inputs {
         codec_url: Some(server.base.clone()),
         ca_pem: Some(ca_pem),
+        probe_token: Some(ProbeToken::new(stranger.clone(), "default".into())),
         ..Inputs::default()
     })
     .await;
     let access = control(&report, "access-control");
     assert_eq!(access.status, Status::Pass, "{access:#?}");
     assert!(access.facts[0].observed.contains("HTTP 401"));
+    assert!(
+        access.facts[1].observed.contains(
+            "namespace `default` with a token that holds no right on it was answered HTTP 403"
+        ),
+        "{access:#?}"
+    );
+    assert!(
+        !report.to_json().contains(&stranger),
+        "the token is not in the report"
+    );
+    assert!(!render::html(&report).contains(&stranger[..20]));
     assert!(
         access.facts[0]
             .method

@@ -32,6 +32,8 @@ pub struct Inputs {
     pub codec_url: Option<String>,
     /// PEM CA for the codec server's and the frontend's certificates.
     pub ca_pem: Option<String>,
+    /// A token without rights on a namespace, for the 403 probe.
+    pub probe_token: Option<facts::codec_http::ProbeToken>,
     /// The codec server's audit trail (its stdout, JSON lines) since it started.
     pub audit_log: Option<std::path::PathBuf>,
     /// Bounds of the history sampling.
@@ -142,7 +144,9 @@ pub async fn gather(inputs: &Inputs) -> Report {
             {
                 facts::codec_http::readiness(key_management, &client, url).await;
             }
-            controls.push(facts::codec_http::access_control(&client, url).await);
+            controls.push(
+                facts::codec_http::access_control(&client, url, inputs.probe_token.as_ref()).await,
+            );
             controls
                 .push(facts::codec_http::audit(&client, url, inputs.audit_log.as_deref()).await);
         }

@@ -5,6 +5,7 @@ use clap::Args;
 use engram::codec::KeyringDocument;
 use engram::codec::lifecycle::LifecyclePolicy;
 use engram::evidence::facts::at_rest::Sampling;
+use engram::evidence::facts::codec_http::ProbeToken;
 use engram::evidence::{Inputs, Status, gather, render};
 use engram::temporal::TemporalEndpoint;
 use std::path::PathBuf;
@@ -37,6 +38,18 @@ pub struct EvidenceArgs {
     /// the decode traffic its metrics count.
     #[arg(long)]
     audit_log: Option<PathBuf>,
+    /// A token that holds no right on --probe-namespace: a decode there with it must be refused
+    /// with 403. Read from the environment only, never written into the report.
+    #[arg(
+        long,
+        env = "ENGRAM_EVIDENCE_PROBE_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    probe_token: Option<String>,
+    /// The namespace the probe token has no right on.
+    #[arg(long, requires = "probe_token")]
+    probe_namespace: Option<String>,
     /// Workflows sampled per namespace, newest first.
     #[arg(long, default_value_t = 20)]
     sample_size: usize,
@@ -94,6 +107,16 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         codec_url: args.codec_url,
         ca_pem,
         audit_log: args.audit_log,
+        probe_token: match (args.probe_token, args.probe_namespace) {
+            (Some(token), Some(namespace)) => Some(ProbeToken::new(token, namespace)),
+            (Some(_), None) => {
+                return Err(
+                    "ENGRAM_EVIDENCE_PROBE_TOKEN is set: give --probe-namespace, the namespace it holds no right on"
+                        .into(),
+                );
+            }
+            _ => None,
+        },
         sampling: Sampling {
             workflows_per_namespace: args.sample_size.max(1),
             max_events: args.max_events.max(1),

@@ -25,50 +25,121 @@ pub fn client(ca_pem: Option<&str>) -> Result<reqwest::Client, String> {
     builder.build().map_err(|e| e.to_string())
 }
 
-/// The access-control control: `POST {base}/default/decode` without a token must be answered 401.
-pub async fn access_control(client: &reqwest::Client, base: &str) -> Control {
+/// A token that holds no right on `namespace`, for the 403 probe. Redacted in Debug and
+/// zeroized on drop; never written into the report.
+#[derive(Clone)]
+pub struct ProbeToken {
+    token: zeroize::Zeroizing<String>,
+    /// The namespace the token has no right on.
+    pub namespace: String,
+}
+
+impl ProbeToken {
+    /// A probe of `namespace` with `token`.
+    pub fn new(token: String, namespace: String) -> Self {
+        Self {
+            token: zeroize::Zeroizing::new(token),
+            namespace,
+        }
+    }
+}
+
+impl std::fmt::Debug for ProbeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeToken")
+            .field("token", &"[redacted]")
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// One decode probe: the status it was answered with, or the error naming the URL.
+async fn probe(
+    client: &reqwest::Client,
+    url: &str,
+    namespace: &str,
+    token: Option<&str>,
+) -> Result<u16, String> {
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-namespace", namespace)
+        .body(PROBE_BODY);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| format!("no answer from {url}: {e}"))
+}
+
+/// The access-control control: `POST {base}/default/decode` without a token must be answered
+/// 401; with `denied`, a decode in its namespace with its token must be answered 403.
+pub async fn access_control(
+    client: &reqwest::Client,
+    base: &str,
+    denied: Option<&ProbeToken>,
+) -> Control {
     let mut control = Control::new(
         "access-control",
         "Access control: the codec server refuses the unauthenticated",
         &[RmfFunction::Govern, RmfFunction::Manage],
         "Access control (RBAC + SSO): decryption only for authenticated callers",
     );
-    let url = format!("{}/default/decode", base.trim_end_matches('/'));
+    let base = base.trim_end_matches('/');
+    let url = format!("{base}/default/decode");
     let method = format!("POST {url} (X-Namespace: default, no Authorization header)");
-    match client
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("x-namespace", "default")
-        .body(PROBE_BODY)
-        .send()
-        .await
-    {
-        Ok(response) => {
-            let status = response.status().as_u16();
+    let mut summary = match probe(client, &url, "default", None).await {
+        Ok(status) => {
             control.fact(Fact::now(
                 format!("a decode without a token was answered HTTP {status}"),
                 method,
                 status == 401,
             ));
-            control.conclude(if status == 401 {
+            if status == 401 {
                 "the codec server refuses a decode without a token (401)".to_string()
             } else {
                 format!(
                     "the codec server answered a decode without a token with {status}, not 401: it does not require authentication"
                 )
-            });
+            }
         }
         Err(e) => {
-            control.fact(Fact::now(
-                format!("no answer from {url}: {e}"),
-                method,
-                false,
-            ));
-            control.conclude(format!("the codec server at {base} could not be reached"));
+            control.fact(Fact::now(e, method, false));
+            format!("the codec server at {base} could not be reached")
         }
+    };
+    match denied {
+        Some(probe_token) => {
+            let ns = &probe_token.namespace;
+            let url = format!("{base}/{ns}/decode");
+            let method = format!(
+                "POST {url} (X-Namespace: {ns}, Authorization: Bearer <the probe token, not recorded>)"
+            );
+            let fact = match probe(client, &url, ns, Some(probe_token.token.as_str())).await {
+                Ok(status) => Fact::now(
+                    format!(
+                        "a decode in namespace `{ns}` with a token that holds no right on it was answered HTTP {status}"
+                    ),
+                    method,
+                    status == 403,
+                ),
+                Err(e) => Fact::now(e, method, false),
+            };
+            summary.push_str(if fact.holds {
+                "; a token without rights on the namespace is refused (403)"
+            } else {
+                "; a token without rights on the namespace is not refused with 403"
+            });
+            control.fact(fact);
+        }
+        None => summary.push_str(
+            "; a token without rights on a namespace (403) was not checked: no probe token was given",
+        ),
     }
-    control.summary
-        .push_str("; a token without rights on a namespace (403) was not checked: no test token is configured");
+    control.conclude(summary);
     control
 }
 
