@@ -48,6 +48,51 @@ fn start_workflow(temporal: &TemporalDevServer, id: &str, extra: &[&str]) {
     );
 }
 
+/// Debian's Chromium, as `scripts/tools/chromium` installs it.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Headless Chromium loading `url` with a fresh profile in `dir` and nothing in the background;
+/// `what` is `--dump-dom` or `--screenshot=<png>`. Returns stdout; panics when Chromium is
+/// missing (with the command that installs it), fails, or takes over two minutes.
+fn chromium(dir: &std::path::Path, what: &str, url: &str) -> String {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "Chromium is not installed at {CHROMIUM}; run `scripts/tools/chromium`"
+    );
+    let profile = tempfile::Builder::new()
+        .prefix("chromium-profile")
+        .tempdir_in(dir)
+        .unwrap();
+    let out = dir.join("chromium.out");
+    let mut child = Child(
+        Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,1100",
+                "--virtual-time-budget=2000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(what)
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let status = child
+        .wait_timeout(Duration::from_secs(120))
+        .expect("chromium finishes within two minutes");
+    assert!(status.success(), "chromium {what} failed: {status}");
+    std::fs::read_to_string(out).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
     let files = KeyringFiles::create("default").await;
@@ -259,6 +304,30 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
     for href in html.split("href=\"").skip(1) {
         assert!(href.starts_with('#'), "a link out of the page: {href:.40}");
     }
+    // The page as a browser renders it: the summary table with one row per control.
+    let page = format!("file://{}", out_dir.join("report.html").display());
+    let dom = chromium(files.dir.path(), "--dump-dom", &page);
+    let summary = dom
+        .split("<table id=\"summary\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("the rendered page has the summary table");
+    assert_eq!(summary.matches("<tr>").count(), 1 + report.controls.len());
+    assert!(summary.contains("<td class=\"fail\">fail</td>"));
+    assert!(summary.contains("<td class=\"pass\">pass</td>"));
+    let artifacts = support::repo_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("security-evidence-report.png");
+    chromium(
+        files.dir.path(),
+        &format!("--screenshot={}", png.display()),
+        &page,
+    );
+    assert!(
+        std::fs::metadata(&png).unwrap().len() > 1000,
+        "a screenshot was taken"
+    );
+
     assert!(
         stdout.contains("fail         encryption-at-rest"),
         "{stdout}"
