@@ -5,6 +5,7 @@
 //! its hash verifies, the HTML loads nothing from elsewhere, and access control passes or fails
 //! with the server's real answer.
 
+mod codec_common;
 mod codec_server_common;
 #[path = "support/mod.rs"]
 mod support;
@@ -505,4 +506,66 @@ async fn an_unreachable_codec_server_fails_naming_the_address() {
         assert_eq!(c.status, Status::Fail, "{id}");
         assert!(c.facts[0].observed.contains(&url), "{:?}", c.facts[0]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kms_describes_the_customer_key_the_keyring_names() {
+    let bao = codec_common::openbao::OpenBao::start().await;
+    bao.create_key("evidence").await;
+    let files = KeyringFiles::create("default").await;
+    let mut document = files.document.clone();
+    document.customer_key = Some(engram::codec::CustomerKeyLocation {
+        backend: "vault_transit".into(),
+        settings: [
+            ("address".to_string(), bao.address.clone()),
+            ("mount".to_string(), "transit".to_string()),
+            ("key_name".to_string(), "evidence".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    });
+    let token = codec_common::openbao::ROOT_TOKEN;
+    let report = gather(&Inputs {
+        keyring: Some((document.clone(), "keyring.json".into())),
+        describe_customer_key: true,
+        vault_token: Some(engram::kms::SecretBytes::new(token.as_bytes().to_vec())),
+        ..Inputs::default()
+    })
+    .await;
+    let key_management = control(&report, "key-management");
+    assert_eq!(key_management.status, Status::Pass, "{key_management:#?}");
+    let described = key_management
+        .facts
+        .iter()
+        .find(|f| f.method.starts_with("KeyProvider::describe_key"))
+        .expect("the KMS was asked");
+    assert!(
+        described.observed.contains("enabled, newest version 1"),
+        "{described:?}"
+    );
+    assert!(
+        !report.to_json().contains(token),
+        "the Vault token is not in the report"
+    );
+
+    // Without a token the KMS is not asked, and the report says why instead of passing on it.
+    let report = gather(&Inputs {
+        keyring: Some((document, "keyring.json".into())),
+        describe_customer_key: true,
+        ..Inputs::default()
+    })
+    .await;
+    let key_management = control(&report, "key-management");
+    assert!(
+        key_management
+            .summary
+            .contains("the KMS was not asked: describing a vault_transit key needs VAULT_TOKEN"),
+        "{key_management:#?}"
+    );
+    assert!(
+        !key_management
+            .facts
+            .iter()
+            .any(|f| f.method.starts_with("KeyProvider::describe_key"))
+    );
 }

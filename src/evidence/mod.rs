@@ -32,6 +32,10 @@ pub struct Inputs {
     pub codec_url: Option<String>,
     /// PEM CA for the codec server's and the frontend's certificates.
     pub ca_pem: Option<String>,
+    /// Ask the KMS to describe the customer key the keyring names (enabled, newest version).
+    pub describe_customer_key: bool,
+    /// VAULT_TOKEN, for describing a vault_transit customer key.
+    pub vault_token: Option<crate::kms::SecretBytes>,
     /// A token without rights on a namespace, for the 403 probe.
     pub probe_token: Option<facts::codec_http::ProbeToken>,
     /// The codec server's audit trail (its stdout, JSON lines) since it started.
@@ -111,7 +115,31 @@ pub async fn gather(inputs: &Inputs) -> Report {
 
     match &inputs.keyring {
         Some((doc, source)) => {
-            controls.push(facts::keyring::key_management(doc, source, now));
+            let mut key_management = facts::keyring::key_management(doc, source, now);
+            if inputs.describe_customer_key {
+                match &doc.customer_key {
+                    Some(location) => {
+                        match facts::customer_key::provider(location, inputs.vault_token.as_ref())
+                            .await
+                        {
+                            Ok(provider) => {
+                                facts::keyring::describe_customer_key(
+                                    &mut key_management,
+                                    provider.as_ref(),
+                                )
+                                .await
+                            }
+                            Err(e) => key_management
+                                .summary
+                                .push_str(&format!("; the KMS was not asked: {e}")),
+                        }
+                    }
+                    None => key_management
+                        .summary
+                        .push_str("; the KMS was not asked: the keyring names no customer key"),
+                }
+            }
+            controls.push(key_management);
             let policy = inputs.policy.unwrap_or(LifecyclePolicy::DEFAULT);
             controls.push(facts::keyring::rotation(doc, source, &policy, now));
         }

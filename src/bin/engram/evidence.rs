@@ -50,6 +50,11 @@ pub struct EvidenceArgs {
     /// The namespace the probe token has no right on.
     #[arg(long, requires = "probe_token")]
     probe_namespace: Option<String>,
+    /// Ask the KMS to describe the customer key the keyring names (enabled, newest version),
+    /// with the ambient credentials: VAULT_TOKEN for vault_transit, the AWS default chain for
+    /// aws_kms.
+    #[arg(long)]
+    describe_customer_key: bool,
     /// Workflows sampled per namespace, newest first.
     #[arg(long, default_value_t = 20)]
     sample_size: usize,
@@ -107,6 +112,10 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         codec_url: args.codec_url,
         ca_pem,
         audit_log: args.audit_log,
+        describe_customer_key: args.describe_customer_key,
+        vault_token: std::env::var("VAULT_TOKEN")
+            .ok()
+            .map(|t| engram::kms::SecretBytes::new(t.into_bytes())),
         probe_token: match (args.probe_token, args.probe_namespace) {
             (Some(token), Some(namespace)) => Some(ProbeToken::new(token, namespace)),
             (Some(_), None) => {

@@ -4,5 +4,6 @@
 pub mod at_rest;
 pub mod audit_log;
 pub mod codec_http;
+pub mod customer_key;
 pub mod keyring;
 pub mod tls;
