@@ -569,3 +569,104 @@ async fn the_kms_describes_the_customer_key_the_keyring_names() {
             .any(|f| f.method.starts_with("KeyProvider::describe_key"))
     );
 }
+
+/// A TLS server on 127.0.0.1 that completes handshakes (and nothing else) with `config`.
+async fn handshake_server(config: rustls::ServerConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    address
+}
+
+fn server_config(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> rustls::ServerConfig {
+    rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap()
+}
+
+#[tokio::test]
+async fn handshakes_show_which_versions_an_endpoint_accepts_and_an_expired_certificate() {
+    use engram::evidence::facts::tls::{Target, encryption_in_transit};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    // TLS 1.3 only, a certificate from a CA the checker is given: a pass that says 1.2 is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = tls_files(dir.path());
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let only13 = handshake_server(server_config(
+        &[&rustls::version::TLS13],
+        chain,
+        PrivateKeyDer::from_pem_file(&key).unwrap(),
+    ))
+    .await;
+    let now = engram::codec::clock::now_unix();
+    let target = Target {
+        role: "codec server".into(),
+        address: only13.clone(),
+        plaintext: false,
+        ca_pem: Some(ca_pem),
+    };
+    let control = encryption_in_transit(std::slice::from_ref(&target), now).await;
+    assert_eq!(control.status, Status::Pass, "{control:#?}");
+    assert!(
+        control.facts.iter().any(
+            |f| f.observed.starts_with("the codec server refuses TLS 1.2")
+                && f.method.contains("only TLS 1.2")
+        ),
+        "{control:#?}"
+    );
+
+    // A self-signed certificate that expired, and no CA: two findings, nothing claimed verified.
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".into()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let expired = params.self_signed(&key_pair).unwrap();
+    let old = handshake_server(server_config(
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        vec![expired.der().clone()],
+        PrivateKeyDer::try_from(key_pair.serialize_der()).unwrap(),
+    ))
+    .await;
+    let control = encryption_in_transit(
+        &[Target {
+            role: "Temporal frontend".into(),
+            address: old,
+            plaintext: false,
+            ca_pem: None,
+        }],
+        now,
+    )
+    .await;
+    assert_eq!(control.status, Status::Fail);
+    let failing: Vec<&str> = control
+        .facts
+        .iter()
+        .filter(|f| !f.holds)
+        .map(|f| f.observed.as_str())
+        .collect();
+    assert_eq!(failing.len(), 2, "{failing:#?}");
+    assert!(failing[0].contains("certificate chain not verified (no CA given)"));
+    assert!(failing[1].contains("expires 2021-01-01T00:00:00Z: it has expired"));
+}
