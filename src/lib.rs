@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod data_sources;
 pub mod deploy;
+pub mod evidence;
 pub mod framework;
 pub mod kms;
 pub mod plugin;

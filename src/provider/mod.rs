@@ -8,6 +8,7 @@ mod settings;
 pub use settings::{ClientError, KubernetesSettings, ProviderSettings, TemporalSettings};
 
 use crate::data_sources::history_shards::HistoryShards;
+use crate::data_sources::security_evidence::SecurityEvidence;
 use crate::data_sources::temporal_cluster_info::TemporalClusterInfo;
 use crate::framework::validators::NotBlank;
 use crate::framework::{
@@ -108,6 +109,10 @@ impl Provider for EngramProvider {
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<ProviderSettings>>> {
-        vec![Arc::new(HistoryShards), Arc::new(TemporalClusterInfo)]
+        vec![
+            Arc::new(HistoryShards),
+            Arc::new(TemporalClusterInfo),
+            Arc::new(SecurityEvidence),
+        ]
     }
 }

@@ -28,6 +28,7 @@ mod install;
 mod key_rotation;
 mod keyring_secret;
 mod provider_config;
+mod security_evidence;
 mod temporal_cluster;
 mod temporal_namespace;
 mod terraform;

@@ -3,6 +3,7 @@
 
 mod apply;
 mod codec_server;
+mod evidence;
 mod render;
 mod shard_calc;
 
@@ -27,6 +28,9 @@ enum Command {
     Render(render::RenderArgs),
     /// Serve Temporal's remote codec protocol: decrypt payloads for the Web UI and CLI.
     CodecServer(Box<codec_server::CodecServerArgs>),
+    /// Read facts from the running system and write the security-evidence report (JSON,
+    /// Markdown, HTML); exit 1 when a control fails.
+    Evidence(Box<evidence::EvidenceArgs>),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,18 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Apply(args) => apply::run(args),
         Command::CodecServer(args) => codec_server::run(*args),
+        Command::Evidence(args) => {
+            return match evidence::run(*args) {
+                Ok((text, failed)) => match print_output(&text) {
+                    code if failed && code == ExitCode::SUCCESS => ExitCode::from(1),
+                    code => code,
+                },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     match result {
         Ok(text) => print_output(&text),

@@ -1,0 +1,188 @@
+//! `engram_security_evidence`: the security-evidence report (crate::evidence) read during a
+//! plan, so a pipeline can archive it and, with `fail_on_failure`, a plan fails when a control
+//! fails. The Temporal frontend is the provider's `temporal` block.
+
+use crate::codec::KeyringDocument;
+use crate::codec::lifecycle::LifecyclePolicy;
+use crate::evidence::{Inputs, Status, gather, render};
+use crate::framework::{Attribute, Block, Context, DataSource, Diagnostics, Schema, Type, Value};
+use crate::provider::ProviderSettings;
+use crate::temporal::TemporalEndpoint;
+use async_trait::async_trait;
+
+/// The data source.
+pub struct SecurityEvidence;
+
+fn optional(name: &str, ty: Type, description: &str) -> Attribute {
+    Attribute::new(name, ty).description(description)
+}
+
+fn computed(name: &str, ty: Type, description: &str) -> Attribute {
+    Attribute::new(name, ty).computed().description(description)
+}
+
+#[async_trait]
+impl DataSource<ProviderSettings> for SecurityEvidence {
+    fn type_name(&self) -> &'static str {
+        "engram_security_evidence"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(Block::new(
+            "Reads facts from the running system and reports each security control (see the security-evidence guide).",
+            vec![
+                optional(
+                    "namespaces",
+                    Type::List(Box::new(Type::String)),
+                    "Namespaces whose newest workflow histories are sampled for encryption at rest.",
+                ),
+                optional(
+                    "keyring_json",
+                    Type::String,
+                    "The keyring document (e.g. `engram_cmk_binding`'s `keyring_json`).",
+                ),
+                optional(
+                    "codec_url",
+                    Type::String,
+                    "The codec server's base URL, e.g. `https://codec.example:8443`.",
+                ),
+                optional(
+                    "ca_certificate",
+                    Type::String,
+                    "PEM CA of the codec server's certificate.",
+                ),
+                optional(
+                    "sample_size",
+                    Type::Number,
+                    "Workflows sampled per namespace (default 20).",
+                ),
+                optional(
+                    "rotate_after_days",
+                    Type::Number,
+                    "The rotation policy the keyring is judged against (default 90).",
+                ),
+                optional(
+                    "fail_on_failure",
+                    Type::Bool,
+                    "Fail the plan when a control fails (default false).",
+                ),
+                computed(
+                    "report_json",
+                    Type::String,
+                    "The report, JSON, schema engram.security-evidence/v1.",
+                ),
+                computed("report_markdown", Type::String, "The report as Markdown."),
+                computed("report_html", Type::String, "The report as one HTML page."),
+                computed("sha256", Type::String, "The report's content hash."),
+                computed(
+                    "statuses",
+                    Type::Map(Box::new(Type::String)),
+                    "Each control's status by id: pass, fail or not-checked.",
+                ),
+                computed(
+                    "failed_controls",
+                    Type::List(Box::new(Type::String)),
+                    "The ids of the controls that failed.",
+                ),
+            ],
+        ))
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context<ProviderSettings>,
+        config: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let Some(settings) = ctx.provider(diags) else {
+            return Value::Null;
+        };
+        let text = |name: &str| config.get(name).as_str().map(str::to_string);
+        let keyring = match text("keyring_json") {
+            Some(json) => match KeyringDocument::from_json(&json) {
+                Ok(doc) => Some((doc, "keyring_json".to_string())),
+                Err(e) => {
+                    diags.error("keyring_json is not a keyring document", e.to_string());
+                    return Value::Null;
+                }
+            },
+            None => None,
+        };
+        let namespaces = match config.get("namespaces") {
+            Value::List(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut sampling = crate::evidence::facts::at_rest::Sampling::default();
+        if let Some(n) = config.get("sample_size").as_i64() {
+            sampling.workflows_per_namespace = usize::try_from(n.max(1)).unwrap_or(1);
+        }
+        let inputs = Inputs {
+            temporal: settings.temporal.as_ref().map(|t| TemporalEndpoint {
+                address: t.address.clone(),
+                ca_certificate: t.ca_certificate.clone(),
+                client_certificate: t.client_certificate.clone(),
+                client_key: t.client_key.clone(),
+                server_name: t.server_name.clone(),
+            }),
+            namespaces,
+            keyring,
+            policy: Some(LifecyclePolicy {
+                rotate_after_days: config
+                    .get("rotate_after_days")
+                    .as_i64()
+                    .unwrap_or(LifecyclePolicy::DEFAULT.rotate_after_days),
+                ..LifecyclePolicy::DEFAULT
+            }),
+            codec_url: text("codec_url"),
+            ca_pem: text("ca_certificate"),
+            sampling,
+            ..Inputs::default()
+        };
+        let report = gather(&inputs).await;
+        let failed: Vec<String> = report
+            .controls
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.id.clone())
+            .collect();
+        if config.get("fail_on_failure").as_bool() == Some(true) && !failed.is_empty() {
+            let details: Vec<String> = report
+                .controls
+                .iter()
+                .filter(|c| c.status == Status::Fail)
+                .map(|c| format!("{}: {}", c.id, c.summary))
+                .collect();
+            diags.error(
+                "Security controls failed",
+                format!(
+                    "{}. The report's facts say what was read; fix the system, or set fail_on_failure = false to only record the report.",
+                    details.join("; ")
+                ),
+            );
+            return Value::Null;
+        }
+        let mut out = config.clone();
+        out.set("report_json", Value::string(report.to_json()));
+        out.set("report_markdown", Value::string(render::markdown(&report)));
+        out.set("report_html", Value::string(render::html(&report)));
+        out.set("sha256", Value::string(report.sha256.clone()));
+        out.set(
+            "statuses",
+            Value::Map(
+                report
+                    .controls
+                    .iter()
+                    .map(|c| (c.id.clone(), Value::string(c.status.label())))
+                    .collect(),
+            ),
+        );
+        out.set(
+            "failed_controls",
+            Value::List(failed.into_iter().map(Value::string).collect()),
+        );
+        out
+    }
+}

@@ -1,0 +1,68 @@
+//! A client for the customer key a keyring document names (`customer_key`), so the KMS itself
+//! can say whether the key is enabled and which version is newest. Built from the document's
+//! non-secret location and the caller's ambient credentials (VAULT_TOKEN, the AWS default
+//! chain); a backend this check cannot reach yet is said so, not guessed.
+
+use crate::codec::CustomerKeyLocation;
+use crate::kms::aws::{AwsKms, AwsKmsConfig};
+use crate::kms::local::LocalKeyFile;
+use crate::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
+use crate::kms::{KeyProvider, SecretBytes};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The timeout of each KMS call.
+pub const KMS_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A KMS client for `location`. `vault_token` authenticates to Vault/OpenBao Transit.
+pub async fn provider(
+    location: &CustomerKeyLocation,
+    vault_token: Option<&SecretBytes>,
+) -> Result<Arc<dyn KeyProvider>, String> {
+    let get = |k: &str| location.settings.get(k).cloned();
+    let need = |k: &str| {
+        get(k).ok_or_else(|| {
+            format!(
+                "the keyring's customer_key ({}) has no `{k}` setting",
+                location.backend
+            )
+        })
+    };
+    match location.backend.as_str() {
+        "local" => {
+            let path = need("key_file")?;
+            Ok(Arc::new(
+                LocalKeyFile::open(std::path::Path::new(&path)).map_err(|e| e.to_string())?,
+            ))
+        }
+        "vault_transit" => {
+            let token = vault_token.ok_or(
+                "describing a vault_transit key needs VAULT_TOKEN in the environment".to_string(),
+            )?;
+            let client = VaultTransit::new(VaultTransitConfig {
+                address: need("address")?,
+                mount: get("mount").unwrap_or_else(|| "transit".into()),
+                key_name: need("key_name")?,
+                namespace: get("namespace"),
+                auth: VaultAuth::Token(token.clone()),
+                timeout: KMS_CALL_TIMEOUT,
+            })
+            .map_err(|e| e.to_string())?;
+            Ok(Arc::new(client))
+        }
+        "aws_kms" => Ok(Arc::new(
+            AwsKms::new(AwsKmsConfig {
+                key_id: need("key_id")?,
+                region: get("region"),
+                endpoint_url: get("endpoint"),
+                profile: get("profile"),
+                role_arn: get("role_arn"),
+                timeout: KMS_CALL_TIMEOUT,
+            })
+            .await,
+        )),
+        other => Err(format!(
+            "describing a `{other}` customer key is not supported by this check yet"
+        )),
+    }
+}
