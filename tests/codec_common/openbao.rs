@@ -52,7 +52,9 @@ impl OpenBao {
     }
 
     async fn wait_unsealed(&self) {
-        for _ in 0..100 {
+        // A loaded 2-core machine (a whole suite beside it) can take tens of seconds to start it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
             if let Ok(r) = self
                 .http
                 .get(format!("{}/v1/sys/health", self.address))
