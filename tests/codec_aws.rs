@@ -108,7 +108,7 @@ async fn keyring_through_aws_kms_encrypts_and_decrypts_payloads() {
 
     let parsed = KeyringDocument::from_json(&doc.to_json()).unwrap();
     let ring = Keyring::unwrap_document(&parsed, &kms).await.unwrap();
-    assert_eq!(ring.sealing_key_id(now), Some(&second));
+    assert_eq!(ring.sealing_key_id(now), Ok(&second));
     let codec = PayloadCodec::new(
         Arc::new(ring),
         engram::codec::Namespace::new("default").unwrap(),

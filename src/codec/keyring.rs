@@ -643,13 +643,12 @@ impl Keyring {
         self.by_id.get(id).map(|&i| &self.keys[i])
     }
 
-    /// The id of the key that seals at `now`, for logs and readiness.
-    pub fn sealing_key_id(&self, now: i64) -> Option<&KeyId> {
+    /// The id of the key that seals at `now`, without spending a seal; the refusal when none may.
+    pub fn sealing_key_id(&self, now: i64) -> Result<&KeyId, SealRefused> {
         sealing_key_at(
             self.keys.iter().map(|k| (&k.id, KeyState::Active, k.times)),
             now,
         )
-        .ok()
     }
 
     /// The ids held, oldest first.
@@ -687,7 +686,7 @@ mod tests {
         .unwrap();
         assert_eq!(ring.key_for_sealing(499).unwrap().id(), &id("old"));
         assert_eq!(ring.key_for_sealing(500).unwrap().id(), &id("new"));
-        assert_eq!(ring.sealing_key_id(10), Some(&id("old")));
+        assert_eq!(ring.sealing_key_id(10), Ok(&id("old")));
         assert!(ring.key_for_opening(&id("new")).is_some());
     }
 
@@ -782,8 +781,8 @@ mod tests {
         let parsed = KeyringDocument::from_json(&json).unwrap();
         assert_eq!(parsed, doc);
         let ring = Keyring::unwrap_document(&parsed, &provider).await.unwrap();
-        assert_eq!(ring.sealing_key_id(8_599), Some(&first));
-        assert_eq!(ring.sealing_key_id(8_600), Some(&second));
+        assert_eq!(ring.sealing_key_id(8_599), Ok(&first));
+        assert_eq!(ring.sealing_key_id(8_600), Ok(&second));
     }
 
     #[tokio::test]

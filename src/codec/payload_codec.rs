@@ -115,8 +115,8 @@ impl PayloadCodec {
         payloads.into_iter().map(|p| self.decode_one(p)).collect()
     }
 
-    /// The id of the key that seals at `now`, before any seal is spent.
-    pub fn sealing_key_id(&self, now: i64) -> Option<&KeyId> {
+    /// The id of the key that seals at `now`, before any seal is spent; the refusal when none may.
+    pub fn sealing_key_id(&self, now: i64) -> Result<&KeyId, SealRefused> {
         self.keyring.sealing_key_id(now)
     }
 

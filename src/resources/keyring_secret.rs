@@ -4,7 +4,7 @@
 //! key while it is still pending, before any writer seals with it.
 
 use super::deploy_support::{self as support, value_from_spec};
-use super::stack::{self, DeployedStack, Refresh};
+use super::stack::{self, DeployedStack};
 use crate::codec::KeyringDocument;
 use crate::deploy::{self, KeyringSecretSpec, Rendered, SpecError};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
@@ -171,15 +171,7 @@ impl Resource<ProviderSettings> for KeyringSecret {
         private: &[u8],
         diags: &mut Diagnostics,
     ) -> Option<(Value, Vec<u8>)> {
-        match stack::refresh::<Self>(ctx, state, diags).await {
-            Refresh::Gone => None,
-            Refresh::Unread => Some((state.clone(), private.to_vec())),
-            Refresh::Found { report, .. } => {
-                let mut new_state = state.clone();
-                new_state.set("drift", support::drift_value(&report));
-                Some((new_state, private.to_vec()))
-            }
-        }
+        stack::read_with_drift::<Self>(ctx, state, private, diags).await
     }
 
     async fn update(

@@ -162,6 +162,25 @@ pub enum Refresh<Spec> {
     },
 }
 
+/// A refresh whose only computed result is `drift`: the state with the differences found, or
+/// `None` when every object is gone.
+pub async fn read_with_drift<S: DeployedStack>(
+    ctx: &Context<ProviderSettings>,
+    state: &Value,
+    private: &[u8],
+    diags: &mut Diagnostics,
+) -> Option<(Value, Vec<u8>)> {
+    match refresh::<S>(ctx, state, diags).await {
+        Refresh::Gone => None,
+        Refresh::Unread => Some((state.clone(), private.to_vec())),
+        Refresh::Found { report, .. } => {
+            let mut new_state = state.clone();
+            new_state.set("drift", support::drift_value(&report));
+            Some((new_state, private.to_vec()))
+        }
+    }
+}
+
 /// Compares the live objects with the spec in `state`.
 pub async fn refresh<S: DeployedStack>(
     ctx: &Context<ProviderSettings>,

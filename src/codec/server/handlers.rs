@@ -207,14 +207,6 @@ struct Learned {
     format_versions: Vec<u8>,
 }
 
-/// Why no key seals at `now`: the keyring's own refusal, for the answer and the audit line.
-fn codec_refusal(codec: &PayloadCodec, now: i64) -> crate::codec::CodecError {
-    match codec.keyring().key_for_sealing(now) {
-        Err(refused) => refused.into(),
-        Ok(_) => crate::codec::CodecError::Seal(crate::codec::SealRefused::NoActiveKey),
-    }
-}
-
 /// Parses `body` and converts every payload into the answer, or fails as a whole.
 fn convert(
     operation: Operation,
@@ -239,7 +231,7 @@ fn convert(
                     .ok_or_else(|| ApiError::from_codec(crate::codec::CodecError::NoNamespace))?;
                 let sealing = codec
                     .sealing_key_id(now)
-                    .ok_or_else(|| ApiError::from_codec(codec_refusal(codec, now)))?
+                    .map_err(|refused| ApiError::from_codec(refused.into()))?
                     .clone();
                 learned.key_ids.push(sealing.to_string());
                 let predicted = body::encoded_answer_len(

@@ -62,7 +62,6 @@ fn location_change(doc: &KeyringDocument, planned: &Value) -> Option<String> {
     })
 }
 
-/// `backend {setting = value, ...}` for messages (settings are never secret).
 /// Checks, before any data key is made, that the named customer key exists and can wrap: no
 /// backend may create or upsert a customer key (a misspelt Vault key name would otherwise make a
 /// new Transit key that nobody set a policy on).
@@ -100,6 +99,7 @@ async fn customer_key_usable(provider: &dyn crate::kms::KeyProvider) -> Result<(
     }
 }
 
+/// `backend { setting = value, ... }` for messages (settings are never secret).
 fn describe(location: Option<&crate::codec::CustomerKeyLocation>) -> String {
     location.map_or_else(
         || "not recorded".to_string(),
