@@ -5,7 +5,7 @@
 use super::diag::Diagnostics;
 use super::path::AttributePath;
 use super::plan_modifiers::{AttributePlan, AttributePlanResult};
-use super::schema::Schema;
+use super::schema::{Attribute, AttributeKind, Nesting, Schema};
 use super::value::Value;
 
 /// The framework's planned state for an update or create, before the resource's own hook.
@@ -27,6 +27,7 @@ pub fn plan_attributes(
     config: &Value,
 ) -> PlannedChange {
     let creating = prior.is_null();
+    let proposed = &configured_nested(&schema.block.attributes, proposed, prior, config);
     let mut planned = proposed.clone();
     let mut requires_replace = Vec::new();
     let mut diagnostics = Diagnostics::default();
@@ -81,11 +82,97 @@ pub fn plan_attributes(
     }
 }
 
+/// Terraform's proposed object with every [`Attribute::shielded_nested`] attribute replaced by
+/// what configuration says, merged with the prior state as Terraform merges other attributes:
+/// Terraform proposed the prior value for a null one because it was declared computed (and
+/// Terraform 1.0 takes a configured one verbatim, without the prior values of the computed
+/// attributes inside it), while the provider plans it as configured.
+fn configured_nested(
+    attributes: &[Attribute],
+    proposed: &Value,
+    prior: &Value,
+    config: &Value,
+) -> Value {
+    let Value::Object(fields) = proposed else {
+        return proposed.clone();
+    };
+    let mut fields = fields.clone();
+    for attr in attributes.iter().filter(|a| a.shielded_nested()) {
+        if let AttributeKind::Nested(nesting, inner) = &attr.kind {
+            let value = merged(
+                *nesting,
+                inner,
+                prior.get(&attr.name),
+                config.get(&attr.name),
+            );
+            fields.insert(attr.name.clone(), value);
+        }
+    }
+    Value::Object(fields)
+}
+
+/// One nested attribute's value: the configured objects, each attribute inside taken from
+/// configuration, except computed ones left null there, which keep their prior value. Objects
+/// are matched with prior ones by position (lists) or key (maps); set elements have no identity
+/// to match by, so a set is taken as configured.
+fn merged(nesting: Nesting, inner: &[Attribute], prior: &Value, config: &Value) -> Value {
+    match (nesting, config) {
+        (Nesting::Single | Nesting::Group, Value::Object(_)) => merged_object(inner, prior, config),
+        (Nesting::List, Value::List(items)) => Value::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let p = match prior {
+                        Value::List(p) => p.get(i).unwrap_or(&Value::Null),
+                        _ => &Value::Null,
+                    };
+                    merged_object(inner, p, c)
+                })
+                .collect(),
+        ),
+        (Nesting::Map, Value::Map(items)) => Value::Map(
+            items
+                .iter()
+                .map(|(k, c)| {
+                    let p = match prior {
+                        Value::Map(p) => p.get(k).unwrap_or(&Value::Null),
+                        _ => &Value::Null,
+                    };
+                    (k.clone(), merged_object(inner, p, c))
+                })
+                .collect(),
+        ),
+        _ => config.clone(),
+    }
+}
+
+fn merged_object(inner: &[Attribute], prior: &Value, config: &Value) -> Value {
+    let Value::Object(fields) = config else {
+        return config.clone();
+    };
+    let mut fields = fields.clone();
+    for attr in inner {
+        let c = config.get(&attr.name);
+        let p = match prior {
+            Value::Object(_) => prior.get(&attr.name),
+            _ => &Value::Null,
+        };
+        let value = match &attr.kind {
+            _ if attr.computed && c.is_null() => p.clone(),
+            AttributeKind::Nested(nesting, attrs) => merged(*nesting, attrs, p, c),
+            AttributeKind::Typed(_) => c.clone(),
+        };
+        fields.insert(attr.name.clone(), value);
+    }
+    Value::Object(fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
-    use crate::framework::schema::{Attribute, Block};
+    use crate::framework::schema::Block;
     use crate::framework::types::Type;
 
     fn schema() -> Schema {
@@ -148,6 +235,85 @@ mod tests {
         assert_eq!(p.planned.get("endpoint"), &Value::Unknown);
         assert_eq!(p.requires_replace, vec![AttributePath::root("shards")]);
         assert!(!p.diagnostics.has_errors());
+    }
+
+    fn nested_schema() -> Schema {
+        let tls = Attribute::nested(
+            "tls",
+            Nesting::Single,
+            vec![
+                Attribute::new("secret", Type::String),
+                Attribute::nested(
+                    "client",
+                    Nesting::Single,
+                    vec![Attribute::new("name", Type::String)],
+                ),
+            ],
+        );
+        Schema::new(Block::new(
+            "",
+            vec![Attribute::new("name", Type::String), tls],
+        ))
+    }
+
+    #[test]
+    fn a_removed_nested_attribute_is_planned_null_although_terraform_proposed_the_prior() {
+        let prior_tls = Value::object([
+            ("secret", Value::string("s")),
+            ("client", Value::object([("name", Value::string("c"))])),
+        ]);
+        let prior = Value::object([("name", Value::string("a")), ("tls", prior_tls.clone())]);
+        // Declared computed, a null `tls` is proposed as its prior value.
+        let config = Value::object([("name", Value::string("a")), ("tls", Value::Null)]);
+        let p = plan_attributes(&nested_schema(), &prior, &prior, &config);
+        assert_eq!(p.planned.get("tls"), &Value::Null);
+
+        // Inside a configured object, a removed nested attribute is null too.
+        let config_tls = Value::object([("secret", Value::string("s")), ("client", Value::Null)]);
+        let config = Value::object([("name", Value::string("a")), ("tls", config_tls.clone())]);
+        let p = plan_attributes(&nested_schema(), &prior, &prior, &config);
+        assert_eq!(p.planned.get("tls"), &config_tls);
+    }
+
+    #[test]
+    fn computed_attributes_inside_a_configured_nested_one_keep_their_prior_value() {
+        let schema = Schema::new(Block::new(
+            "",
+            vec![Attribute::nested(
+                "auth",
+                Nesting::Single,
+                vec![
+                    Attribute::new("uri", Type::String),
+                    Attribute::new("claim", Type::String).default(Value::string("permissions")),
+                ],
+            )],
+        ));
+        let prior = Value::object([(
+            "auth",
+            Value::object([
+                ("uri", Value::string("u")),
+                ("claim", Value::string("permissions")),
+            ]),
+        )]);
+        // Terraform 1.0 proposes a computed nested attribute exactly as configured.
+        let config = Value::object([(
+            "auth",
+            Value::object([("uri", Value::string("u")), ("claim", Value::Null)]),
+        )]);
+        let p = plan_attributes(&schema, &prior, &config, &config);
+        assert_eq!(p.planned, prior);
+    }
+
+    #[test]
+    fn optional_nested_attributes_are_declared_computed_and_nothing_else_is() {
+        let schema = nested_schema();
+        let [name, tls] = &schema.block.attributes[..] else {
+            panic!("two attributes")
+        };
+        assert!(tls.declared_computed() && tls.shielded_nested());
+        assert!(!name.declared_computed());
+        let required = Attribute::nested("p", Nesting::Single, vec![]).required();
+        assert!(!required.declared_computed());
     }
 
     #[test]

@@ -190,6 +190,22 @@ impl Attribute {
         self
     }
 
+    /// An optional attribute holding nested attributes, which the provider plans exactly as
+    /// configured but declares to Terraform as computed too: Terraform 1.0.0 to 1.0.4 crash
+    /// building the proposed state when such an attribute is left null and not computed
+    /// (hashicorp/terraform#29388, fixed in v1.0.5 by #29412). Declared computed, a null one
+    /// takes the prior value and is never descended into; [`crate::framework::plan`] then plans
+    /// the configured value, so the declaration changes nothing a user sees.
+    pub fn shielded_nested(&self) -> bool {
+        matches!(self.kind, AttributeKind::Nested(..)) && self.optional && !self.computed
+    }
+
+    /// Whether Terraform is told the provider may set this attribute: computed ones and
+    /// [`Attribute::shielded_nested`] ones.
+    pub fn declared_computed(&self) -> bool {
+        self.computed || self.shielded_nested()
+    }
+
     /// The attribute's value type.
     pub fn value_type(&self) -> Type {
         match &self.kind {

@@ -59,7 +59,7 @@ fn attribute(a: &Attribute) -> pb::schema::Attribute {
         description: a.description.clone(),
         required: a.required,
         optional: a.optional,
-        computed: a.computed,
+        computed: a.declared_computed(),
         sensitive: a.sensitive,
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: a.deprecation.is_some(),

@@ -335,6 +335,77 @@ async fn cluster_smoke_on_terraform_1_0_3() {
     assert_eq!(ws.outputs()["id"], "temporal-prod/prod");
 }
 
+/// Terraform 1.0.3 crashed planning a cluster that leaves optional nested attributes (`services`,
+/// `tls`, `admin_tools`, ...) null (hashicorp/terraform#29388); they are declared computed to
+/// Terraform so it never descends into a null one, and planned exactly as configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimal_cluster_applies_and_replans_empty_on_terraform_1_0_3() {
+    let server = kube_server().await;
+    let config = format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+  kubernetes {{
+    config_path = "{}"
+  }}
+}}
+resource "engram_temporal_cluster" "minimal" {{
+  name                = "minimal"
+  namespace           = "temporal-minimal"
+  version             = "1.29.1"
+  history_shard_count = 512
+  persistence = {{
+    default    = {{ host = "pg", database = "temporal", user = "temporal", password_secret = {{ name = "pg", key = "password" }} }}
+    visibility = {{ host = "pg", database = "temporal_visibility", user = "temporal", password_secret = {{ name = "pg", key = "password" }} }}
+  }}
+  timeouts {{
+    create = "2m"
+  }}
+}}
+"#,
+        server.kubeconfig_path().display()
+    );
+    let ws = Workspace::new(Version::V1_0_3, &config);
+    ws.apply();
+    ws.assert_no_changes();
+    let cluster = ws.resource("engram_temporal_cluster");
+    assert_eq!(cluster["id"], "temporal-minimal/minimal");
+    // The attributes left out are planned with their documented defaults.
+    assert_eq!(
+        cluster["services"]["history"]["resources"]["memory_request"],
+        "4Gi"
+    );
+    assert!(cluster["tls"]["internode"].is_null(), "{cluster}");
+}
+
+/// A nested attribute taken out of the configuration is planned away, although Terraform
+/// proposes its prior value (it is declared computed, see the 1.0.3 test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_nested_attribute_plans_its_removal() {
+    let server = kube_server().await;
+    let ws = Workspace::new(Version::V1_15_5, &config(&server, SHARDS_512));
+    ws.apply();
+    let without_services = ws.config().replace(
+        "  services = {\n    history  = { replicas = 3 }\n    frontend = { replicas = 3 }\n  }\n",
+        "",
+    );
+    assert_ne!(without_services, ws.config(), "the fixture sets services");
+    ws.write_config(&without_services);
+    let plan = ws.ok(&["plan", "-no-color"]).stdout;
+    let plan = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(plan.contains("replicas = 3 -> 2"), "{plan}");
+    assert!(plan.contains("1 to change"), "{plan}");
+    ws.apply();
+    ws.assert_no_changes();
+    let cluster = ws.resource("engram_temporal_cluster");
+    // Back to the role's documented default.
+    assert_eq!(cluster["services"]["frontend"]["replicas"], 2, "{cluster}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_from_a_provider_setting_known_only_at_apply_is_planned_unknown() {
     let server = kube_server().await;

@@ -10,6 +10,13 @@ mod shard_calc;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc gives freed pages back to the system: the codec server's 4 MiB request bodies and
+/// answers, freed after each request, would otherwise stay resident in glibc's per-thread arenas,
+/// so the resident set crept up under load although live memory stays within the memory budget
+/// (docs/benchmarks.md, the soak).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Operate self-hosted, customer-keyed Temporal.
 #[derive(Parser)]
 #[command(name = "engram", version, about)]
