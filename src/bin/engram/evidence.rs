@@ -6,6 +6,7 @@ use engram::codec::KeyringDocument;
 use engram::codec::lifecycle::LifecyclePolicy;
 use engram::evidence::facts::at_rest::Sampling;
 use engram::evidence::facts::codec_http::ProbeToken;
+use engram::evidence::facts::live_objects::{self, KubeTarget};
 use engram::evidence::{Inputs, Status, gather, render};
 use engram::temporal::TemporalEndpoint;
 use std::path::PathBuf;
@@ -64,6 +65,20 @@ pub struct EvidenceArgs {
     /// The rotation policy's age, in days, after which the sealing key is due for replacement.
     #[arg(long, default_value_t = LifecyclePolicy::DEFAULT.rotate_after_days)]
     rotate_after_days: i64,
+    /// The name of the Temporal cluster (`engram_temporal_cluster`'s `name`) whose live
+    /// Kubernetes objects are read: pod security, NetworkPolicies, the codec server's
+    /// separation, and the server configuration the pods mount.
+    #[arg(long, requires = "kube_namespace")]
+    temporal_cluster: Option<String>,
+    /// The Kubernetes namespace the Temporal cluster runs in.
+    #[arg(long, requires = "temporal_cluster")]
+    kube_namespace: Option<String>,
+    /// The Kubernetes namespace of its codec server (default: --kube-namespace).
+    #[arg(long, requires = "temporal_cluster")]
+    codec_namespace: Option<String>,
+    /// The kubeconfig of the cluster (default: KUBECONFIG, ~/.kube/config or in-cluster).
+    #[arg(long, requires = "temporal_cluster")]
+    kubeconfig: Option<PathBuf>,
     /// Where report.json, report.md and report.html are written.
     #[arg(long, default_value = ".")]
     out: PathBuf,
@@ -93,7 +108,25 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         }
         None => None,
     };
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let kubernetes = match (args.temporal_cluster, args.kube_namespace) {
+        (Some(cluster), Some(namespace)) => {
+            let (client, server) = runtime
+                .block_on(live_objects::connect(args.kubeconfig.as_deref()))
+                .map_err(|e| format!("--kubeconfig: {e}"))?;
+            Some(KubeTarget {
+                client,
+                server,
+                codec_namespace: args.codec_namespace.unwrap_or_else(|| namespace.clone()),
+                namespace,
+                cluster,
+            })
+        }
+        _ => None,
+    };
     let inputs = Inputs {
+        kubernetes,
         temporal: args.temporal_address.map(|address| TemporalEndpoint {
             address,
             ca_certificate: if args.temporal_tls {
@@ -132,8 +165,6 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
             timeout: Duration::from_secs(120),
         },
     };
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     let report = runtime.block_on(gather(&inputs));
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
