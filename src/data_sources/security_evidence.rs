@@ -4,8 +4,11 @@
 
 use crate::codec::KeyringDocument;
 use crate::codec::lifecycle::LifecyclePolicy;
+use crate::evidence::facts::codec_http::ProbeToken;
 use crate::evidence::{Inputs, Status, gather, render};
-use crate::framework::{Attribute, Block, Context, DataSource, Diagnostics, Schema, Type, Value};
+use crate::framework::{
+    Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Schema, Type, Value,
+};
 use crate::provider::ProviderSettings;
 use crate::temporal::TemporalEndpoint;
 use async_trait::async_trait;
@@ -50,6 +53,22 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                     "ca_certificate",
                     Type::String,
                     "PEM CA of the codec server's certificate.",
+                ),
+                optional(
+                    "probe_token",
+                    Type::String,
+                    "A token that holds no right on `probe_namespace`: a decode there with it must be refused with 403. Used for the probe only: never written into the state or the report.",
+                )
+                .sensitive(),
+                optional(
+                    "probe_namespace",
+                    Type::String,
+                    "The namespace `probe_token` holds no right on.",
+                ),
+                optional(
+                    "audit_log_path",
+                    Type::String,
+                    "A file holding the codec server's audit trail (its stdout, JSON lines) since it started, compared with the decode traffic its metrics count.",
                 ),
                 optional(
                     "sample_size",
@@ -115,6 +134,26 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 .collect(),
             _ => Vec::new(),
         };
+        let probe_token = match (text("probe_token"), text("probe_namespace")) {
+            (Some(token), Some(namespace)) => Some(ProbeToken::new(token, namespace)),
+            (None, None) => None,
+            (Some(_), None) => {
+                diags.attribute_error(
+                    AttributePath::root("probe_namespace"),
+                    "probe_namespace is missing",
+                    "probe_token is set: set probe_namespace to the namespace the token holds no right on.",
+                );
+                return Value::Null;
+            }
+            (None, Some(_)) => {
+                diags.attribute_error(
+                    AttributePath::root("probe_token"),
+                    "probe_token is missing",
+                    "probe_namespace is set: set probe_token to a token that holds no right on it, or remove probe_namespace.",
+                );
+                return Value::Null;
+            }
+        };
         let mut sampling = crate::evidence::facts::at_rest::Sampling::default();
         if let Some(n) = config.get("sample_size").as_i64() {
             sampling.workflows_per_namespace = usize::try_from(n.max(1)).unwrap_or(1);
@@ -137,6 +176,8 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 ..LifecyclePolicy::DEFAULT
             }),
             codec_url: text("codec_url"),
+            probe_token,
+            audit_log: text("audit_log_path").map(std::path::PathBuf::from),
             ca_pem: text("ca_certificate"),
             sampling,
             ..Inputs::default()
@@ -165,6 +206,8 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
             return Value::Null;
         }
         let mut out = config.clone();
+        // The token served the probe; the state keeps no copy.
+        out.set("probe_token", Value::Null);
         out.set("report_json", Value::string(report.to_json()));
         out.set("report_markdown", Value::string(render::markdown(&report)));
         out.set("report_html", Value::string(render::html(&report)));
