@@ -670,3 +670,85 @@ async fn handshakes_show_which_versions_an_endpoint_accepts_and_an_expired_certi
     assert!(failing[0].contains("certificate chain not verified (no CA given)"));
     assert!(failing[1].contains("expires 2021-01-01T00:00:00Z: it has expired"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_plaintext_workflow_is_found_besides_the_newest() {
+    use engram::evidence::facts::at_rest::Sampling;
+    let files = KeyringFiles::create("default").await;
+    let codec = files.codec(&files.document).await;
+    let temporal = TemporalDevServer::start();
+    start_workflow(&temporal, "old-plain", &["--input", "\"an old order\""]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sealed = codec
+        .encode_one(&Payload::new("json/plain", b"\"new\"".to_vec()))
+        .unwrap();
+    let data = STANDARD.encode(&sealed.data);
+    let key_meta = format!(
+        "encryption-key-id={}",
+        sealed.metadata_str("encryption-key-id").unwrap()
+    );
+    for id in ["new-sealed-1", "new-sealed-2"] {
+        start_workflow(
+            &temporal,
+            id,
+            &[
+                "--input-base64",
+                "--input",
+                &data,
+                "--input-meta",
+                "encoding=binary/encrypted",
+                "--input-meta",
+                &key_meta,
+                "--input-meta",
+                "encryption-namespace=default",
+            ],
+        );
+    }
+    let inputs = |older_per_age| Inputs {
+        temporal: Some(engram::temporal::TemporalEndpoint {
+            address: temporal.address.clone(),
+            ..Default::default()
+        }),
+        namespaces: vec!["default".into()],
+        keyring: Some((files.document.clone(), "keyring.json".into())),
+        sampling: Sampling {
+            workflows_per_namespace: 2,
+            older_ages_seconds: &[2],
+            older_per_age,
+            ..Sampling::default()
+        },
+        ..Inputs::default()
+    };
+
+    let newest_only = gather(&inputs(0)).await;
+    let at_rest = control(&newest_only, "encryption-at-rest");
+    assert_eq!(at_rest.status, Status::Pass, "{at_rest:#?}");
+    assert!(
+        at_rest.facts[0]
+            .observed
+            .contains("2 workflows sampled (2 newest, 0 older")
+    );
+
+    let with_older = gather(&inputs(5)).await;
+    let at_rest = control(&with_older, "encryption-at-rest");
+    assert_eq!(at_rest.status, Status::Fail, "{at_rest:#?}");
+    assert!(
+        at_rest.facts.iter().any(|f| !f.holds
+            && f.observed.contains("workflow `old-plain`")
+            && f.observed.contains("not encrypted")),
+        "{at_rest:#?}"
+    );
+    assert!(
+        at_rest.facts.iter().any(|f| f
+            .observed
+            .contains("3 workflows sampled (2 newest, 1 older")),
+        "{at_rest:#?}"
+    );
+    assert!(
+        at_rest
+            .facts
+            .iter()
+            .any(|f| f.method.contains("query=StartTime < \"")),
+        "{at_rest:#?}"
+    );
+}

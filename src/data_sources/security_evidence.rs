@@ -37,7 +37,7 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 optional(
                     "namespaces",
                     Type::List(Box::new(Type::String)),
-                    "Namespaces whose newest workflow histories are sampled for encryption at rest.",
+                    "Namespaces whose workflow histories (the newest, and some older) are sampled for encryption at rest.",
                 ),
                 optional(
                     "keyring_json",
@@ -74,6 +74,11 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                     "sample_size",
                     Type::Number,
                     "Workflows sampled per namespace (default 20).",
+                ),
+                optional(
+                    "older_sample_size",
+                    Type::Number,
+                    "Workflows sampled per namespace among those started before a week, a month and a quarter ago each, besides the newest (default 3; 0 reads only the newest).",
                 ),
                 optional(
                     "rotate_after_days",
@@ -157,6 +162,9 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
         let mut sampling = crate::evidence::facts::at_rest::Sampling::default();
         if let Some(n) = config.get("sample_size").as_i64() {
             sampling.workflows_per_namespace = usize::try_from(n.max(1)).unwrap_or(1);
+        }
+        if let Some(n) = config.get("older_sample_size").as_i64() {
+            sampling.older_per_age = usize::try_from(n.max(0)).unwrap_or(0);
         }
         let inputs = Inputs {
             temporal: settings.temporal.as_ref().map(|t| TemporalEndpoint {

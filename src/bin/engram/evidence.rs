@@ -10,7 +10,6 @@ use engram::evidence::facts::live_objects::{self, KubeTarget};
 use engram::evidence::{Inputs, Status, gather, render};
 use engram::temporal::TemporalEndpoint;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// `engram evidence --temporal-address host:7233 --namespace default --keyring k.json
 /// --codec-url https://codec:8443 --ca-file ca.pem --out evidence/`.
@@ -59,6 +58,10 @@ pub struct EvidenceArgs {
     /// Workflows sampled per namespace, newest first.
     #[arg(long, default_value_t = 20)]
     sample_size: usize,
+    /// Workflows sampled per namespace among those started before a week, a month and a
+    /// quarter ago each (the newest of each), besides the newest; 0 reads only the newest.
+    #[arg(long, default_value_t = 3)]
+    older_sample_size: usize,
     /// Events read per history at most.
     #[arg(long, default_value_t = 2000)]
     max_events: usize,
@@ -162,7 +165,8 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         sampling: Sampling {
             workflows_per_namespace: args.sample_size.max(1),
             max_events: args.max_events.max(1),
-            timeout: Duration::from_secs(120),
+            older_per_age: args.older_sample_size,
+            ..Sampling::default()
         },
     };
     let report = runtime.block_on(gather(&inputs));
