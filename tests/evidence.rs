@@ -752,3 +752,136 @@ async fn an_older_plaintext_workflow_is_found_besides_the_newest() {
         "{at_rest:#?}"
     );
 }
+
+/// Azure Key Vault and Cloud KMS are not reachable from here: STUB servers in their documented
+/// response shapes (tests/codec_common/stub.rs) stand in for them and for their token endpoints,
+/// so this proves what the check asks and how it reads the answer, not the real services.
+#[tokio::test]
+async fn azure_and_gcp_customer_keys_are_described_through_stand_ins() {
+    use codec_common::stub::{GCP_KEY, Stub, azure_stub_answer, gcp_stub_answer};
+    let files = KeyringFiles::create("default").await;
+    let located = |backend: &str, settings: &[(&str, &str)]| {
+        let mut document = files.document.clone();
+        document.customer_key = Some(engram::codec::CustomerKeyLocation {
+            backend: backend.into(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        document
+    };
+    let described = |report: &Report| {
+        let key_management = control(report, "key-management").clone();
+        let fact = key_management
+            .facts
+            .iter()
+            .find(|f| f.method.starts_with("KeyProvider::describe_key"))
+            .cloned()
+            .unwrap_or_else(|| panic!("the KMS was asked: {key_management:#?}"));
+        (key_management.status, fact)
+    };
+
+    let azure = Stub::start(azure_stub_answer).await;
+    let token_file = files.dir.path().join("federated-token");
+    std::fs::write(&token_file, "federated-jwt").unwrap();
+    let azure_env: std::collections::BTreeMap<String, String> = [
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            token_file.display().to_string(),
+        ),
+        ("AZURE_TENANT_ID", "tenant-1".into()),
+        ("AZURE_CLIENT_ID", "client-1".into()),
+        ("AZURE_AUTHORITY_HOST", azure.base_url.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let document = located(
+        "azure_key_vault",
+        &[("vault_url", &azure.base_url), ("key_name", "engram")],
+    );
+    let report = gather(&Inputs {
+        keyring: Some((document.clone(), "keyring.json".into())),
+        describe_customer_key: true,
+        kms_environment: azure_env.clone(),
+        ..Inputs::default()
+    })
+    .await;
+    let (status, fact) = described(&report);
+    assert!(
+        fact.holds
+            && fact.observed.contains(
+                "key `https://stub.vault.azure.net/keys/engram/v7` enabled, newest version v7"
+            ),
+        "{fact:?}"
+    );
+    assert_ne!(status, Status::Fail);
+    let requests = azure.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.target == "/keys/engram?api-version=7.4"),
+        "{requests:#?}"
+    );
+    assert!(!report.to_json().contains("entra-token"));
+    assert!(!report.to_json().contains("federated-jwt"));
+
+    // A disabled key fails key management.
+    let disabled = Stub::start(|request| {
+        if request.target == "/keys/engram?api-version=7.4" {
+            return (
+                200,
+                serde_json::json!({"key": {"kid": "https://stub.vault.azure.net/keys/engram/v7"}, "attributes": {"enabled": false}}).to_string(),
+            );
+        }
+        azure_stub_answer(request)
+    })
+    .await;
+    let mut env = azure_env;
+    env.insert("AZURE_AUTHORITY_HOST".into(), disabled.base_url.clone());
+    let report = gather(&Inputs {
+        keyring: Some((
+            located(
+                "azure_key_vault",
+                &[("vault_url", &disabled.base_url), ("key_name", "engram")],
+            ),
+            "keyring.json".into(),
+        )),
+        describe_customer_key: true,
+        kms_environment: env,
+        ..Inputs::default()
+    })
+    .await;
+    let (status, fact) = described(&report);
+    assert_eq!(status, Status::Fail);
+    assert!(
+        !fact.holds && fact.observed.contains("disabled"),
+        "{fact:?}"
+    );
+
+    let google = Stub::start(gcp_stub_answer).await;
+    let host = google.base_url.trim_start_matches("http://").to_string();
+    let report = gather(&Inputs {
+        keyring: Some((
+            located(
+                "gcp_kms",
+                &[("key_name", GCP_KEY), ("endpoint", &google.base_url)],
+            ),
+            "keyring.json".into(),
+        )),
+        describe_customer_key: true,
+        kms_environment: [("GCE_METADATA_HOST".to_string(), host)].into(),
+        ..Inputs::default()
+    })
+    .await;
+    let (_, fact) = described(&report);
+    assert!(
+        fact.holds
+            && fact
+                .observed
+                .contains(&format!("key `{GCP_KEY}` enabled, newest version 3")),
+        "{fact:?}"
+    );
+    assert!(!report.to_json().contains("gke-token"));
+}

@@ -34,6 +34,9 @@ pub struct Inputs {
     pub ca_pem: Option<String>,
     /// Ask the KMS to describe the customer key the keyring names (enabled, newest version).
     pub describe_customer_key: bool,
+    /// The variables that locate Azure and GCP credentials
+    /// ([`facts::customer_key::CREDENTIAL_VARIABLES`]), for describing such a customer key.
+    pub kms_environment: std::collections::BTreeMap<String, String>,
     /// VAULT_TOKEN, for describing a vault_transit customer key.
     pub vault_token: Option<crate::kms::SecretBytes>,
     /// A token without rights on a namespace, for the 403 probe.
@@ -176,8 +179,12 @@ pub async fn gather(inputs: &Inputs) -> Report {
             if inputs.describe_customer_key {
                 match &doc.customer_key {
                     Some(location) => {
-                        match facts::customer_key::provider(location, inputs.vault_token.as_ref())
-                            .await
+                        match facts::customer_key::provider(
+                            location,
+                            inputs.vault_token.as_ref(),
+                            &inputs.kms_environment,
+                        )
+                        .await
                         {
                             Ok(provider) => {
                                 facts::keyring::describe_customer_key(

@@ -6,6 +6,7 @@ use engram::codec::KeyringDocument;
 use engram::codec::lifecycle::LifecyclePolicy;
 use engram::evidence::facts::at_rest::Sampling;
 use engram::evidence::facts::codec_http::ProbeToken;
+use engram::evidence::facts::customer_key;
 use engram::evidence::facts::live_objects::{self, KubeTarget};
 use engram::evidence::{Inputs, Status, gather, render};
 use engram::temporal::TemporalEndpoint;
@@ -52,7 +53,9 @@ pub struct EvidenceArgs {
     probe_namespace: Option<String>,
     /// Ask the KMS to describe the customer key the keyring names (enabled, newest version),
     /// with the ambient credentials: VAULT_TOKEN for vault_transit, the AWS default chain for
-    /// aws_kms.
+    /// aws_kms, workload identity (AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID,
+    /// AZURE_CLIENT_ID) or managed identity for azure_key_vault, the metadata server
+    /// (GCE_METADATA_HOST) for gcp_kms.
     #[arg(long)]
     describe_customer_key: bool,
     /// Workflows sampled per namespace, newest first.
@@ -149,6 +152,10 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         ca_pem,
         audit_log: args.audit_log,
         describe_customer_key: args.describe_customer_key,
+        kms_environment: customer_key::CREDENTIAL_VARIABLES
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect(),
         vault_token: std::env::var("VAULT_TOKEN")
             .ok()
             .map(|t| engram::kms::SecretBytes::new(t.into_bytes())),
