@@ -5,6 +5,7 @@
 use crate::codec::KeyringDocument;
 use crate::codec::lifecycle::LifecyclePolicy;
 use crate::evidence::facts::codec_http::ProbeToken;
+use crate::evidence::facts::live_objects::KubeTarget;
 use crate::evidence::{Inputs, Status, gather, render};
 use crate::framework::{
     Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Schema, Type, Value,
@@ -69,6 +70,21 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                     "audit_log_path",
                     Type::String,
                     "A file holding the codec server's audit trail (its stdout, JSON lines) since it started, compared with the decode traffic its metrics count.",
+                ),
+                optional(
+                    "temporal_cluster",
+                    Type::String,
+                    "The Temporal cluster (`engram_temporal_cluster`'s `name`) whose live Kubernetes objects are read, through the provider's `kubernetes` block: pod security, NetworkPolicies, the codec server's separation, and the server configuration the pods mount.",
+                ),
+                optional(
+                    "kubernetes_namespace",
+                    Type::String,
+                    "The Kubernetes namespace the Temporal cluster runs in; required with `temporal_cluster`.",
+                ),
+                optional(
+                    "codec_namespace",
+                    Type::String,
+                    "The Kubernetes namespace of its codec server (default: `kubernetes_namespace`).",
                 ),
                 optional(
                     "sample_size",
@@ -159,6 +175,41 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 return Value::Null;
             }
         };
+        let kubernetes = match (text("temporal_cluster"), text("kubernetes_namespace")) {
+            (Some(cluster), Some(namespace)) => match settings.kubernetes_client().await {
+                Ok((client, server)) => Some(KubeTarget {
+                    client,
+                    server,
+                    codec_namespace: text("codec_namespace").unwrap_or_else(|| namespace.clone()),
+                    namespace,
+                    cluster,
+                }),
+                Err(e) => {
+                    diags.error(
+                        "Cannot reach Kubernetes for the security evidence",
+                        format!("{e}. Check the provider's `kubernetes` block, or remove temporal_cluster."),
+                    );
+                    return Value::Null;
+                }
+            },
+            (None, None) => None,
+            (Some(_), None) => {
+                diags.attribute_error(
+                    AttributePath::root("kubernetes_namespace"),
+                    "kubernetes_namespace is missing",
+                    "temporal_cluster is set: set kubernetes_namespace to the Kubernetes namespace the cluster runs in.",
+                );
+                return Value::Null;
+            }
+            (None, Some(_)) => {
+                diags.attribute_error(
+                    AttributePath::root("temporal_cluster"),
+                    "temporal_cluster is missing",
+                    "kubernetes_namespace is set: set temporal_cluster to the Temporal cluster's name, or remove kubernetes_namespace.",
+                );
+                return Value::Null;
+            }
+        };
         let mut sampling = crate::evidence::facts::at_rest::Sampling::default();
         if let Some(n) = config.get("sample_size").as_i64() {
             sampling.workflows_per_namespace = usize::try_from(n.max(1)).unwrap_or(1);
@@ -185,6 +236,7 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
             }),
             codec_url: text("codec_url"),
             probe_token,
+            kubernetes,
             audit_log: text("audit_log_path").map(std::path::PathBuf::from),
             ca_pem: text("ca_certificate"),
             sampling,

@@ -192,3 +192,96 @@ fn the_probe_token_proves_403_and_stays_out_of_state_plan_and_report() {
     assert!(!plan.all().contains(&stranger));
     runtime.block_on(server.stop());
 }
+
+fn kubernetes_config(kubeconfig: &std::path::Path, fail_on_failure: bool) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+  kubernetes {{
+    config_path = "{}"
+  }}
+}}
+data "engram_security_evidence" "e" {{
+  temporal_cluster     = "prod"
+  kubernetes_namespace = "temporal-prod"
+  fail_on_failure      = {fail_on_failure}
+}}
+output "statuses" {{ value = data.engram_security_evidence.e.statuses }}
+"#,
+        kubeconfig.display()
+    )
+}
+
+#[test]
+fn live_kubernetes_objects_prove_isolation_and_a_removed_policy_fails_the_plan() {
+    use kube_api::{KubeApiServer, Options, ResourceType};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut options = Options::default();
+    options.resources.push(ResourceType::custom(
+        "cert-manager.io",
+        "v1",
+        "Certificate",
+        "certificates",
+    ));
+    options.auto_ready = Some(std::time::Duration::from_millis(5));
+    let server = runtime
+        .block_on(KubeApiServer::start_with(options))
+        .unwrap();
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/deploy/production.yaml");
+    let spec = engram::deploy::SpecFile::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    runtime.block_on(async {
+        let deployer = engram::deploy::Deployer::connect(
+            Some(server.kubeconfig_path()),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        for stack in spec.render().unwrap() {
+            deployer
+                .apply(
+                    &stack,
+                    &engram::deploy::ApplyOptions {
+                        timeout: std::time::Duration::from_secs(30),
+                        poll_interval: std::time::Duration::from_millis(10),
+                        prune: true,
+                    },
+                    &engram::deploy::NoProgress,
+                    &tokio_util::sync::CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+        }
+    });
+
+    let ws = Workspace::new(
+        Version::V1_15_5,
+        &kubernetes_config(server.kubeconfig_path(), false),
+    );
+    ws.apply();
+    let out = ws.outputs();
+    assert_eq!(out["statuses"]["deployment-isolation"], "pass", "{out}");
+    assert_eq!(out["statuses"]["encryption-in-transit"], "pass", "{out}");
+    assert_eq!(out["statuses"]["access-control"], "pass", "{out}");
+
+    runtime.block_on(async {
+        let file = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+            .await
+            .unwrap();
+        let policies: kube::Api<k8s_openapi::api::networking::v1::NetworkPolicy> =
+            kube::Api::namespaced(kube::Client::try_from(config).unwrap(), "temporal-prod");
+        policies.delete("codec", &Default::default()).await.unwrap();
+    });
+    ws.write_config(&kubernetes_config(server.kubeconfig_path(), true));
+    let plan = ws.run(&["plan", "-no-color", "-input=false"]);
+    assert_ne!(plan.code, 0, "{}", plan.all());
+    let text = plan.all();
+    assert!(text.contains("deployment-isolation:"), "{text}");
+}
