@@ -3,8 +3,10 @@
 //! example applied as deploy/ applies it passes deployment isolation, internode mutual TLS,
 //! database TLS and the Temporal authorizer; each weakening made to the live objects afterwards
 //! (a namespace label, a NetworkPolicy, the codec server's ServiceAccount, the configuration the
-//! servers mount) turns its control to fail, naming what was read.
+//! servers mount) turns its control to fail, naming what was read. The audit trail is read from
+//! the codec server pods' logs (the test server's pods/log, written as a container would).
 
+mod codec_server_common;
 mod deploy_common;
 
 use deploy_common::*;
@@ -326,4 +328,121 @@ async fn without_a_cluster_deployment_isolation_is_not_checked() {
         control(&report, "encryption-in-transit").status,
         Status::NotChecked
     );
+}
+
+/// A container's stdout: every audit line goes into the pod's log as it is written.
+struct PodLogWriter {
+    handle: kube_api::Handle,
+    pod: String,
+}
+
+impl std::io::Write for PodLogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.handle.write_pod_log(
+            NAMESPACE,
+            &self.pod,
+            "codec-server",
+            &String::from_utf8_lossy(buf),
+        );
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_is_read_from_the_codec_server_pods_logs() {
+    use codec_server_common::{KeyringFiles, TestServer};
+    use k8s_openapi::api::core::v1::Pod;
+    let (server, client) = production().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let template = deployments.get("codec").await.unwrap().spec.template;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "codec-0", "labels": template.metadata.unwrap().labels},
+        "spec": template.spec,
+    }))
+    .unwrap();
+    pods.create(&Default::default(), &pod).await.unwrap();
+    let handle = server.handle();
+    handle
+        .set_status(
+            &kube_api::ObjectRef::new("v1", "Pod", NAMESPACE, "codec-0"),
+            serde_json::json!({"phase": "Running"}),
+        )
+        .unwrap();
+    let (kube_client, address) = connect(Some(server.kubeconfig_path())).await.unwrap();
+    let files = KeyringFiles::create("default").await;
+    let inputs = |codec_url: &str| Inputs {
+        codec_url: Some(codec_url.to_string()),
+        kubernetes: Some(KubeTarget {
+            client: kube_client.clone(),
+            server: address.clone(),
+            namespace: NAMESPACE.into(),
+            cluster: "prod".into(),
+            codec_namespace: NAMESPACE.into(),
+        }),
+        ..Inputs::default()
+    };
+
+    // A codec server whose audit lines never reach the pod's log.
+    let silent = TestServer::start(files.settings()).await;
+    let report = gather(&inputs(&silent.base)).await;
+    let audit = control(&report, "audit");
+    assert_eq!(audit.status, Status::Fail, "{audit:#?}");
+    assert!(
+        failing(audit)
+            .iter()
+            .any(|f| f.contains("0 decode audit lines for 1 decode requests")),
+        "{audit:#?}"
+    );
+    silent.stop().await;
+
+    // One whose stdout is the pod's log.
+    let writing = TestServer::start_with_audit(
+        files.settings(),
+        Box::new(PodLogWriter {
+            handle: handle.clone(),
+            pod: "codec-0".into(),
+        }),
+    )
+    .await;
+    let report = gather(&inputs(&writing.base)).await;
+    let audit = control(&report, "audit");
+    assert_eq!(audit.status, Status::Pass, "{audit:#?}");
+    let trail = audit
+        .facts
+        .iter()
+        .find(|f| f.observed.contains("decode audit lines for"))
+        .unwrap();
+    assert!(
+        trail
+            .observed
+            .starts_with("1 decode audit lines for 1 decode requests"),
+        "{trail:?}"
+    );
+    assert!(
+        trail.method.contains(&format!(
+            "/api/v1/namespaces/{NAMESPACE}/pods/codec-0/log?container=codec-server"
+        )),
+        "{trail:?}"
+    );
+    writing.stop().await;
+
+    // Without any codec server pod there is no trail, and that is a finding.
+    pods.delete("codec-0", &DeleteParams::default())
+        .await
+        .unwrap();
+    let again = TestServer::start(files.settings()).await;
+    let report = gather(&inputs(&again.base)).await;
+    let audit = control(&report, "audit");
+    assert_eq!(audit.status, Status::Fail, "{audit:#?}");
+    assert!(
+        failing(audit)
+            .iter()
+            .any(|f| f.contains("no codec server pod in namespace `temporal-prod`")),
+        "{audit:#?}"
+    );
+    again.stop().await;
 }

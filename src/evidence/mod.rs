@@ -240,8 +240,15 @@ pub async fn gather(inputs: &Inputs) -> Report {
                 facts::codec_http::access_control(&client, url, inputs.probe_token.as_ref()).await,
                 live.as_ref(),
             ));
-            controls
-                .push(facts::codec_http::audit(&client, url, inputs.audit_log.as_deref()).await);
+            controls.push(
+                facts::codec_http::audit(
+                    &client,
+                    url,
+                    inputs.audit_log.as_deref(),
+                    inputs.kubernetes.as_ref(),
+                )
+                .await,
+            );
         }
         (url, client) => {
             let why = match (url, client) {

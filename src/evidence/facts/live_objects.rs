@@ -198,3 +198,66 @@ pub async fn config_map(
     let map = within(&method, api.get(name)).await?;
     Ok(map.data.unwrap_or_default())
 }
+
+/// The most of each pod's log that is read.
+pub const MAX_LOG_BYTES: i64 = 64 * 1024 * 1024;
+
+/// The most codec server pods whose logs are read.
+pub const MAX_LOG_PODS: usize = 20;
+
+/// One pod's log, as the API server returned it.
+#[derive(Debug, Clone)]
+pub struct PodLog {
+    /// `namespace/pod` and the container.
+    pub source: String,
+    /// The request that read it.
+    pub method: String,
+    /// The text, or why it could not be read.
+    pub text: Result<String, String>,
+}
+
+/// The logs of the codec server's container in each of its pods (at most [`MAX_LOG_PODS`], the
+/// first [`MAX_LOG_BYTES`] of each): the container running `codec-server`, or the pod's first.
+/// The error is the pod list that could not be read.
+pub async fn codec_logs(target: &KubeTarget) -> Result<Vec<PodLog>, String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let ns = &target.codec_namespace;
+    let api: Api<Pod> = Api::namespaced(target.client.clone(), ns);
+    let selector = target.codec_selector();
+    let method = request(
+        &target.server,
+        &format!("/api/v1/namespaces/{ns}/pods{}", query(&selector)),
+    );
+    let pods = within(&method, api.list(&ListParams::default().labels(&selector))).await?;
+    let mut out = Vec::new();
+    for pod in pods.items.into_iter().take(MAX_LOG_PODS) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let containers = pod.spec.map(|s| s.containers).unwrap_or_default();
+        let container = containers
+            .iter()
+            .find(|c| {
+                c.args.as_ref().and_then(|a| a.first()).map(String::as_str) == Some("codec-server")
+            })
+            .or(containers.first())
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let method = request(
+            &target.server,
+            &format!(
+                "/api/v1/namespaces/{ns}/pods/{name}/log?container={container}&limitBytes={MAX_LOG_BYTES}"
+            ),
+        );
+        let params = kube::api::LogParams {
+            container: Some(container.clone()),
+            limit_bytes: Some(MAX_LOG_BYTES),
+            ..kube::api::LogParams::default()
+        };
+        let text = within(&method, api.logs(&name, &params)).await;
+        out.push(PodLog {
+            source: format!("pod {ns}/{name} container {container}"),
+            method,
+            text,
+        });
+    }
+    Ok(out)
+}
