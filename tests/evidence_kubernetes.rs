@@ -446,3 +446,51 @@ async fn the_audit_trail_is_read_from_the_codec_server_pods_logs() {
     );
     again.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reads_the_live_objects_and_names_a_kubeconfig_it_cannot_read() {
+    let (server, _client) = production().await;
+    let out = tempfile::tempdir().unwrap();
+    let run = |kubeconfig: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_engram"))
+            .args(["evidence", "--temporal-cluster", "prod"])
+            .args(["--kube-namespace", NAMESPACE, "--kubeconfig"])
+            .arg(kubeconfig)
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap()
+    };
+    // The test server answers on the runtime's other worker while this one waits.
+    let output = run(server.kubeconfig_path());
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("pass         deployment-isolation"),
+        "{stdout}"
+    );
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        control(&report, "deployment-isolation").status,
+        Status::Pass
+    );
+
+    let missing = out.path().join("no-such-kubeconfig");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_engram"))
+        .args(["evidence", "--temporal-cluster", "prod"])
+        .args(["--kube-namespace", NAMESPACE, "--kubeconfig"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--kubeconfig: cannot read the kubeconfig {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+}
