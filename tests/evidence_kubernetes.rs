@@ -1,5 +1,5 @@
 //! `engram evidence`'s facts from live Kubernetes objects, against the Kubernetes API test
-//! server (or a real cluster, with ENGRAM_TEST_REAL_CLUSTER=1 and KUBECONFIG): the production
+//! server (these tests always start one; they do not run against a real cluster): the production
 //! example applied as deploy/ applies it passes deployment isolation, internode mutual TLS,
 //! database TLS and the Temporal authorizer; each weakening made to the live objects afterwards
 //! (a namespace label, a NetworkPolicy, the codec server's ServiceAccount, the configuration the
