@@ -1,7 +1,8 @@
 //! Security evidence: a report for a security review (NIST AI RMF, AI-SEC-01 "Data
 //! Encryption") in which every control is proved by facts read from the live system — the
-//! histories Temporal stores, TLS handshakes, the codec server's answers and metrics, the
-//! keyring document — never from configuration alone. No Terraform here.
+//! histories Temporal stores, TLS handshakes, the codec server's answers, metrics and pod logs,
+//! the keyring document, the live Kubernetes objects and the server configuration the Temporal
+//! pods mount — never from configuration alone. No Terraform here.
 //!
 //! [`gather`] runs the checks its [`Inputs`] allow and returns a [`Report`]; a check without its
 //! input is reported "not checked", never passed. docs/guides/security-evidence.md maps the
