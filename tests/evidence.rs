@@ -670,3 +670,218 @@ async fn handshakes_show_which_versions_an_endpoint_accepts_and_an_expired_certi
     assert!(failing[0].contains("certificate chain not verified (no CA given)"));
     assert!(failing[1].contains("expires 2021-01-01T00:00:00Z: it has expired"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_plaintext_workflow_is_found_besides_the_newest() {
+    use engram::evidence::facts::at_rest::Sampling;
+    let files = KeyringFiles::create("default").await;
+    let codec = files.codec(&files.document).await;
+    let temporal = TemporalDevServer::start();
+    start_workflow(&temporal, "old-plain", &["--input", "\"an old order\""]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sealed = codec
+        .encode_one(&Payload::new("json/plain", b"\"new\"".to_vec()))
+        .unwrap();
+    let data = STANDARD.encode(&sealed.data);
+    let key_meta = format!(
+        "encryption-key-id={}",
+        sealed.metadata_str("encryption-key-id").unwrap()
+    );
+    for id in ["new-sealed-1", "new-sealed-2"] {
+        start_workflow(
+            &temporal,
+            id,
+            &[
+                "--input-base64",
+                "--input",
+                &data,
+                "--input-meta",
+                "encoding=binary/encrypted",
+                "--input-meta",
+                &key_meta,
+                "--input-meta",
+                "encryption-namespace=default",
+            ],
+        );
+    }
+    let inputs = |older_per_age| Inputs {
+        temporal: Some(engram::temporal::TemporalEndpoint {
+            address: temporal.address.clone(),
+            ..Default::default()
+        }),
+        namespaces: vec!["default".into()],
+        keyring: Some((files.document.clone(), "keyring.json".into())),
+        sampling: Sampling {
+            workflows_per_namespace: 2,
+            older_ages_seconds: &[2],
+            older_per_age,
+            ..Sampling::default()
+        },
+        ..Inputs::default()
+    };
+
+    let newest_only = gather(&inputs(0)).await;
+    let at_rest = control(&newest_only, "encryption-at-rest");
+    assert_eq!(at_rest.status, Status::Pass, "{at_rest:#?}");
+    assert!(
+        at_rest.facts[0]
+            .observed
+            .contains("2 workflows sampled (2 newest, 0 older")
+    );
+
+    let with_older = gather(&inputs(5)).await;
+    let at_rest = control(&with_older, "encryption-at-rest");
+    assert_eq!(at_rest.status, Status::Fail, "{at_rest:#?}");
+    assert!(
+        at_rest.facts.iter().any(|f| !f.holds
+            && f.observed.contains("workflow `old-plain`")
+            && f.observed.contains("not encrypted")),
+        "{at_rest:#?}"
+    );
+    assert!(
+        at_rest.facts.iter().any(|f| f
+            .observed
+            .contains("3 workflows sampled (2 newest, 1 older")),
+        "{at_rest:#?}"
+    );
+    assert!(
+        at_rest
+            .facts
+            .iter()
+            .any(|f| f.method.contains("query=StartTime < \"")),
+        "{at_rest:#?}"
+    );
+}
+
+/// Azure Key Vault and Cloud KMS are not reachable from here: STUB servers in their documented
+/// response shapes (tests/codec_common/stub.rs) stand in for them and for their token endpoints,
+/// so this proves what the check asks and how it reads the answer, not the real services.
+#[tokio::test]
+async fn azure_and_gcp_customer_keys_are_described_through_stand_ins() {
+    use codec_common::stub::{GCP_KEY, Stub, azure_stub_answer, gcp_stub_answer};
+    let files = KeyringFiles::create("default").await;
+    let located = |backend: &str, settings: &[(&str, &str)]| {
+        let mut document = files.document.clone();
+        document.customer_key = Some(engram::codec::CustomerKeyLocation {
+            backend: backend.into(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        document
+    };
+    let described = |report: &Report| {
+        let key_management = control(report, "key-management").clone();
+        let fact = key_management
+            .facts
+            .iter()
+            .find(|f| f.method.starts_with("KeyProvider::describe_key"))
+            .cloned()
+            .unwrap_or_else(|| panic!("the KMS was asked: {key_management:#?}"));
+        (key_management.status, fact)
+    };
+
+    let azure = Stub::start(azure_stub_answer).await;
+    let token_file = files.dir.path().join("federated-token");
+    std::fs::write(&token_file, "federated-jwt").unwrap();
+    let azure_env: std::collections::BTreeMap<String, String> = [
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            token_file.display().to_string(),
+        ),
+        ("AZURE_TENANT_ID", "tenant-1".into()),
+        ("AZURE_CLIENT_ID", "client-1".into()),
+        ("AZURE_AUTHORITY_HOST", azure.base_url.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let document = located(
+        "azure_key_vault",
+        &[("vault_url", &azure.base_url), ("key_name", "engram")],
+    );
+    let report = gather(&Inputs {
+        keyring: Some((document.clone(), "keyring.json".into())),
+        describe_customer_key: true,
+        kms_environment: azure_env.clone(),
+        ..Inputs::default()
+    })
+    .await;
+    let (status, fact) = described(&report);
+    assert!(
+        fact.holds
+            && fact.observed.contains(
+                "key `https://stub.vault.azure.net/keys/engram/v7` enabled, newest version v7"
+            ),
+        "{fact:?}"
+    );
+    assert_ne!(status, Status::Fail);
+    let requests = azure.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.target == "/keys/engram?api-version=7.4"),
+        "{requests:#?}"
+    );
+    assert!(!report.to_json().contains("entra-token"));
+    assert!(!report.to_json().contains("federated-jwt"));
+
+    // A disabled key fails key management.
+    let disabled = Stub::start(|request| {
+        if request.target == "/keys/engram?api-version=7.4" {
+            return (
+                200,
+                serde_json::json!({"key": {"kid": "https://stub.vault.azure.net/keys/engram/v7"}, "attributes": {"enabled": false}}).to_string(),
+            );
+        }
+        azure_stub_answer(request)
+    })
+    .await;
+    let mut env = azure_env;
+    env.insert("AZURE_AUTHORITY_HOST".into(), disabled.base_url.clone());
+    let report = gather(&Inputs {
+        keyring: Some((
+            located(
+                "azure_key_vault",
+                &[("vault_url", &disabled.base_url), ("key_name", "engram")],
+            ),
+            "keyring.json".into(),
+        )),
+        describe_customer_key: true,
+        kms_environment: env,
+        ..Inputs::default()
+    })
+    .await;
+    let (status, fact) = described(&report);
+    assert_eq!(status, Status::Fail);
+    assert!(
+        !fact.holds && fact.observed.contains("disabled"),
+        "{fact:?}"
+    );
+
+    let google = Stub::start(gcp_stub_answer).await;
+    let host = google.base_url.trim_start_matches("http://").to_string();
+    let report = gather(&Inputs {
+        keyring: Some((
+            located(
+                "gcp_kms",
+                &[("key_name", GCP_KEY), ("endpoint", &google.base_url)],
+            ),
+            "keyring.json".into(),
+        )),
+        describe_customer_key: true,
+        kms_environment: [("GCE_METADATA_HOST".to_string(), host)].into(),
+        ..Inputs::default()
+    })
+    .await;
+    let (_, fact) = described(&report);
+    assert!(
+        fact.holds
+            && fact
+                .observed
+                .contains(&format!("key `{GCP_KEY}` enabled, newest version 3")),
+        "{fact:?}"
+    );
+    assert!(!report.to_json().contains("gke-token"));
+}

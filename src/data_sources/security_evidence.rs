@@ -4,8 +4,12 @@
 
 use crate::codec::KeyringDocument;
 use crate::codec::lifecycle::LifecyclePolicy;
+use crate::evidence::facts::codec_http::ProbeToken;
+use crate::evidence::facts::live_objects::KubeTarget;
 use crate::evidence::{Inputs, Status, gather, render};
-use crate::framework::{Attribute, Block, Context, DataSource, Diagnostics, Schema, Type, Value};
+use crate::framework::{
+    Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Schema, Type, Value,
+};
 use crate::provider::ProviderSettings;
 use crate::temporal::TemporalEndpoint;
 use async_trait::async_trait;
@@ -34,7 +38,7 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 optional(
                     "namespaces",
                     Type::List(Box::new(Type::String)),
-                    "Namespaces whose newest workflow histories are sampled for encryption at rest.",
+                    "Namespaces whose workflow histories (the newest, and some older) are sampled for encryption at rest.",
                 ),
                 optional(
                     "keyring_json",
@@ -52,9 +56,45 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                     "PEM CA of the codec server's certificate.",
                 ),
                 optional(
+                    "probe_token",
+                    Type::String,
+                    "A token that holds no right on `probe_namespace`: a decode there with it must be refused with 403. Used for the probe only: never written into the state or the report.",
+                )
+                .sensitive(),
+                optional(
+                    "probe_namespace",
+                    Type::String,
+                    "The namespace `probe_token` holds no right on.",
+                ),
+                optional(
+                    "audit_log_path",
+                    Type::String,
+                    "A file holding the codec server's audit trail (its stdout, JSON lines) since it started, compared with the decode traffic its metrics count.",
+                ),
+                optional(
+                    "temporal_cluster",
+                    Type::String,
+                    "The Temporal cluster (`engram_temporal_cluster`'s `name`) whose live Kubernetes objects are read, through the provider's `kubernetes` block: pod security, NetworkPolicies, the codec server's separation, and the server configuration the pods mount.",
+                ),
+                optional(
+                    "kubernetes_namespace",
+                    Type::String,
+                    "The Kubernetes namespace the Temporal cluster runs in; required with `temporal_cluster`.",
+                ),
+                optional(
+                    "codec_namespace",
+                    Type::String,
+                    "The Kubernetes namespace of its codec server (default: `kubernetes_namespace`).",
+                ),
+                optional(
                     "sample_size",
                     Type::Number,
                     "Workflows sampled per namespace (default 20).",
+                ),
+                optional(
+                    "older_sample_size",
+                    Type::Number,
+                    "Workflows sampled per namespace among those started before a week, a month and a quarter ago each, besides the newest (default 3; 0 reads only the newest).",
                 ),
                 optional(
                     "rotate_after_days",
@@ -115,9 +155,67 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 .collect(),
             _ => Vec::new(),
         };
+        let probe_token = match (text("probe_token"), text("probe_namespace")) {
+            (Some(token), Some(namespace)) => Some(ProbeToken::new(token, namespace)),
+            (None, None) => None,
+            (Some(_), None) => {
+                diags.attribute_error(
+                    AttributePath::root("probe_namespace"),
+                    "probe_namespace is missing",
+                    "probe_token is set: set probe_namespace to the namespace the token holds no right on.",
+                );
+                return Value::Null;
+            }
+            (None, Some(_)) => {
+                diags.attribute_error(
+                    AttributePath::root("probe_token"),
+                    "probe_token is missing",
+                    "probe_namespace is set: set probe_token to a token that holds no right on it, or remove probe_namespace.",
+                );
+                return Value::Null;
+            }
+        };
+        let kubernetes = match (text("temporal_cluster"), text("kubernetes_namespace")) {
+            (Some(cluster), Some(namespace)) => match settings.kubernetes_client().await {
+                Ok((client, server)) => Some(KubeTarget {
+                    client,
+                    server,
+                    codec_namespace: text("codec_namespace").unwrap_or_else(|| namespace.clone()),
+                    namespace,
+                    cluster,
+                }),
+                Err(e) => {
+                    diags.error(
+                        "Cannot reach Kubernetes for the security evidence",
+                        format!("{e}. Check the provider's `kubernetes` block, or remove temporal_cluster."),
+                    );
+                    return Value::Null;
+                }
+            },
+            (None, None) => None,
+            (Some(_), None) => {
+                diags.attribute_error(
+                    AttributePath::root("kubernetes_namespace"),
+                    "kubernetes_namespace is missing",
+                    "temporal_cluster is set: set kubernetes_namespace to the Kubernetes namespace the cluster runs in.",
+                );
+                return Value::Null;
+            }
+            (None, Some(_)) => {
+                diags.attribute_error(
+                    AttributePath::root("temporal_cluster"),
+                    "temporal_cluster is missing",
+                    "kubernetes_namespace is set: set temporal_cluster to the Temporal cluster's name, or remove kubernetes_namespace.",
+                );
+                return Value::Null;
+            }
+        };
         let mut sampling = crate::evidence::facts::at_rest::Sampling::default();
         if let Some(n) = config.get("sample_size").as_i64() {
             sampling.workflows_per_namespace = usize::try_from(n.max(1)).unwrap_or(1);
+        }
+        if let Some(n) = config.get("older_sample_size").as_i64() {
+            sampling.older_per_age = usize::try_from(n.max(0)).unwrap_or(0);
         }
         let inputs = Inputs {
             temporal: settings.temporal.as_ref().map(|t| TemporalEndpoint {
@@ -137,6 +235,9 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                 ..LifecyclePolicy::DEFAULT
             }),
             codec_url: text("codec_url"),
+            probe_token,
+            kubernetes,
+            audit_log: text("audit_log_path").map(std::path::PathBuf::from),
             ca_pem: text("ca_certificate"),
             sampling,
             ..Inputs::default()
@@ -165,6 +266,8 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
             return Value::Null;
         }
         let mut out = config.clone();
+        // The token served the probe; the state keeps no copy.
+        out.set("probe_token", Value::Null);
         out.set("report_json", Value::string(report.to_json()));
         out.set("report_markdown", Value::string(render::markdown(&report)));
         out.set("report_html", Value::string(render::html(&report)));

@@ -1,7 +1,8 @@
 //! Security evidence: a report for a security review (NIST AI RMF, AI-SEC-01 "Data
 //! Encryption") in which every control is proved by facts read from the live system — the
-//! histories Temporal stores, TLS handshakes, the codec server's answers and metrics, the
-//! keyring document — never from configuration alone. No Terraform here.
+//! histories Temporal stores, TLS handshakes, the codec server's answers, metrics and pod logs,
+//! the keyring document, the live Kubernetes objects and the server configuration the Temporal
+//! pods mount — never from configuration alone. No Terraform here.
 //!
 //! [`gather`] runs the checks its [`Inputs`] allow and returns a [`Report`]; a check without its
 //! input is reported "not checked", never passed. docs/guides/security-evidence.md maps the
@@ -34,6 +35,9 @@ pub struct Inputs {
     pub ca_pem: Option<String>,
     /// Ask the KMS to describe the customer key the keyring names (enabled, newest version).
     pub describe_customer_key: bool,
+    /// The variables that locate Azure and GCP credentials
+    /// ([`facts::customer_key::CREDENTIAL_VARIABLES`]), for describing such a customer key.
+    pub kms_environment: std::collections::BTreeMap<String, String>,
     /// VAULT_TOKEN, for describing a vault_transit customer key.
     pub vault_token: Option<crate::kms::SecretBytes>,
     /// A token without rights on a namespace, for the 403 probe.
@@ -42,6 +46,49 @@ pub struct Inputs {
     pub audit_log: Option<std::path::PathBuf>,
     /// Bounds of the history sampling.
     pub sampling: facts::at_rest::Sampling,
+    /// The Kubernetes cluster the deployment runs in, for the facts read from its live objects.
+    pub kubernetes: Option<facts::live_objects::KubeTarget>,
+}
+
+/// What was read from the live Kubernetes objects: the snapshot (or the error of reading it)
+/// and the server configuration the pods mount.
+struct Live {
+    snapshot: Result<facts::live_objects::Snapshot, String>,
+    config: facts::live_config::LiveConfig,
+}
+
+async fn live(target: &facts::live_objects::KubeTarget) -> Live {
+    match facts::live_objects::read(target).await {
+        Ok(snapshot) => {
+            let config = facts::live_config::read(target, &snapshot).await;
+            Live {
+                snapshot: Ok(snapshot),
+                config,
+            }
+        }
+        Err(e) => {
+            let fact = Fact::now(
+                e.clone(),
+                format!("Kubernetes API {}", target.server),
+                false,
+            );
+            Live {
+                snapshot: Err(e),
+                config: facts::live_config::LiveConfig {
+                    transit: vec![fact.clone()],
+                    access: vec![fact],
+                },
+            }
+        }
+    }
+}
+
+fn note(facts: &[Fact], good: &str, bad: &str) -> String {
+    if facts.iter().all(|f| f.holds) {
+        good.to_string()
+    } else {
+        bad.to_string()
+    }
 }
 
 fn missing(id: &str, title: &str, functions: &[RmfFunction], item: &str, why: &str) -> Control {
@@ -67,6 +114,10 @@ fn host_port(url: &str) -> Option<(String, bool)> {
 pub async fn gather(inputs: &Inputs) -> Report {
     let now = crate::codec::clock::now_unix();
     let mut controls = Vec::new();
+    let live = match &inputs.kubernetes {
+        Some(target) => Some(live(target).await),
+        None => None,
+    };
 
     controls.push(match (&inputs.temporal, &inputs.keyring) {
         (Some(endpoint), Some((doc, _))) if !inputs.namespaces.is_empty() => {
@@ -101,7 +152,7 @@ pub async fn gather(inputs: &Inputs) -> Report {
             ca_pem: endpoint.ca_certificate.clone(),
         });
     }
-    controls.push(if targets.is_empty() {
+    let mut in_transit = if targets.is_empty() {
         missing(
             "encryption-in-transit",
             "Encryption in transit: TLS 1.3 on every endpoint",
@@ -111,7 +162,17 @@ pub async fn gather(inputs: &Inputs) -> Report {
         )
     } else {
         facts::tls::encryption_in_transit(&targets, now).await
-    });
+    };
+    if let Some(live) = &live {
+        let facts = live.config.transit.clone();
+        let note = note(
+            &facts,
+            "the live server configuration has internode mutual TLS and TLS to every database",
+            "the live server configuration lacks internode mutual TLS or database TLS, or could not be read",
+        );
+        in_transit.extend(facts, &note);
+    }
+    controls.push(in_transit);
 
     match &inputs.keyring {
         Some((doc, source)) => {
@@ -119,8 +180,12 @@ pub async fn gather(inputs: &Inputs) -> Report {
             if inputs.describe_customer_key {
                 match &doc.customer_key {
                     Some(location) => {
-                        match facts::customer_key::provider(location, inputs.vault_token.as_ref())
-                            .await
+                        match facts::customer_key::provider(
+                            location,
+                            inputs.vault_token.as_ref(),
+                            &inputs.kms_environment,
+                        )
+                        .await
                         {
                             Ok(provider) => {
                                 facts::keyring::describe_customer_key(
@@ -172,23 +237,34 @@ pub async fn gather(inputs: &Inputs) -> Report {
             {
                 facts::codec_http::readiness(key_management, &client, url).await;
             }
-            controls.push(
+            controls.push(with_authorizer(
                 facts::codec_http::access_control(&client, url, inputs.probe_token.as_ref()).await,
+                live.as_ref(),
+            ));
+            controls.push(
+                facts::codec_http::audit(
+                    &client,
+                    url,
+                    inputs.audit_log.as_deref(),
+                    inputs.kubernetes.as_ref(),
+                )
+                .await,
             );
-            controls
-                .push(facts::codec_http::audit(&client, url, inputs.audit_log.as_deref()).await);
         }
         (url, client) => {
             let why = match (url, client) {
                 (Some(_), Some(Err(e))) => format!("not checked: {e}"),
                 _ => "not checked: no codec server URL was given".to_string(),
             };
-            controls.push(missing(
-                "access-control",
-                "Access control: the codec server refuses the unauthenticated",
-                &[RmfFunction::Govern, RmfFunction::Manage],
-                "Access control (RBAC + SSO): decryption only for authenticated callers",
-                &why,
+            controls.push(with_authorizer(
+                missing(
+                    "access-control",
+                    "Access control: the codec server refuses the unauthenticated",
+                    &[RmfFunction::Govern, RmfFunction::Manage],
+                    "Access control (RBAC + SSO): decryption only for authenticated callers",
+                    &why,
+                ),
+                live.as_ref(),
             ));
             controls.push(missing(
                 "audit",
@@ -199,5 +275,50 @@ pub async fn gather(inputs: &Inputs) -> Report {
             ));
         }
     }
+    controls.push(match (&inputs.kubernetes, &live) {
+        (Some(target), Some(live)) => match &live.snapshot {
+            Ok(snapshot) => facts::deployment::isolation(
+                snapshot,
+                (&target.namespace, &target.temporal_selector()),
+                (&target.codec_namespace, &target.codec_selector()),
+            ),
+            Err(e) => {
+                let mut control = facts::deployment::control();
+                control.fact(Fact::now(
+                    e.clone(),
+                    format!("Kubernetes API {}", target.server),
+                    false,
+                ));
+                control.conclude("the live Kubernetes objects could not be read");
+                control
+            }
+        },
+        _ => {
+            let mut control = facts::deployment::control();
+            control.not_checked(
+                "not checked: needs the Kubernetes cluster, the Temporal cluster's name and namespace",
+            );
+            control
+        }
+    });
     Report::new(controls)
+}
+
+/// The access-control control with the authorizer and claim mapper of the live configuration;
+/// without the codec server's probes, the summary says they were not made.
+fn with_authorizer(mut control: Control, live: Option<&Live>) -> Control {
+    let Some(live) = live else {
+        return control;
+    };
+    let facts = live.config.access.clone();
+    let mut text = note(
+        &facts,
+        "the live Temporal configuration checks every call's claims (authorizer and claim mapper `default`)",
+        "the live Temporal configuration does not check callers' claims, or could not be read",
+    );
+    if control.facts.is_empty() {
+        text.push_str(&format!("; the codec server was {}", control.summary));
+    }
+    control.extend(facts, &text);
+    control
 }

@@ -137,6 +137,21 @@ impl Control {
         self.summary = summary.into();
     }
 
+    /// Adds facts read from another source and concludes again, the summary extended with
+    /// `note` (or replaced by it when the control had no facts before).
+    pub fn extend(&mut self, facts: Vec<Fact>, note: &str) {
+        if facts.is_empty() {
+            return;
+        }
+        let summary = if self.facts.is_empty() {
+            note.to_string()
+        } else {
+            format!("{}; {note}", self.summary)
+        };
+        self.facts.extend(facts);
+        self.conclude(summary);
+    }
+
     /// Marks the control not checked, saying why.
     pub fn not_checked(&mut self, why: impl Into<String>) {
         self.status = Status::NotChecked;

@@ -24,8 +24,9 @@ pub struct ProviderSettings {
     pub temporal: Option<TemporalSettings>,
     /// The Temporal client, connected on first use and shared by every resource.
     temporal_client: Arc<OnceCell<TemporalClient>>,
-    /// The Kubernetes client, built on first use and shared by every resource.
-    deployer: Arc<OnceCell<Deployer>>,
+    /// The Kubernetes client, built on first use and shared by every resource, with the API
+    /// server's address.
+    deployer: Arc<OnceCell<(Deployer, String)>>,
 }
 
 /// How long each Kubernetes request may take.
@@ -152,6 +153,17 @@ impl ProviderSettings {
     /// The Kubernetes client, from the provider's `kubernetes` block or, without one, from
     /// `KUBECONFIG`/`~/.kube/config`/the in-cluster service account.
     pub async fn deployer(&self) -> Result<&Deployer, ClientError> {
+        Ok(&self.kubernetes_connection().await?.0)
+    }
+
+    /// The shared Kubernetes client and the address of its API server, for reads outside
+    /// deploy/ (the security evidence).
+    pub async fn kubernetes_client(&self) -> Result<(kube::Client, String), ClientError> {
+        let (deployer, server) = self.kubernetes_connection().await?;
+        Ok((deployer.client.clone(), server.clone()))
+    }
+
+    async fn kubernetes_connection(&self) -> Result<&(Deployer, String), ClientError> {
         let k = self.kubernetes.clone();
         Ok(self
             .deployer
@@ -178,7 +190,7 @@ impl ProviderSettings {
     }
 }
 
-async fn kube_client(k: &KubernetesSettings) -> Result<Deployer, DeployError> {
+async fn kube_client(k: &KubernetesSettings) -> Result<(Deployer, String), DeployError> {
     let bad = |e: String| DeployError::Kubeconfig(e);
     let mut config = if let Some(host) = &k.host {
         let mut config = kube::Config::new(host.parse().map_err(|e| bad(format!("host: {e}")))?);
@@ -216,7 +228,7 @@ async fn kube_client(k: &KubernetesSettings) -> Result<Deployer, DeployError> {
     config.write_timeout = Some(KUBERNETES_REQUEST_TIMEOUT);
     let server = config.cluster_url.to_string();
     let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
-    Ok(Deployer::new(client, server))
+    Ok((Deployer::new(client, server.clone()), server))
 }
 
 /// `~/x` as the user means it.

@@ -94,6 +94,31 @@ impl TemporalClient {
         namespace: &str,
         limit: usize,
     ) -> Result<Vec<WorkflowRun>, TemporalError> {
+        self.list_workflows(namespace, "", limit).await
+    }
+
+    /// The `limit` newest workflow runs of `namespace` started before `unix_seconds`: a sample
+    /// of older workflows that needs no ORDER BY (which SQL visibility does not support).
+    pub async fn workflows_started_before(
+        &self,
+        namespace: &str,
+        unix_seconds: i64,
+        limit: usize,
+    ) -> Result<Vec<WorkflowRun>, TemporalError> {
+        let query = format!(
+            "StartTime < \"{}\"",
+            crate::codec::clock::rfc3339(unix_seconds)
+        );
+        self.list_workflows(namespace, &query, limit).await
+    }
+
+    /// The first `limit` runs of `namespace` that visibility lists for `query` (newest first).
+    async fn list_workflows(
+        &self,
+        namespace: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkflowRun>, TemporalError> {
         use temporalio_client::grpc::WorkflowService;
         let mut conn = self.connection.clone();
         let response = self
@@ -104,6 +129,7 @@ impl TemporalClient {
                     tonic::Request::new(ListWorkflowExecutionsRequest {
                         namespace: namespace.to_string(),
                         page_size: i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000),
+                        query: query.to_string(),
                         ..Default::default()
                     }),
                 ),

@@ -6,10 +6,11 @@ use engram::codec::KeyringDocument;
 use engram::codec::lifecycle::LifecyclePolicy;
 use engram::evidence::facts::at_rest::Sampling;
 use engram::evidence::facts::codec_http::ProbeToken;
+use engram::evidence::facts::customer_key;
+use engram::evidence::facts::live_objects::{self, KubeTarget};
 use engram::evidence::{Inputs, Status, gather, render};
 use engram::temporal::TemporalEndpoint;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// `engram evidence --temporal-address host:7233 --namespace default --keyring k.json
 /// --codec-url https://codec:8443 --ca-file ca.pem --out evidence/`.
@@ -52,18 +53,38 @@ pub struct EvidenceArgs {
     probe_namespace: Option<String>,
     /// Ask the KMS to describe the customer key the keyring names (enabled, newest version),
     /// with the ambient credentials: VAULT_TOKEN for vault_transit, the AWS default chain for
-    /// aws_kms.
+    /// aws_kms, workload identity (AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID,
+    /// AZURE_CLIENT_ID) or managed identity for azure_key_vault, the metadata server
+    /// (GCE_METADATA_HOST) for gcp_kms.
     #[arg(long)]
     describe_customer_key: bool,
     /// Workflows sampled per namespace, newest first.
     #[arg(long, default_value_t = 20)]
     sample_size: usize,
+    /// Workflows sampled per namespace among those started before a week, a month and a
+    /// quarter ago each (the newest of each), besides the newest; 0 reads only the newest.
+    #[arg(long, default_value_t = 3)]
+    older_sample_size: usize,
     /// Events read per history at most.
     #[arg(long, default_value_t = 2000)]
     max_events: usize,
     /// The rotation policy's age, in days, after which the sealing key is due for replacement.
     #[arg(long, default_value_t = LifecyclePolicy::DEFAULT.rotate_after_days)]
     rotate_after_days: i64,
+    /// The name of the Temporal cluster (`engram_temporal_cluster`'s `name`) whose live
+    /// Kubernetes objects are read: pod security, NetworkPolicies, the codec server's
+    /// separation, and the server configuration the pods mount.
+    #[arg(long, requires = "kube_namespace")]
+    temporal_cluster: Option<String>,
+    /// The Kubernetes namespace the Temporal cluster runs in.
+    #[arg(long, requires = "temporal_cluster")]
+    kube_namespace: Option<String>,
+    /// The Kubernetes namespace of its codec server (default: --kube-namespace).
+    #[arg(long, requires = "temporal_cluster")]
+    codec_namespace: Option<String>,
+    /// The kubeconfig of the cluster (default: KUBECONFIG, ~/.kube/config or in-cluster).
+    #[arg(long, requires = "temporal_cluster")]
+    kubeconfig: Option<PathBuf>,
     /// Where report.json, report.md and report.html are written.
     #[arg(long, default_value = ".")]
     out: PathBuf,
@@ -93,7 +114,25 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         }
         None => None,
     };
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let kubernetes = match (args.temporal_cluster, args.kube_namespace) {
+        (Some(cluster), Some(namespace)) => {
+            let (client, server) = runtime
+                .block_on(live_objects::connect(args.kubeconfig.as_deref()))
+                .map_err(|e| format!("--kubeconfig: {e}"))?;
+            Some(KubeTarget {
+                client,
+                server,
+                codec_namespace: args.codec_namespace.unwrap_or_else(|| namespace.clone()),
+                namespace,
+                cluster,
+            })
+        }
+        _ => None,
+    };
     let inputs = Inputs {
+        kubernetes,
         temporal: args.temporal_address.map(|address| TemporalEndpoint {
             address,
             ca_certificate: if args.temporal_tls {
@@ -113,6 +152,10 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         ca_pem,
         audit_log: args.audit_log,
         describe_customer_key: args.describe_customer_key,
+        kms_environment: customer_key::CREDENTIAL_VARIABLES
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect(),
         vault_token: std::env::var("VAULT_TOKEN")
             .ok()
             .map(|t| engram::kms::SecretBytes::new(t.into_bytes())),
@@ -129,11 +172,10 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         sampling: Sampling {
             workflows_per_namespace: args.sample_size.max(1),
             max_events: args.max_events.max(1),
-            timeout: Duration::from_secs(120),
+            older_per_age: args.older_sample_size,
+            ..Sampling::default()
         },
     };
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
     let report = runtime.block_on(gather(&inputs));
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;

@@ -1,5 +1,6 @@
-//! Encryption at rest, read from what Temporal stores: the newest workflows of each namespace,
-//! their histories' payloads by metadata alone, each checked to be `binary/encrypted` under a
+//! Encryption at rest, read from what Temporal stores: the newest workflows of each namespace
+//! and, for each age in [`Sampling::older_ages_seconds`], the newest started before it, their
+//! histories' payloads by metadata alone, each checked to be `binary/encrypted` under a
 //! key the keyring holds and has not retired. A plaintext payload is named by workflow id and
 //! event id, never by its content.
 
@@ -15,11 +16,19 @@ pub const ENCRYPTED: &str = "binary/encrypted";
 /// How many offending payloads are named one by one before the rest are only counted.
 pub const MAX_NAMED: usize = 50;
 
+/// The default ages of the older samples: a week, a month and a quarter.
+pub const OLDER_AGES_SECONDS: [i64; 3] = [7 * 86_400, 30 * 86_400, 90 * 86_400];
+
 /// Bounds on the sampling.
 #[derive(Debug, Clone, Copy)]
 pub struct Sampling {
     /// Workflows read per namespace, newest first.
     pub workflows_per_namespace: usize,
+    /// Ages (seconds before now): for each, the newest workflows started before it are read too,
+    /// so that older workflows are sampled besides the newest.
+    pub older_ages_seconds: &'static [i64],
+    /// Workflows read per age at most.
+    pub older_per_age: usize,
     /// Events read per history at most.
     pub max_events: usize,
     /// The whole check's time limit.
@@ -30,6 +39,8 @@ impl Default for Sampling {
     fn default() -> Self {
         Self {
             workflows_per_namespace: 20,
+            older_ages_seconds: &OLDER_AGES_SECONDS,
+            older_per_age: 3,
             max_events: 2_000,
             timeout: Duration::from_secs(120),
         }
@@ -111,7 +122,7 @@ async fn sample(
             "ListWorkflowExecutions(namespace={namespace}, page_size={}) on {address}",
             sampling.workflows_per_namespace
         );
-        let runs = match client
+        let mut runs = match client
             .recent_workflows(namespace, sampling.workflows_per_namespace)
             .await
         {
@@ -121,6 +132,35 @@ async fn sample(
                 continue;
             }
         };
+        let newest = runs.len();
+        let now = crate::codec::clock::now_unix();
+        let mut list_method = list_method;
+        for age in sampling.older_ages_seconds {
+            if sampling.older_per_age == 0 {
+                break;
+            }
+            let before = now - age;
+            let method = format!(
+                "ListWorkflowExecutions(namespace={namespace}, query=StartTime < \"{}\", page_size={}) on {address}",
+                crate::codec::clock::rfc3339(before),
+                sampling.older_per_age
+            );
+            match client
+                .workflows_started_before(namespace, before, sampling.older_per_age)
+                .await
+            {
+                Ok(older) => {
+                    for run in older {
+                        if !runs.iter().any(|r| r.run_id == run.run_id) {
+                            runs.push(run);
+                        }
+                    }
+                }
+                Err(e) => control.fact(Fact::now(e.to_string(), method.clone(), false)),
+            }
+            list_method.push_str(&format!("; {method}"));
+        }
+        let older = runs.len() - newest;
         let history_method =
             format!("GetWorkflowExecutionHistory(namespace={namespace}) on {address}");
         let mut tally = Tally::default();
@@ -191,7 +231,7 @@ async fn sample(
         let good: usize = tally.by_key.values().sum();
         control.fact(Fact::now(
             format!(
-                "namespace `{namespace}`: {} workflows sampled ({} events{}), {} payloads encrypted under a current key ({}), {} not",
+                "namespace `{namespace}`: {} workflows sampled ({newest} newest, {older} older; {} events{}), {} payloads encrypted under a current key ({}), {} not",
                 tally.workflows,
                 tally.events,
                 if tally.truncated > 0 {

@@ -1,7 +1,9 @@
-//! The codec server's audit trail read from a file (its stdout, one JSON line per request; see
-//! src/codec/server/audit.rs): counts per operation, outcome and subject, the newest line's
-//! time, and whether the trail accounts for the decode requests the server's metrics count.
+//! The codec server's audit trail (its stdout, one JSON line per request; see
+//! src/codec/server/audit.rs), read from a file or from its pods' logs through the Kubernetes
+//! API: counts per operation, outcome and subject, the newest line's time, and whether the trail
+//! accounts for the decode requests the server's metrics count.
 
+use super::live_objects::{KubeTarget, codec_logs};
 use crate::evidence::report::{Control, Fact};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,24 +41,79 @@ pub async fn compare(control: &mut Control, path: &Path, decode_requests: f64) {
         "read audit trail {} (last {MAX_BYTES} bytes at most)",
         path.display()
     );
-    let text = match tail(path).await {
-        Ok(t) => t,
+    match tail(path).await {
+        Ok(text) => analyse(control, &text, method, decode_requests),
+        Err(e) => control.fact(Fact::now(
+            format!("the audit trail {} could not be read: {e}", path.display()),
+            method,
+            false,
+        )),
+    }
+}
+
+/// Reads the audit trail from the logs of the codec server's pods (every pod's, so the count
+/// covers every replica while the metrics are one replica's) and compares its decode lines
+/// with the `decode_requests` the metrics count.
+pub async fn compare_pods(control: &mut Control, target: &KubeTarget, decode_requests: f64) {
+    let logs = match codec_logs(target).await {
+        Ok(logs) => logs,
         Err(e) => {
             control.fact(Fact::now(
-                format!("the audit trail {} could not be read: {e}", path.display()),
-                method,
+                e,
+                format!("Kubernetes API {}", target.server),
                 false,
             ));
             return;
         }
     };
+    if logs.is_empty() {
+        control.fact(Fact::now(
+            format!(
+                "no codec server pod in namespace `{}` carries the labels {}: no audit trail to read",
+                target.codec_namespace,
+                target.codec_selector()
+            ),
+            format!("Kubernetes API {}", target.server),
+            false,
+        ));
+        return;
+    }
+    let mut text = String::new();
+    let mut read = Vec::new();
+    for log in logs {
+        match log.text {
+            Ok(t) => {
+                text.push_str(&t);
+                if !t.ends_with('\n') {
+                    text.push('\n');
+                }
+                read.push(log.method);
+            }
+            Err(e) => control.fact(Fact::now(
+                format!("the log of {} could not be read: {e}", log.source),
+                log.method,
+                false,
+            )),
+        }
+    }
+    if !read.is_empty() {
+        analyse(control, &text, read.join("; "), decode_requests);
+    }
+}
+
+/// Counts the audit lines of `text` (lines without an `operation` are not audit lines: the
+/// server's own log, in a pod's log) into `control`, read with `method`.
+fn analyse(control: &mut Control, text: &str, method: String, decode_requests: f64) {
     let mut by_kind: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut subjects: BTreeMap<String, usize> = BTreeMap::new();
     let mut newest: Option<String> = None;
     let mut unreadable = 0usize;
     let mut insecure = 0usize;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Some(v) = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .filter(|v| v.get("operation").is_some())
+        else {
             unreadable += 1;
             continue;
         };
@@ -104,7 +161,7 @@ pub async fn compare(control: &mut Control, path: &Path, decode_requests: f64) {
                 String::new()
             },
             if unreadable > 0 {
-                format!("; {unreadable} lines not JSON")
+                format!("; {unreadable} other lines (not audit lines)")
             } else {
                 String::new()
             }

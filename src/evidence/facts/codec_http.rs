@@ -198,11 +198,13 @@ pub fn metric_sum(text: &str, name: &str, label: Option<&str>) -> Option<f64> {
 }
 
 /// The audit control: `/metrics` shows requests handled (each writes an audit line) and no
-/// audit line that failed to be written.
+/// audit line that failed to be written; the trail is read from `audit_log`, or else from the
+/// logs of the codec server's pods in `pods`.
 pub async fn audit(
     client: &reqwest::Client,
     base: &str,
     audit_log: Option<&std::path::Path>,
+    pods: Option<&super::live_objects::KubeTarget>,
 ) -> Control {
     let mut control = Control::new(
         "audit",
@@ -266,8 +268,15 @@ pub async fn audit(
                 format!("{method}: engram_codec_audit_failures_total"),
                 failures == 0.0,
             ));
-            if let Some(path) = audit_log {
-                super::audit_log::compare(&mut control, path, decodes.unwrap_or(0.0)).await;
+            match (audit_log, pods) {
+                (Some(path), _) => {
+                    super::audit_log::compare(&mut control, path, decodes.unwrap_or(0.0)).await
+                }
+                (None, Some(target)) => {
+                    super::audit_log::compare_pods(&mut control, target, decodes.unwrap_or(0.0))
+                        .await
+                }
+                (None, None) => {}
             }
             control.conclude(if control.facts.iter().all(|f| f.holds) {
                 "the codec server reports no audit line that failed to be written, and the audit trail read covers the decode traffic".to_string()

@@ -28,6 +28,7 @@ KINDS = {
     "v1/Secret": "io.k8s.api.core.v1.Secret",
     "v1/Service": "io.k8s.api.core.v1.Service",
     "v1/ServiceAccount": "io.k8s.api.core.v1.ServiceAccount",
+    "v1/Pod": "io.k8s.api.core.v1.Pod",
     "apps/v1/Deployment": "io.k8s.api.apps.v1.Deployment",
     "apps/v1/StatefulSet": "io.k8s.api.apps.v1.StatefulSet",
     "batch/v1/Job": "io.k8s.api.batch.v1.Job",

@@ -4,7 +4,7 @@
 use crate::request::{Query, Target, parse_target, served_group_version};
 use crate::state::Shared;
 use crate::status::ApiError;
-use crate::{delete, discovery, read, watch, writes};
+use crate::{delete, discovery, logs, read, watch, writes};
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -116,12 +116,18 @@ async fn dispatch(
     match (method.as_str(), named) {
         ("GET", false) if call.query.flag("watch") => watch::serve(shared, target, &call.query),
         ("GET", false) => read::list(shared, target, &call),
+        ("GET", true) if target.subresource.as_deref() == Some("log") => {
+            logs::get(shared, target, &call)
+        }
         ("GET", true) => read::get(shared, target, &call),
         ("POST", false) => writes::create(shared, target, &call),
         ("PUT", true) => writes::replace(shared, target, &call),
         ("PATCH", true) => writes::patch(shared, target, &call),
         ("DELETE", true) => delete::delete(shared, target, &call),
         ("DELETE", false) => delete::delete_collection(shared, target, &call),
+        _ if target.subresource.as_deref() == Some("log") => Err(ApiError::method_not_allowed(
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )),
         _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method})"
         ))),

@@ -23,6 +23,7 @@ pub fn apply_defaults(kind: &str, object: &mut Value, context: &Context<'_>) {
         "Secret" => secret(object),
         "Namespace" => namespace(object),
         "NetworkPolicy" => network_policy(object),
+        "Pod" => pod_template(object),
         _ => {}
     }
 }

@@ -115,6 +115,15 @@ fn resource_list(resources: &[Arc<ResourceType>], group: &str, version: &str) ->
             "verbs": VERBS,
             "shortNames": resource.short_names,
         }));
+        if !resource.is_custom && resource.group.is_empty() && resource.plural == "pods" {
+            entries.push(json!({
+                "name": "pods/log",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Pod",
+                "verbs": ["get"],
+            }));
+        }
         if resource.has_status {
             entries.push(json!({
                 "name": format!("{}/status", resource.plural),

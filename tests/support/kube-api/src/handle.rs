@@ -29,6 +29,13 @@ impl Handle {
         control::mark_ready(&self.shared, target)
     }
 
+    /// Appends `text` to the log of `container` in pod `namespace/pod`, as the container writing
+    /// it would; `GET .../pods/{pod}/log` serves it once the pod's `status.phase` is `Running`
+    /// (set with [`Handle::set_status`]).
+    pub fn write_pod_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.shared.append_log(namespace, pod, container, text);
+    }
+
     /// Marks a Job complete (`Complete` condition, `succeeded` = completions).
     pub fn complete_job(&self, namespace: &str, name: &str) -> Result<Value, ApiError> {
         control::finish_job(&self.shared, namespace, name, &JobOutcome::Complete)

@@ -31,6 +31,7 @@ mod fieldpath;
 mod fieldset;
 mod handle;
 mod kubeconfig;
+mod logs;
 mod managed;
 mod merge;
 mod ownership;

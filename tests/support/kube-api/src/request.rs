@@ -15,7 +15,7 @@ pub struct Target {
     pub namespace: Option<String>,
     /// The object name, absent for collections.
     pub name: Option<String>,
-    /// `status` for the status subresource.
+    /// `status` for the status subresource, `log` for a pod's log.
     pub subresource: Option<String>,
 }
 
@@ -65,7 +65,11 @@ pub fn parse_target(path: &str, resources: &[Arc<ResourceType>]) -> Option<Targe
         [name, sub] => (Some(name.to_string()), Some(sub.to_string())),
         _ => return None,
     };
-    if subresource.as_deref().is_some_and(|s| s != "status") {
+    let pods = resources[resource].group.is_empty() && resources[resource].plural == "pods";
+    if subresource
+        .as_deref()
+        .is_some_and(|s| s != "status" && !(s == "log" && pods))
+    {
         return None;
     }
     Some(Target {

@@ -149,6 +149,7 @@ pub fn builtin() -> Vec<ResourceType> {
         b("", "ConfigMap", "configmaps", true, &["cm"], false),
         b("", "Secret", "secrets", true, &[], false),
         b("", "Service", "services", true, &["svc"], true),
+        b("", "Pod", "pods", true, &["po"], true),
         b(
             "",
             "ServiceAccount",

@@ -5,6 +5,7 @@ use crate::faults::Fault;
 use crate::resources::ResourceType;
 use crate::store::{ObjectKey, Store};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,6 +26,8 @@ pub struct Shared {
     epoch: watch::Sender<u64>,
     /// What the controllers know of each workload (replica sets, pods).
     pub(crate) workloads: Mutex<Workloads>,
+    /// What each pod's containers wrote, by namespace, pod and container.
+    logs: Mutex<BTreeMap<(String, String, String), String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -43,12 +46,29 @@ impl Shared {
             auto_ready: Mutex::new(None),
             epoch: watch::channel(0).0,
             workloads: Mutex::new(Workloads::default()),
+            logs: Mutex::new(BTreeMap::new()),
         };
         shared.seed();
         shared
     }
 
     /// The object store, locked.
+    /// Appends to what a pod's container wrote (its stdout and stderr, as the kubelet keeps them).
+    pub(crate) fn append_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        lock(&self.logs)
+            .entry((namespace.into(), pod.into(), container.into()))
+            .or_default()
+            .push_str(text);
+    }
+
+    /// What a pod's container wrote so far.
+    pub(crate) fn log(&self, namespace: &str, pod: &str, container: &str) -> String {
+        lock(&self.logs)
+            .get(&(namespace.into(), pod.into(), container.into()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
     }

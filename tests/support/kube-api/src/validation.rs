@@ -1118,6 +1118,14 @@ fn topology_spread(errors: &mut Errors, spec: &Value, path: &str) {
     }
 }
 
+/// `ValidatePodCreate`: the spec of a Pod, as of a template's.
+fn pod(errors: &mut Errors, object: &Value) {
+    match object.get("spec") {
+        Some(spec) => pod_spec(errors, spec, "spec"),
+        None => errors.push(required("spec.containers", "")),
+    }
+}
+
 /// `ValidatePodSpec`, for a spec embedded in a template.
 fn pod_spec(errors: &mut Errors, spec: &Value, path: &str) {
     if !present(spec, "terminationGracePeriodSeconds") {
@@ -1794,6 +1802,7 @@ pub fn validate(kind: &str, object: &Value) -> Vec<Cause> {
         "Secret" => secret(&mut errors, object),
         "NetworkPolicy" => network_policy(&mut errors, object),
         "PodDisruptionBudget" => disruption_budget(&mut errors, object),
+        "Pod" => pod(&mut errors, object),
         _ => {}
     }
     errors.0
