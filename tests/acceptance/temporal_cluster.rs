@@ -273,7 +273,9 @@ resource "engram_temporal_cluster" "bad" {
   services = {
     history  = { replicas = -1 }
     frontend = { resources = { cpu_request = "4", cpu_limit = "2" } }
+    matching = { tolerations = [{ key = "dedicated", operator = "Gt", value = "1" }] }
   }
+  network = { allowed_cidrs = ["10.0.0.0/33"] }
   persistence = {
     default    = { host = "", database = "t", user = "u", password_secret = { name = "s", key = "p" } }
     visibility = { host = "h", database = "v", user = "u", password_secret = { name = "s", key = "p" }, port = 70000 }
@@ -293,6 +295,8 @@ resource "engram_temporal_cluster" "bad" {
         "Invalid services.frontend.resources.cpu_request",
         "Invalid persistence.default.host",
         "Invalid persistence.visibility.port",
+        "Invalid services.matching.tolerations[0].operator",
+        "Invalid network.allowed_cidrs[0]",
         "Invalid timeouts.create",
     ] {
         assert_eq!(
@@ -389,7 +393,10 @@ async fn a_part_of_a_nested_object_keeps_the_rest_at_its_defaults_and_allowed_ci
         "{SHARDS_512}\n  network = {{ allowed_cidrs = [\"10.0.0.0/8\"] }}\n  metrics = {{ labels = {{ release = \"kube-prometheus-stack\" }} }}"
     );
     let config = config(&server, &cluster)
-        .replace("history  = { replicas = 3 }", "history  = { replicas = 5 }");
+        .replace(
+        "history  = { replicas = 3 }",
+        "history  = { replicas = 5, node_selector = { \"node.example.com/pool\" = \"temporal\" }, tolerations = [{ key = \"dedicated\", value = \"temporal\", effect = \"NoSchedule\" }] }",
+    );
     assert!(config.contains("replicas = 5"));
     let ws = Workspace::new(Version::V1_15_5, &config);
     ws.apply();
@@ -417,6 +424,11 @@ async fn a_part_of_a_nested_object_keeps_the_rest_at_its_defaults_and_allowed_ci
     assert_eq!(
         pod["containers"][0]["resources"]["requests"]["memory"],
         "4Gi"
+    );
+    assert_eq!(pod["nodeSelector"]["node.example.com/pool"], "temporal");
+    assert_eq!(
+        pod["tolerations"],
+        json!([{ "key": "dedicated", "operator": "Equal", "value": "temporal", "effect": "NoSchedule" }])
     );
 
     let policies: Api<NetworkPolicy> = Api::namespaced(kube, "temporal-prod");
