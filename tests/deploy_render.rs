@@ -711,3 +711,99 @@ fn a_keyring_secret_is_one_labelled_secret_holding_the_keyring_only() {
         "{error}"
     );
 }
+
+#[test]
+fn pull_secrets_reach_every_pod_and_scheduling_reaches_its_role() {
+    let mut spec = example("production").temporal_cluster.unwrap();
+    spec.images.pull_secrets = vec!["registry-credentials".into()];
+    let history = &mut spec.services.history;
+    history
+        .node_selector
+        .insert("node.example.com/pool".into(), "temporal-history".into());
+    history.tolerations = vec![engram::deploy::Toleration {
+        key: Some("dedicated".into()),
+        operator: "Equal".into(),
+        value: Some("temporal".into()),
+        effect: Some("NoSchedule".into()),
+        toleration_seconds: None,
+    }];
+    let rendered = render_temporal_cluster(&spec).unwrap();
+    let mut pods = 0;
+    for object in &rendered.objects {
+        for pod in pod_specs(&object.object) {
+            pods += 1;
+            assert_eq!(
+                pod["imagePullSecrets"],
+                serde_json::json!([{ "name": "registry-credentials" }]),
+                "{}",
+                object.id()
+            );
+            let name = object.object["metadata"]["name"].as_str().unwrap();
+            if name == "prod-history" {
+                assert_eq!(
+                    pod["nodeSelector"]["node.example.com/pool"],
+                    "temporal-history"
+                );
+                assert_eq!(
+                    pod["tolerations"],
+                    serde_json::json!([{ "key": "dedicated", "operator": "Equal", "value": "temporal", "effect": "NoSchedule" }])
+                );
+            } else {
+                assert!(pod.get("nodeSelector").is_none(), "{name}");
+                assert!(pod.get("tolerations").is_none(), "{name}");
+            }
+        }
+    }
+    assert!(
+        pods >= 6,
+        "servers, UI, admin tools and schema jobs: {pods}"
+    );
+}
+
+#[test]
+fn tolerations_and_pull_secrets_a_real_api_server_refuses_are_refused() {
+    let mut spec = example("production").temporal_cluster.unwrap();
+    spec.images.pull_secrets = vec!["Registry Credentials".into()];
+    let toleration =
+        |key: Option<&str>, operator: &str, value: Option<&str>, effect: Option<&str>, seconds| {
+            engram::deploy::Toleration {
+                key: key.map(Into::into),
+                operator: operator.into(),
+                value: value.map(Into::into),
+                effect: effect.map(Into::into),
+                toleration_seconds: seconds,
+            }
+        };
+    spec.services.matching.tolerations = vec![
+        toleration(None, "Equal", Some("x"), None, None),
+        toleration(Some("dedicated"), "Exists", Some("x"), None, None),
+        toleration(Some("dedicated"), "Gt", Some("1"), None, None),
+        toleration(Some("dedicated"), "Exists", None, Some("NoRun"), None),
+        toleration(
+            Some("dedicated"),
+            "Exists",
+            None,
+            Some("NoSchedule"),
+            Some(60),
+        ),
+        toleration(None, "Exists", None, None, None),
+    ];
+    spec.services
+        .matching
+        .node_selector
+        .insert("pool".into(), "not a value".into());
+    let error = render_temporal_cluster(&spec).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "images.pull_secrets[0]",
+            "services.matching.node_selector.pool",
+            "services.matching.tolerations[0].operator",
+            "services.matching.tolerations[1].value",
+            "services.matching.tolerations[2].operator",
+            "services.matching.tolerations[3].effect",
+            "services.matching.tolerations[4].toleration_seconds",
+        ]
+    );
+}

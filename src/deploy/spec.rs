@@ -92,6 +92,9 @@ pub struct Images {
     pub ui_version: Option<String>,
     /// `imagePullPolicy` for every container.
     pub pull_policy: String,
+    /// Secrets (of type `kubernetes.io/dockerconfigjson`, in the cluster's namespace) every pod
+    /// pulls its images with.
+    pub pull_secrets: Vec<String>,
 }
 
 impl Default for Images {
@@ -103,6 +106,7 @@ impl Default for Images {
             ui: "temporalio/ui".into(),
             ui_version: None,
             pull_policy: "Always".into(),
+            pull_secrets: Vec::new(),
         }
     }
 }
@@ -218,6 +222,37 @@ pub struct ServiceSpec {
     /// Overrides the cluster's priority class for this service.
     #[serde(default)]
     pub priority_class_name: Option<String>,
+    /// Node labels the pods must run on (`nodeSelector`); any node when empty.
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    /// Node taints the pods tolerate.
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+}
+
+/// A node taint the pods tolerate, as Kubernetes' `Toleration` (core/v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Toleration {
+    /// The taint key; with `operator = "Exists"` and no key, every taint.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `Equal` (the key's value must match) or `Exists` (any value).
+    #[serde(default = "default_toleration_operator")]
+    pub operator: String,
+    /// The taint value, with `Equal`.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`; every effect when unset.
+    #[serde(default)]
+    pub effect: Option<String>,
+    /// With `NoExecute`: how long a pod stays bound after the taint appears; forever when unset.
+    #[serde(default)]
+    pub toleration_seconds: Option<i64>,
+}
+
+fn default_toleration_operator() -> String {
+    "Equal".into()
 }
 
 impl ServiceSpec {
@@ -233,6 +268,8 @@ impl ServiceSpec {
             spread: Spread::default(),
             disruption_budget: DisruptionBudget::default(),
             priority_class_name: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
         }
     }
 }

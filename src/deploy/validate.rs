@@ -3,7 +3,7 @@
 
 use super::spec::{
     CodecServerSpec, KeyringSecretSpec, Resources, ServiceSpec, SqlStoreSpec, TemporalClusterSpec,
-    TlsSource,
+    TlsSource, Toleration,
 };
 use super::temporal_versions::Release;
 use super::version::TemporalVersion;
@@ -191,6 +191,59 @@ impl Checker {
             &format!("{field}.disruption_budget.max_unavailable"),
             "must be at least 1, or rollouts and node drains would block forever",
         );
+        for (key, value) in &s.node_selector {
+            self.label(&format!("{field}.node_selector.{key}"), key, value);
+        }
+        for (i, t) in s.tolerations.iter().enumerate() {
+            self.toleration(&format!("{field}.tolerations[{i}]"), t);
+        }
+    }
+
+    /// A toleration the API server accepts (kubernetes/kubernetes
+    /// pkg/apis/core/validation/validation.go `validateTolerations`, read on master; the
+    /// `Lt`/`Gt` operators there are alpha behind a feature gate that is off by default, so they
+    /// are refused here).
+    fn toleration(&mut self, field: &str, t: &Toleration) {
+        let key = t.key.as_deref().unwrap_or_default();
+        let value = t.value.as_deref().unwrap_or_default();
+        match t.operator.as_str() {
+            "Exists" => self.check(
+                value.is_empty(),
+                &format!("{field}.value"),
+                "must be unset with operator = \"Exists\" (it matches any value)",
+            ),
+            "Equal" => {
+                self.check(
+                    !key.is_empty(),
+                    &format!("{field}.operator"),
+                    "must be \"Exists\" when key is unset (a toleration of every taint)",
+                );
+                if !key.is_empty() {
+                    self.label(&format!("{field}.key"), key, value);
+                }
+            }
+            _ => self.fail(
+                format!("{field}.operator"),
+                "must be \"Equal\" (default) or \"Exists\"",
+            ),
+        }
+        if let Some(effect) = &t.effect {
+            self.check(
+                matches!(
+                    effect.as_str(),
+                    "NoSchedule" | "PreferNoSchedule" | "NoExecute"
+                ),
+                &format!("{field}.effect"),
+                "must be NoSchedule, PreferNoSchedule or NoExecute, or unset for every effect",
+            );
+        }
+        if t.toleration_seconds.is_some() {
+            self.check(
+                t.effect.as_deref() == Some("NoExecute"),
+                &format!("{field}.toleration_seconds"),
+                "needs effect = \"NoExecute\": only that effect evicts a bound pod",
+            );
+        }
     }
 
     fn url(&mut self, field: &str, value: &str, https_only: bool) {
@@ -347,6 +400,9 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
         "images.pull_policy",
         "must be Always, IfNotPresent or Never",
     );
+    for (i, name) in spec.images.pull_secrets.iter().enumerate() {
+        c.dns_label(&format!("images.pull_secrets[{i}]"), name, 253);
+    }
     c.service("services.frontend", &spec.services.frontend, 1);
     c.service("services.history", &spec.services.history, 1);
     c.service("services.matching", &spec.services.matching, 1);

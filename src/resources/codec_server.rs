@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 /// The resource.
+#[derive(Default)]
 pub struct CodecServer;
 
 /// The keyring is planned as configured: the spec must not replace it with a default.
@@ -74,6 +75,9 @@ impl DeployedStack for CodecServer {
         "cors_origins",
         "oidc",
         ACCEPTED_SOURCES,
+        "resources",
+        "client_cidrs",
+        "ingress_controller",
     ];
     const APPLY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
     const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -196,6 +200,31 @@ impl Resource<ProviderSettings> for CodecServer {
                 )
                 .required()
                 .description("SSO: who may decode (reader) and encode (writer), per namespace. Without it anyone who reaches the server could decrypt."),
+                Attribute::nested(
+                    "resources",
+                    Nesting::Single,
+                    vec![
+                        Attribute::new("cpu_request", Type::String).optional_computed().description("CPU request. Default `250m`."),
+                        Attribute::new("memory_request", Type::String).optional_computed().description("Memory request. Default `512Mi`."),
+                        Attribute::new("cpu_limit", Type::String).optional_computed().description("CPU limit. Default `1`."),
+                        Attribute::new("memory_limit", Type::String).optional_computed().description("Memory limit. Default `1Gi`."),
+                    ],
+                )
+                .optional_computed()
+                .description("CPU and memory requests and limits (Kubernetes quantities); a part given keeps the defaults for the rest."),
+                Attribute::new("client_cidrs", Type::list(Type::String))
+                    .optional_computed()
+                    .description("CIDRs of people's networks allowed to reach the pods directly (the `temporal` CLI, browsers without an ingress). Default none."),
+                Attribute::nested(
+                    "ingress_controller",
+                    Nesting::Single,
+                    vec![
+                        Attribute::new("namespace", Type::String).required().validate(NotBlank).description("The ingress controller's namespace."),
+                        Attribute::new("pod_labels", Type::map(Type::String)).optional_computed().description("Labels of the controller's pods; every pod of the namespace when empty (default)."),
+                    ],
+                )
+                .optional_computed()
+                .description("The ingress controller whose pods forward browsers' calls (the Web UI runs in the browser, so its calls arrive through the ingress, never from the UI's pods). None when unset."),
                 computed("endpoint", "The in-cluster URL to give the Web UI and `temporal --codec-endpoint`."),
                 Attribute::new("drift", Type::list(Type::String))
                     .computed()
@@ -315,5 +344,54 @@ impl Resource<ProviderSettings> for CodecServer {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::deploy_support::coverage::{json_paths, type_paths};
+    use std::collections::BTreeSet;
+
+    /// A spec that sets every field.
+    const EVERY_FIELD: &str = r#"
+name: codec
+namespace: temporal-prod
+temporal_cluster: prod
+image: ghcr.io/engram-dev/engram:0.1.0
+replicas: 3
+resources: { cpu_request: 500m }
+keyring: '{}'
+kms:
+  provider: aws
+  env: { AWS_REGION: eu-west-1 }
+  workload_identity:
+    aws_role_arn: arn:aws:iam::123456789012:role/codec
+    azure_client_id: 00000000-0000-0000-0000-000000000000
+    gcp_service_account: codec@project.iam.gserviceaccount.com
+tls_secret_name: codec-tls
+cors_origins: [https://temporal.example.com]
+oidc: { issuer: https://login.example.com, jwks_url: https://login.example.com/keys, audiences: [ui] }
+accepted_source_namespaces: { payments: [orders] }
+client_cidrs: [10.20.0.0/16]
+ingress_controller: { namespace: ingress-nginx, pod_labels: { app: nginx } }
+"#;
+
+    #[test]
+    fn every_spec_field_is_an_attribute_of_the_same_name_and_nothing_else_is() {
+        let spec: CodecServerSpec = serde_yaml_ng::from_str(EVERY_FIELD).unwrap();
+        let ty = CodecServer.schema().value_type();
+        let mut from_spec = BTreeSet::new();
+        json_paths(
+            &serde_json::to_value(&spec).unwrap(),
+            &ty,
+            "",
+            &mut from_spec,
+        );
+        let mut from_schema = BTreeSet::new();
+        type_paths(&ty, "", &mut from_schema);
+        let not_spec = [".id", ".endpoint", ".drift", ".timeouts"];
+        from_schema.retain(|p| !not_spec.iter().any(|n| p.starts_with(n)));
+        assert_eq!(from_spec, from_schema);
     }
 }

@@ -68,28 +68,87 @@ pub fn spec_from_value<T: DeserializeOwned>(
     }
 }
 
-/// The attribute values a spec corresponds to (defaults included), typed by the schema.
+/// The attribute values a spec corresponds to (defaults included), typed by the schema. A whole
+/// number the spec holds as a float (`100.0`) becomes the integer Terraform sends back (`100`),
+/// so a plan compares equal to the state it came from.
 pub fn value_from_spec<T: Serialize>(spec: &T, ty: &Type) -> Value {
+    fn whole_numbers(json: &mut Json) {
+        match json {
+            Json::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0)
+                    && f.abs() < 2f64.powi(53)
+                {
+                    *json = Json::from(f as i64);
+                }
+            }
+            Json::Object(m) => m.values_mut().for_each(whole_numbers),
+            Json::Array(items) => items.iter_mut().for_each(whole_numbers),
+            _ => {}
+        }
+    }
     serde_json::to_value(spec)
         .ok()
-        .and_then(|j| Value::from_json(&j, ty).ok())
+        .and_then(|mut j| {
+            whole_numbers(&mut j);
+            Value::from_json(&j, ty).ok()
+        })
         .unwrap_or_default()
 }
 
-/// Each spec problem as an error on its attribute.
-pub fn spec_problems(error: &SpecError, diags: &mut Diagnostics) {
+/// Each spec problem as an error on its attribute, the spec's field (`a.b[2].c`, or
+/// `metrics.labels.app.kubernetes.io/name` where a map key holds dots) read against the
+/// resource's type `ty`.
+pub fn spec_problems(error: &SpecError, ty: &Type, diags: &mut Diagnostics) {
     for p in &error.problems {
-        let steps = p
-            .field
-            .split('.')
-            .map(|s| Step::Attribute(s.to_string()))
-            .collect();
         diags.attribute_error(
-            AttributePath::from_steps(steps),
+            AttributePath::from_steps(field_steps(&p.field, ty)),
             format!("Invalid {}", p.field),
             p.reason.clone(),
         );
     }
+}
+
+/// The attribute path of a spec field: attribute names where `ty` has objects, the rest of the
+/// field as one key where it has a map, list positions from `[i]`; a dynamic value is named as
+/// a whole.
+fn field_steps(field: &str, ty: &Type) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut rest = field;
+    let mut ty = ty;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        if let Some(after) = rest.strip_prefix('[') {
+            let Some((index, tail)) = after.split_once(']') else {
+                break;
+            };
+            let (Ok(i), Type::List(el) | Type::Set(el)) = (index.parse::<i64>(), ty) else {
+                break;
+            };
+            steps.push(Step::Index(i));
+            ty = el;
+            rest = tail;
+            continue;
+        }
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        match ty {
+            Type::Object(attrs) => {
+                let Some(attr) = attrs.get(&rest[..end]) else {
+                    break;
+                };
+                steps.push(Step::Attribute(rest[..end].to_string()));
+                ty = attr;
+                rest = &rest[end..];
+            }
+            Type::Map(el) => {
+                let end = rest.find('[').unwrap_or(rest.len());
+                steps.push(Step::Key(rest[..end].to_string()));
+                ty = el;
+                rest = &rest[end..];
+            }
+            _ => break,
+        }
+    }
+    steps
 }
 
 /// One line per difference, as the plan shows it.
@@ -318,5 +377,126 @@ pub fn overlay_unknowns(planned: &mut Value, config: &Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// For tests that pin a resource's attributes to its spec's fields.
+#[cfg(test)]
+pub(crate) mod coverage {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Where a value has fields: `a.b`, `a.*` for a map's entries, `a[]` for a list's.
+    pub fn json_paths(json: &Json, ty: &Type, at: &str, out: &mut BTreeSet<String>) {
+        match (ty, json) {
+            (Type::Object(attrs), Json::Object(m)) => {
+                for (k, v) in m {
+                    let path = format!("{at}.{k}");
+                    out.insert(path.clone());
+                    let attr = attrs
+                        .get(k)
+                        .unwrap_or_else(|| panic!("spec field {path} has no attribute"));
+                    json_paths(v, attr, &path, out);
+                }
+            }
+            (Type::Map(el), Json::Object(m)) => {
+                for v in m.values() {
+                    json_paths(v, el, &format!("{at}.*"), out);
+                }
+            }
+            (Type::List(el), Json::Array(items)) => {
+                for v in items {
+                    json_paths(v, el, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Where a type has fields, named as `json_paths` names them.
+    pub fn type_paths(ty: &Type, at: &str, out: &mut BTreeSet<String>) {
+        match ty {
+            Type::Object(attrs) => {
+                for (k, t) in attrs {
+                    out.insert(format!("{at}.{k}"));
+                    type_paths(t, &format!("{at}.{k}"), out);
+                }
+            }
+            Type::Map(el) => type_paths(el, &format!("{at}.*"), out),
+            Type::List(el) => type_paths(el, &format!("{at}[]"), out),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty() -> Type {
+        Type::Object(
+            [
+                (
+                    "metrics".to_string(),
+                    Type::Object(
+                        [("labels".to_string(), Type::map(Type::String))]
+                            .into_iter()
+                            .collect(),
+                    ),
+                ),
+                (
+                    "network".to_string(),
+                    Type::Object(
+                        [("allowed_cidrs".to_string(), Type::list(Type::String))]
+                            .into_iter()
+                            .collect(),
+                    ),
+                ),
+                ("dynamic_config".to_string(), Type::Dynamic),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    #[test]
+    fn whole_floats_are_planned_as_the_integers_terraform_returns() {
+        let value = value_from_spec(
+            &serde_json::json!({"budget": 100.0, "half": 0.5}),
+            &Type::Object(
+                [
+                    ("budget".to_string(), Type::Number),
+                    ("half".to_string(), Type::Number),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+        );
+        assert_eq!(value.get("budget"), &Value::int(100));
+        assert_eq!(value.get("half").as_f64(), Some(0.5));
+    }
+
+    #[test]
+    fn spec_fields_become_terraform_paths() {
+        assert_eq!(
+            field_steps("network.allowed_cidrs[1]", &ty()),
+            vec![
+                Step::Attribute("network".into()),
+                Step::Attribute("allowed_cidrs".into()),
+                Step::Index(1)
+            ]
+        );
+        assert_eq!(
+            field_steps("metrics.labels.app.kubernetes.io/name", &ty()),
+            vec![
+                Step::Attribute("metrics".into()),
+                Step::Attribute("labels".into()),
+                Step::Key("app.kubernetes.io/name".into())
+            ]
+        );
+        assert_eq!(
+            field_steps("dynamic_config.frontend.rps[0].constraints.x", &ty()),
+            vec![Step::Attribute("dynamic_config".into())]
+        );
     }
 }

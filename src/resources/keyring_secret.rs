@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 /// The resource.
+#[derive(Default)]
 pub struct KeyringSecret;
 
 const KEYRING: &str = "keyring";

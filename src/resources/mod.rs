@@ -6,6 +6,8 @@ pub mod cmk_binding;
 pub mod codec_server;
 mod deploy_support;
 pub mod keyring_secret;
+#[cfg(test)]
+mod schema_docs;
 mod stack;
 pub mod temporal_cluster;
 pub mod temporal_namespace;

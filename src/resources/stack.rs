@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A resource whose state is one deployed stack.
-pub trait DeployedStack: Resource<ProviderSettings> {
+pub trait DeployedStack: Resource<ProviderSettings> + Default {
     /// The deploy module's spec of the stack.
     type Spec: DeserializeOwned + Serialize + Send + Sync;
     /// Attributes the spec holds (the rest are computed or Terraform-only).
@@ -55,7 +55,7 @@ pub fn validate_spec<S: DeployedStack>(config: &Value, diags: &mut Diagnostics) 
     match spec::<S>(config, "temporal", &mut found) {
         Some(spec) => {
             if let Err(e) = S::render_spec(&spec) {
-                support::spec_problems(&e, &mut found);
+                support::spec_problems(&e, &S::default().schema().value_type(), &mut found);
             }
             diags.extend_new_errors(found);
         }
@@ -74,7 +74,7 @@ pub fn render<S: DeployedStack>(
     match S::render_spec(&spec) {
         Ok(rendered) => Some((spec, rendered)),
         Err(e) => {
-            support::spec_problems(&e, diags);
+            support::spec_problems(&e, &S::default().schema().value_type(), diags);
             None
         }
     }

@@ -22,6 +22,7 @@ mod provider_registry;
 mod cmk_binding;
 mod cmk_binding_cloud;
 mod codec_server;
+mod deploy_examples;
 mod examples;
 mod history_shards;
 mod install;

@@ -6,9 +6,10 @@
 use crate::terraform::{Version, Workspace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube_api::{KubeApiServer, Options};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use std::time::Duration;
 
 async fn kube_server() -> KubeApiServer {
@@ -272,7 +273,9 @@ resource "engram_temporal_cluster" "bad" {
   services = {
     history  = { replicas = -1 }
     frontend = { resources = { cpu_request = "4", cpu_limit = "2" } }
+    matching = { tolerations = [{ key = "dedicated", operator = "Gt", value = "1" }] }
   }
+  network = { allowed_cidrs = ["10.0.0.0/33"] }
   persistence = {
     default    = { host = "", database = "t", user = "u", password_secret = { name = "s", key = "p" } }
     visibility = { host = "h", database = "v", user = "u", password_secret = { name = "s", key = "p" }, port = 70000 }
@@ -292,6 +295,8 @@ resource "engram_temporal_cluster" "bad" {
         "Invalid services.frontend.resources.cpu_request",
         "Invalid persistence.default.host",
         "Invalid persistence.visibility.port",
+        "Invalid services.matching.tolerations[0].operator",
+        "Invalid network.allowed_cidrs[0]",
         "Invalid timeouts.create",
     ] {
         assert_eq!(
@@ -448,4 +453,73 @@ output "namespace" {{ value = engram_temporal_cluster.late.namespace }}
     ws.apply();
     assert_eq!(ws.outputs()["namespace"], "temporal-late");
     ws.assert_no_changes();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_of_a_nested_object_keeps_the_rest_at_its_defaults_and_allowed_cidrs_reach_the_policy()
+ {
+    let server = kube_server().await;
+    let kube = client(&server).await;
+    let cluster = format!(
+        "{SHARDS_512}\n  network = {{ allowed_cidrs = [\"10.0.0.0/8\"] }}\n  metrics = {{ labels = {{ release = \"kube-prometheus-stack\" }} }}"
+    );
+    let config = config(&server, &cluster)
+        .replace(
+        "history  = { replicas = 3 }",
+        "history  = { replicas = 5, node_selector = { \"node.example.com/pool\" = \"temporal\" }, tolerations = [{ key = \"dedicated\", value = \"temporal\", effect = \"NoSchedule\" }] }",
+    );
+    assert!(config.contains("replicas = 5"));
+    let ws = Workspace::new(Version::V1_15_5, &config);
+    ws.apply();
+    ws.assert_no_changes();
+
+    let state = ws.resource("engram_temporal_cluster");
+    let history = &state["services"]["history"];
+    assert_eq!(history["replicas"], 5);
+    assert_eq!(
+        history["resources"]["memory_request"], "4Gi",
+        "history's role default"
+    );
+    assert_eq!(
+        history["resources"]["memory_limit"], "8Gi",
+        "history's role default"
+    );
+    assert_eq!(state["network"]["policies"], true);
+    assert_eq!(state["network"]["monitoring_namespace"], "monitoring");
+    assert_eq!(state["metrics"]["scrape_interval"], "30s");
+
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "temporal-prod");
+    let pod = serde_json::to_value(deployments.get("prod-history").await.unwrap()).unwrap()["spec"]
+        ["template"]["spec"]
+        .clone();
+    assert_eq!(
+        pod["containers"][0]["resources"]["requests"]["memory"],
+        "4Gi"
+    );
+    assert_eq!(pod["nodeSelector"]["node.example.com/pool"], "temporal");
+    assert_eq!(
+        pod["tolerations"],
+        json!([{ "key": "dedicated", "operator": "Equal", "value": "temporal", "effect": "NoSchedule" }])
+    );
+
+    let policies: Api<NetworkPolicy> = Api::namespaced(kube, "temporal-prod");
+    let cidrs: Vec<Json> = policies
+        .list(&ListParams::default().labels("engram.dev/cluster=prod"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .flat_map(|p| {
+            serde_json::to_value(p.spec).unwrap()["ingress"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|rule| rule["from"].as_array().cloned().unwrap_or_default())
+        .filter_map(|peer| peer.get("ipBlock").map(|b| b["cidr"].clone()))
+        .collect();
+    assert!(
+        cidrs.contains(&json!("10.0.0.0/8")),
+        "no NetworkPolicy admits 10.0.0.0/8: {cidrs:?}"
+    );
 }

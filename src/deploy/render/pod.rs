@@ -2,11 +2,11 @@
 //! spread, and the object metadata with the cluster's labels and annotations.
 
 use crate::deploy::labels::Owner;
-use crate::deploy::spec::{Resources, Spread};
+use crate::deploy::spec::{Resources, Spread, Toleration};
 use k8s_openapi::api::core::v1::{
-    Capabilities, EnvVar, EnvVarSource, PodSecurityContext, Probe, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, TCPSocketAction, TopologySpreadConstraint,
-    Volume, VolumeMount,
+    Capabilities, EnvVar, EnvVarSource, LocalObjectReference, PodSecurityContext, Probe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, TCPSocketAction,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -115,6 +115,37 @@ pub fn spread(spec: &Spread, labels: &BTreeMap<String, String>) -> Vec<TopologyS
             ..TopologySpreadConstraint::default()
         })
         .collect()
+}
+
+/// `imagePullSecrets` naming these Secrets; unset when there are none.
+pub fn pull_secrets(names: &[String]) -> Option<Vec<LocalObjectReference>> {
+    (!names.is_empty()).then(|| {
+        names
+            .iter()
+            .map(|name| LocalObjectReference { name: name.clone() })
+            .collect()
+    })
+}
+
+/// `nodeSelector`; unset when empty.
+pub fn node_selector(labels: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    (!labels.is_empty()).then(|| labels.clone())
+}
+
+/// `tolerations`; unset when there are none.
+pub fn tolerations(given: &[Toleration]) -> Option<Vec<k8s_openapi::api::core::v1::Toleration>> {
+    (!given.is_empty()).then(|| {
+        given
+            .iter()
+            .map(|t| k8s_openapi::api::core::v1::Toleration {
+                key: t.key.clone(),
+                operator: Some(t.operator.clone()),
+                value: t.value.clone(),
+                effect: t.effect.clone(),
+                toleration_seconds: t.toleration_seconds,
+            })
+            .collect()
+    })
 }
 
 /// An environment variable read from a Secret key.

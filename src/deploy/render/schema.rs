@@ -119,6 +119,7 @@ fn job(ctx: &Context, base_name: &str, step: Step, mut containers: Vec<Container
             enable_service_links: Some(false),
             security_context: Some(pod::pod_security(TEMPORAL_USER)),
             priority_class_name: spec.priority_class_name.clone(),
+            image_pull_secrets: pod::pull_secrets(&spec.images.pull_secrets),
             init_containers: (!containers.is_empty()).then_some(containers),
             containers: vec![last],
             volumes: (!volumes.is_empty()).then_some(volumes),

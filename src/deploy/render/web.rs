@@ -122,6 +122,7 @@ fn deployment(
                     enable_service_links: Some(false),
                     security_context: Some(pod::pod_security(TEMPORAL_USER)),
                     priority_class_name: spec.priority_class_name.clone(),
+                    image_pull_secrets: pod::pull_secrets(&spec.images.pull_secrets),
                     topology_spread_constraints: Some(pod::spread(
                         &Default::default(),
                         &selector_labels,

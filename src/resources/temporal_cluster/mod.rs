@@ -11,162 +11,24 @@ use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::timeouts;
 use crate::framework::validators::{IntegerBetween, NotBlank};
 use crate::framework::{
-    ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, Nesting, PlanRequest,
-    Resource, Schema, Type, Value,
+    ApplyRequest, Attribute, AttributePath, Block, Context, Diagnostics, PlanRequest, Resource,
+    Schema, Type, Value,
 };
 use crate::provider::ProviderSettings;
 use async_trait::async_trait;
 use std::time::Duration;
 
+mod schema;
+
 /// The resource.
+#[derive(Default)]
 pub struct TemporalCluster;
 
+/// Planned as configured: a dynamic value whose type Terraform keeps (a `constraints = {}` or a
+/// `1.0` the spec would write differently must not change the plan).
+const DYNAMIC_CONFIG: &str = "dynamic_config";
+
 const SHARD_REPLACEMENT: &str = "Temporal fixes numHistoryShards when a cluster's database is first initialized. A different count needs a new cluster: Terraform will delete this one and create an empty one; workflow histories are not migrated. If this is not intended, keep the old value. To size a new cluster, see the engram_history_shards data source and docs/guides/shard-sizing.md.";
-
-fn nested(name: &str, description: &str, attrs: Vec<Attribute>) -> Attribute {
-    Attribute::nested(name, Nesting::Single, attrs)
-        .optional_computed()
-        .description(description)
-}
-
-fn string(name: &str, description: &str) -> Attribute {
-    Attribute::new(name, Type::String)
-        .optional_computed()
-        .description(description)
-}
-
-fn number(name: &str, description: &str) -> Attribute {
-    Attribute::new(name, Type::Number)
-        .optional_computed()
-        .description(description)
-}
-
-fn boolean(name: &str, description: &str) -> Attribute {
-    Attribute::new(name, Type::Bool)
-        .optional_computed()
-        .description(description)
-}
-
-fn resources() -> Attribute {
-    nested(
-        "resources",
-        "CPU and memory requests and limits.",
-        vec![
-            string("cpu_request", "e.g. `500m`."),
-            string("memory_request", "e.g. `1Gi`."),
-            string("cpu_limit", "e.g. `2`."),
-            string("memory_limit", "e.g. `2Gi`."),
-        ],
-    )
-}
-
-fn service(name: &str) -> Attribute {
-    nested(
-        name,
-        &format!("The {name} service's pods."),
-        vec![
-            number(
-                "replicas",
-                "Pod count. If an autoscaler takes it over, drift checks leave it alone.",
-            )
-            .validate(IntegerBetween { min: 1, max: 100 }),
-            resources(),
-        ],
-    )
-}
-
-fn sql_store(name: &str) -> Attribute {
-    Attribute::nested(
-        name,
-        Nesting::Single,
-        vec![
-            Attribute::new("host", Type::String).required().validate(NotBlank).description("PostgreSQL host."),
-            number("port", "Default 5432.").validate(IntegerBetween { min: 1, max: 65535 }),
-            Attribute::new("database", Type::String).required().validate(NotBlank).description("Database name."),
-            Attribute::new("user", Type::String).required().validate(NotBlank).description("Database user."),
-            Attribute::nested(
-                "password_secret",
-                Nesting::Single,
-                vec![
-                    Attribute::new("name", Type::String).required().validate(NotBlank).description("Secret name."),
-                    Attribute::new("key", Type::String).required().validate(NotBlank).description("Key in the Secret."),
-                ],
-            )
-            .required()
-            .description("The Kubernetes Secret holding the password; the password itself never passes through Terraform."),
-            number("max_conns", "Connection pool size. Default 20."),
-            boolean("create_database", "Run `temporal-sql-tool create-database` before the schema setup (a no-op when the database exists; needs a user with CREATEDB). Default true."),
-            nested(
-                "tls",
-                "TLS to PostgreSQL. On by default with `verify-full`.",
-                vec![
-                    boolean("enabled", "Default true."),
-                    string("mode", "`verify-full` (default) or `verify-ca` (needs `ca`)."),
-                    nested(
-                        "ca",
-                        "Where the CA certificate is.",
-                        vec![
-                            string("kind", "`Secret` or `ConfigMap`."),
-                            string("name", "Its name."),
-                            string("key", "The key holding the PEM."),
-                        ],
-                    ),
-                    string("server_name", "Refused: Temporal's postgres plugin verifies the name in `host` and ignores any other; kept so that setting it gets an explanation."),
-                ],
-            ),
-        ],
-    )
-    .required()
-    .description(&format!("The {name} store."))
-}
-
-fn secret_key(name: &str, description: &str) -> Attribute {
-    Attribute::nested(
-        name,
-        Nesting::Single,
-        vec![
-            Attribute::new("name", Type::String)
-                .required()
-                .validate(NotBlank)
-                .description("Secret name."),
-            Attribute::new("key", Type::String)
-                .required()
-                .validate(NotBlank)
-                .description("Key in the Secret."),
-        ],
-    )
-    .description(description)
-}
-
-fn tls_source(name: &str, description: &str) -> Attribute {
-    nested(
-        name,
-        description,
-        vec![
-            string(
-                "source",
-                "`existing_secret` (a Secret with `tls.crt`, `tls.key` and `ca.crt` that someone else keeps current) or `cert_manager` (a Certificate rendered with the cluster).",
-            ),
-            string("secret_name", "With `existing_secret`: the Secret's name."),
-            string("issuer_name", "With `cert_manager`: the issuer's name."),
-            string(
-                "issuer_kind",
-                "With `cert_manager`: `Issuer` or `ClusterIssuer` (default).",
-            ),
-            string(
-                "duration",
-                "With `cert_manager`: certificate lifetime, a Go duration. Default `2160h`.",
-            ),
-            string(
-                "renew_before",
-                "With `cert_manager`: renew this long before expiry. Default `360h`.",
-            ),
-            Attribute::new("extra_dns_names", Type::list(Type::String))
-                .optional_computed()
-                .description("With `cert_manager`: names besides the Service names."),
-        ],
-    )
-}
 
 fn computed(name: &str, ty: Type, description: &str) -> Attribute {
     Attribute::new(name, ty)
@@ -182,14 +44,18 @@ impl DeployedStack for TemporalCluster {
         "namespace",
         "version",
         "history_shard_count",
+        "create_namespace",
+        "images",
         "services",
         "web_ui",
+        "admin_tools",
         "persistence",
         "authorization",
         "tls",
-        "admin_tools",
         "metrics",
         "network",
+        "priority_class_name",
+        DYNAMIC_CONFIG,
     ];
     const APPLY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
     const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -202,6 +68,9 @@ impl DeployedStack for TemporalCluster {
         let mut state = planned.clone();
         let from_spec = value_from_spec(spec, &TemporalCluster.schema().value_type());
         for name in Self::SPEC_ATTRIBUTES {
+            if *name == DYNAMIC_CONFIG {
+                continue;
+            }
             state.set(name, from_spec.get(name).clone());
         }
         state.set(
@@ -275,9 +144,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
     }
 
     fn schema(&self) -> Schema {
-        let block = Block::new(
-            "A Temporal cluster on Kubernetes: frontend, history, matching and worker services, Web UI, schema jobs, network policies, Pod Security and monitoring rules, applied with server-side apply.",
-            vec![
+        let identity = vec![
                 computed("id", Type::String, "`namespace/name`."),
                 Attribute::new("name", Type::String)
                     .required()
@@ -296,67 +163,8 @@ impl Resource<ProviderSettings> for TemporalCluster {
                     .validate(IntegerBetween { min: 1, max: 16384 })
                     .plan(RequiresReplace { reason: SHARD_REPLACEMENT })
                     .description("Temporal's numHistoryShards. **Fixed for the life of the cluster**: changing it replaces the cluster. Size it with `engram_history_shards`."),
-                nested(
-                    "services",
-                    "The Temporal services' pods.",
-                    vec![service("frontend"), service("history"), service("matching"), service("worker")],
-                ),
-                nested(
-                    "web_ui",
-                    "The Temporal Web UI.",
-                    vec![
-                        boolean("enabled", "Default true."),
-                        number("replicas", "Pod count."),
-                        string("codec_endpoint", "The codec server URL the UI decodes payloads through."),
-                        boolean("codec_pass_access_token", "Send the user's access token to the codec server (https only)."),
-                        boolean("codec_include_credentials", "Send cookies to the codec server."),
-                    ],
-                ),
-                Attribute::nested("persistence", Nesting::Single, vec![sql_store("default"), sql_store("visibility")])
-                    .required()
-                    .description("The customer's PostgreSQL databases."),
-                Attribute::nested(
-                    "authorization",
-                    Nesting::Single,
-                    vec![
-                        Attribute::new("jwt_key_source_uris", Type::list(Type::String)).required().description("JWKS URLs of the token issuer."),
-                        string("permissions_claim_name", "The claim holding `namespace:role` permissions. Default `permissions`."),
-                        string("audience", "The audience tokens must carry."),
-                    ],
-                )
-                .description("JWT authorization on the frontend (SSO). Without it, anything that reaches the frontend is trusted. Needs `tls.internode` (the internal frontend it brings admits only mutual-TLS callers) and `admin_tools.api_key_secret` or `admin_tools.enabled = false`."),
-                nested(
-                    "tls",
-                    "TLS between Temporal services (mutual) and on the frontend. Certificates are reloaded every 5 minutes, so renewals take effect.",
-                    vec![
-                        tls_source("internode", "Mutual TLS between the Temporal services."),
-                        tls_source("frontend", "TLS on the frontend."),
-                    ],
-                ),
-                nested(
-                    "admin_tools",
-                    "The admin tools pod, for `kubectl exec` and `temporal operator`.",
-                    vec![
-                        boolean("enabled", "Default true."),
-                        secret_key("api_key_secret", "With authorization on: the Secret key holding the token the `temporal` CLI in the pod presents (`TEMPORAL_API_KEY`)."),
-                    ],
-                ),
-                nested(
-                    "metrics",
-                    "Prometheus scraping and alerts.",
-                    vec![
-                        boolean("service_monitor", "Render a ServiceMonitor. Default true."),
-                        boolean("prometheus_rule", "Render a PrometheusRule with shard, persistence and latency alerts (warning at 70%, critical at 90%). Default true."),
-                        Attribute::new("labels", Type::map(Type::String))
-                            .optional_computed()
-                            .description("Labels on the ServiceMonitor and PrometheusRule, so Prometheus selects them (kube-prometheus-stack: `release = \"<its release name>\"`)."),
-                    ],
-                ),
-                nested(
-                    "network",
-                    "NetworkPolicies.",
-                    vec![boolean("policies", "Only the frontend and the UI are reachable from outside the namespace. Default true.")],
-                ),
+            ];
+        let computed_and_guards = vec![
                 Attribute::new("deletion_protection", Type::Bool)
                     .default(Value::Bool(true))
                     .description("While true, destroy and replacement are refused. Default true."),
@@ -367,7 +175,14 @@ impl Resource<ProviderSettings> for TemporalCluster {
                 Attribute::new("live_history_shard_count", Type::Number)
                     .computed()
                     .description("The shard count in the running server configuration."),
-            ],
+            ];
+        let block = Block::new(
+            "A Temporal cluster on Kubernetes: frontend, history, matching and worker services, Web UI, schema jobs, network policies, Pod Security and monitoring rules, applied with server-side apply.",
+            identity
+                .into_iter()
+                .chain(schema::spec_attributes())
+                .chain(computed_and_guards)
+                .collect(),
         );
         Schema::new(timeouts::add_block(block, &["create", "update", "delete"]))
     }
@@ -419,7 +234,7 @@ impl Resource<ProviderSettings> for TemporalCluster {
                 return;
             }
         }
-        let planned_spec = stack::plan(self, ctx, req, planned, &[], diags);
+        let planned_spec = stack::plan(self, ctx, req, planned, &[DYNAMIC_CONFIG], diags);
         if planned_spec.is_none() || req.prior.is_null() {
             return;
         }
@@ -506,10 +321,14 @@ impl Resource<ProviderSettings> for TemporalCluster {
         let (namespace, name) = stack::import_id(id, "temporal/prod", diags)?;
         let deployer = support::deployer(&settings, diags).await?;
         match deployer.import_temporal_cluster(namespace, name).await {
-            Ok(spec) => Some(Self::applied_state(
-                &Value::Object(Default::default()),
-                &spec,
-            )),
+            Ok(spec) => {
+                let mut state = Self::applied_state(&Value::Object(Default::default()), &spec);
+                if !spec.dynamic_config.is_empty() {
+                    let from_spec = value_from_spec(&spec, &self.schema().value_type());
+                    state.set(DYNAMIC_CONFIG, from_spec.get(DYNAMIC_CONFIG).clone());
+                }
+                Some(state)
+            }
             Err(e) => {
                 diags.error(
                     format!("Cannot import Temporal cluster {id}"),
