@@ -118,7 +118,7 @@ async fn gcp_kms_errors_name_the_key_and_what_to_check() {
 
 #[tokio::test]
 async fn azure_key_vault_sends_the_documented_requests_with_managed_identity() {
-    let stub = Stub::start(azure_stub_answer).await;
+    let stub = Stub::start_https(azure_stub_answer).await;
     let vault = AzureKeyVault::new(AzureKeyVaultConfig {
         vault_url: stub.base_url.clone(),
         key_name: "engram".into(),
@@ -172,7 +172,7 @@ async fn azure_key_vault_sends_the_documented_requests_with_managed_identity() {
 
 #[tokio::test]
 async fn azure_workload_identity_exchanges_the_federated_token() {
-    let stub = Stub::start(azure_stub_answer).await;
+    let stub = Stub::start_https(azure_stub_answer).await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("azure-identity-token");
     std::fs::write(&token_file, "federated.jwt.value\n").unwrap();
@@ -206,7 +206,7 @@ async fn azure_workload_identity_exchanges_the_federated_token() {
 
 #[tokio::test]
 async fn azure_disabled_key_is_reported_as_disabled() {
-    let stub = Stub::start(|_| {
+    let stub = Stub::start_https(|_| {
         (403, json!({"error": {"code": "Forbidden", "message": "Operation wrapKey is not allowed on a disabled key."}}).to_string())
     })
     .await;
@@ -223,6 +223,25 @@ async fn azure_disabled_key_is_reported_as_disabled() {
         .unwrap_err();
     assert!(matches!(err.kind, KmsErrorKind::KeyDisabled(_)), "{err}");
     assert!(err.to_string().contains("/keys/engram"), "{err}");
+}
+
+/// Key Vault serves HTTPS only: a plain http vault URL is refused before anything is sent.
+#[tokio::test]
+async fn azure_vault_url_over_plain_http_is_refused_before_any_request() {
+    let stub = Stub::start(azure_stub_answer).await;
+    let refused = AzureKeyVault::new(AzureKeyVaultConfig {
+        vault_url: stub.base_url.clone(),
+        key_name: "engram".into(),
+        credential: AzureCredential::AccessToken(SecretBytes::from("t".to_string())),
+        timeout: Duration::from_secs(5),
+    });
+    let err = refused.err().expect("an http vault URL is refused");
+    assert!(matches!(err.kind, KmsErrorKind::Config(_)), "{err}");
+    assert!(
+        err.to_string().contains("must start with https://"),
+        "{err}"
+    );
+    assert!(stub.requests().is_empty());
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ fn json_keys(value: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_codec_tests_pass() {
-    let azure = Stub::start(azure_stub_answer).await;
+    let azure = Stub::start_https(azure_stub_answer).await;
     let gcp = Stub::start(gcp_stub_answer).await;
     let python = support::tool("worker-python");
     let (azure_url, gcp_url) = (azure.base_url.clone(), gcp.base_url.clone());

@@ -782,7 +782,7 @@ async fn azure_and_gcp_customer_keys_are_described_through_stand_ins() {
         (key_management.status, fact)
     };
 
-    let azure = Stub::start(azure_stub_answer).await;
+    let azure = Stub::start_https(azure_stub_answer).await;
     let token_file = files.dir.path().join("federated-token");
     std::fs::write(&token_file, "federated-jwt").unwrap();
     let azure_env: std::collections::BTreeMap<String, String> = [
@@ -828,7 +828,7 @@ async fn azure_and_gcp_customer_keys_are_described_through_stand_ins() {
     assert!(!report.to_json().contains("federated-jwt"));
 
     // A disabled key fails key management.
-    let disabled = Stub::start(|request| {
+    let disabled = Stub::start_https(|request| {
         if request.target == "/keys/engram?api-version=7.4" {
             return (
                 200,

@@ -32,6 +32,11 @@ pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identit
 /// Microsoft Entra ID's public authority.
 pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 const RESOURCE: &str = "https://vault.azure.net";
+/// Key Vault answers over HTTPS only ("Azure Key Vault enforces Transport Layer Security",
+/// learn.microsoft.com/azure/key-vault/general/basic-concepts, "Encryption of data in
+/// transit"); a plain `http://` vault URL
+/// would send the access token and the wrapped keys in the clear to whoever answers.
+pub const VAULT_URL_HTTPS_ONLY: &str = "the vault URL must start with https:// (Key Vault serves HTTPS only), e.g. https://NAME.vault.azure.net";
 
 /// Where the access token comes from.
 #[derive(Debug, Clone)]
@@ -119,13 +124,15 @@ impl AzureKeyVault {
             config.vault_url.trim_end_matches('/'),
             config.key_name
         );
-        let http = http::client(config.timeout).map_err(|e| {
-            KmsError::new(
+        if !config.vault_url.starts_with("https://") {
+            return Err(KmsError::new(
                 Backend::AzureKeyVault,
                 &key,
-                KmsErrorKind::Config(e.to_string()),
-            )
-        })?;
+                KmsErrorKind::Config(VAULT_URL_HTTPS_ONLY.to_string()),
+            ));
+        }
+        let http = http::client(config.timeout)
+            .map_err(|e| KmsError::new(Backend::AzureKeyVault, &key, KmsErrorKind::Config(e)))?;
         Ok(Self {
             config,
             key,

@@ -75,11 +75,7 @@ impl GcpKms {
     /// A client for `config`. Nothing is sent until the first call.
     pub fn new(config: GcpKmsConfig) -> Result<Self, KmsError> {
         let http = http::client(config.timeout).map_err(|e| {
-            KmsError::new(
-                Backend::GcpKms,
-                &config.key_name,
-                KmsErrorKind::Config(e.to_string()),
-            )
+            KmsError::new(Backend::GcpKms, &config.key_name, KmsErrorKind::Config(e))
         })?;
         Ok(Self {
             config,

@@ -13,12 +13,30 @@ const ATTEMPTS: u32 = 3;
 /// The first pause between attempts; it doubles each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
-/// A client whose every request ends after `timeout`.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// The variable naming a PEM bundle of extra certificate authorities, as for Terraform, curl and
+/// OpenSSL: a KMS behind a private endpoint or a TLS-inspecting proxy is signed by a CA that the
+/// bundled public roots do not hold. The codec server's image sets it to Debian's bundle.
+pub const CA_BUNDLE_VARIABLE: &str = "SSL_CERT_FILE";
+
+/// A client whose every request ends after `timeout`, trusting the public roots and the
+/// certificates in [`CA_BUNDLE_VARIABLE`] when it is set.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(timeout)
-        .build()
+        .connect_timeout(timeout);
+    if let Some(path) = std::env::var_os(CA_BUNDLE_VARIABLE).filter(|p| !p.is_empty()) {
+        let shown = std::path::Path::new(&path).display().to_string();
+        let pem = std::fs::read(&path).map_err(|e| {
+            format!("{CA_BUNDLE_VARIABLE} names {shown}, which cannot be read: {e}")
+        })?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+            format!("{CA_BUNDLE_VARIABLE} names {shown}, which is not a bundle of PEM certificates")
+        })?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// A response body with its status.

@@ -97,13 +97,8 @@ impl VaultTransit {
     /// A client for `config`. Nothing is sent until the first call.
     pub fn new(config: VaultTransitConfig) -> Result<Self, KmsError> {
         let key = format!("{}/keys/{}", config.mount, config.key_name);
-        let http = http::client(config.timeout).map_err(|e| {
-            KmsError::new(
-                Backend::VaultTransit,
-                &key,
-                KmsErrorKind::Config(e.to_string()),
-            )
-        })?;
+        let http = http::client(config.timeout)
+            .map_err(|e| KmsError::new(Backend::VaultTransit, &key, KmsErrorKind::Config(e)))?;
         let token = match &config.auth {
             VaultAuth::Token(token) => Some(token.clone()),
             _ => None,

@@ -67,7 +67,7 @@ fn paths(requests: &[Recorded]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_key_vault_binding_uses_workload_identity_and_imports() {
-    let stub = Stub::start(azure_stub_answer).await;
+    let stub = Stub::start_https(azure_stub_answer).await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("azure-identity-token");
     std::fs::write(&token_file, "federated.jwt").unwrap();
@@ -202,6 +202,23 @@ fn bad_cloud_key_settings_are_named_with_the_fix() {
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }
+
+    // Key Vault serves HTTPS only: a plain http URL is refused at plan, once.
+    ws.write_config(&config(
+        "  azure_key_vault {\n    vault_url = \"http://payments.vault.azure.net\"\n    key_name  = \"engram\"\n  }",
+    ));
+    let run = ws.run(&["plan", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        out.matches("Invalid azure_key_vault.vault_url").count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("must start with https:// (Key Vault serves HTTPS only)"),
+        "{out}"
+    );
 }
 
 #[test]

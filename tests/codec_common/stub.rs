@@ -1,14 +1,14 @@
-//! A STUB HTTP server standing in for a cloud KMS REST API (Azure Key Vault, Google Cloud KMS,
-//! their token endpoints). It is not the real service: it records every request so a test can
+//! A STUB HTTP(S) server standing in for a cloud KMS REST API (Azure Key Vault, Google Cloud KMS,
+//! their token endpoints); the Key Vault stand-in serves HTTPS only, as Key Vault does. It is not the real service: it records every request so a test can
 //! assert the exact method, path, headers and body the client sent, and answers with canned
 //! responses the test chooses. Two ready-made answers stand in for Google Cloud KMS and Azure Key
 //! Vault in their documented response shapes.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use base64::Engine as _;
@@ -43,31 +43,49 @@ pub struct Stub {
 }
 
 impl Stub {
-    /// Starts a stub on a free port that answers with `handler`.
+    /// Starts a stub on a free port that answers with `handler` over plain HTTP (Cloud KMS, the
+    /// instance metadata services and Vault accept http endpoint overrides).
     pub async fn start(
         handler: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static,
     ) -> Self {
+        Self::serve(handler, None).await
+    }
+
+    /// Starts a stub that answers over HTTPS only, as Azure Key Vault does, with a certificate
+    /// for 127.0.0.1 signed by this process's stub CA. The first call points `SSL_CERT_FILE` of
+    /// this process (and so of every child it starts) at that CA, which the KMS clients trust
+    /// besides the public roots (`engram::kms::http::CA_BUNDLE_VARIABLE`).
+    pub async fn start_https(
+        handler: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static,
+    ) -> Self {
+        Self::serve(handler, Some(stub_ca().acceptor.clone())).await
+    }
+
+    async fn serve(
+        handler: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let log = requests.clone();
         tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
+            while let Ok((socket, _)) = listener.accept().await {
                 let handler = handler.clone();
                 let log = log.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let Some(request) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    let (status, body) = handler(&request);
-                    log.lock().unwrap().push(request);
-                    let response = format!(
-                        "HTTP/1.1 {status} Stub\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
+                    match tls {
+                        Some(acceptor) => {
+                            // A client that refuses the certificate just goes away.
+                            if let Ok(stream) = acceptor.accept(socket).await {
+                                answer(stream, &*handler, &log).await;
+                            }
+                        }
+                        None => answer(socket, &*handler, &log).await,
+                    }
                 });
             }
         });
@@ -80,7 +98,74 @@ impl Stub {
     }
 }
 
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Recorded> {
+/// Reads one request from `stream`, records it and writes `handler`'s answer.
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    handler: &Handler,
+    log: &Mutex<Vec<Recorded>>,
+) {
+    let Some(request) = read_request(&mut stream).await else {
+        return;
+    };
+    let (status, body) = handler(&request);
+    log.lock().unwrap().push(request);
+    let response = format!(
+        "HTTP/1.1 {status} Stub\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// This process's stub CA (its certificate written to a file that `SSL_CERT_FILE` names): the
+/// acceptor serves a certificate for 127.0.0.1 and localhost that it signed.
+struct StubCa {
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+fn stub_ca() -> &'static StubCa {
+    static CA: OnceLock<StubCa> = OnceLock::new();
+    CA.get_or_init(|| {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: OpenSSL (Python's client) takes a leaf named like its issuer for a
+        // self-signed one.
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "engram KMS stub CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        let ca_file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("stub-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        // SAFETY: set once, before any stub answers over HTTPS, always to the same value; the
+        // tests run one per process under nextest.
+        unsafe { std::env::set_var("SSL_CERT_FILE", &ca_file) };
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+        StubCa {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        }
+    })
+}
+
+async fn read_request<S: AsyncRead + Unpin>(socket: &mut S) -> Option<Recorded> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let header_end = loop {

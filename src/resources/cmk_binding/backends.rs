@@ -213,6 +213,17 @@ pub(super) fn validate(config: &Value, diags: &mut Diagnostics) {
         ("gcp_kms", "endpoint", "https://cloudkms.googleapis.com"),
         ("aws_kms", "endpoint", "https://kms.REGION.amazonaws.com"),
     ];
+    if let Some(url) = text(block_of(config, "azure_key_vault"), "vault_url")
+        && url.starts_with("http://")
+    {
+        diags.attribute_error(
+            AttributePath::root("azure_key_vault")
+                .index(0)
+                .attr("vault_url"),
+            "Invalid azure_key_vault.vault_url",
+            format!("{url:?}: {}.", crate::kms::azure::VAULT_URL_HTTPS_ONLY),
+        );
+    }
     for (block, attribute, example) in url_checks {
         if let Some(url) = text(block_of(config, block), attribute)
             && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -138,6 +138,11 @@ def test_azure_errors_name_the_key_and_address_and_do_not_quote_the_answer(azure
         AzureKeyVault(azure_stub, "engram", absent).unwrap(WrappedKey(ciphertext, version), context)
 
 
+def test_azure_vault_url_over_plain_http_is_refused() -> None:
+    with pytest.raises(ValueError, match="must start with https://"):
+        AzureKeyVault("http://payments.vault.azure.net", "engram", AzureAccessToken("t"))
+
+
 def test_azure_credential_from_the_environment() -> None:
     assert azure_credential_from_environment(environ={}) == AzureManagedIdentity(DEFAULT_IMDS_ENDPOINT, None)
     assert azure_credential_from_environment("c2", environ={}) == AzureManagedIdentity(client_id="c2")
@@ -252,7 +257,7 @@ def test_an_unreachable_address_and_a_silent_one_are_named() -> None:
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
     try:
-        address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        address = f"https://127.0.0.1:{silent.getsockname()[1]}"
         vault = AzureKeyVault(address, "engram", AzureAccessToken("t"), timeout=0.3)
         started = time.monotonic()
         with pytest.raises(KmsError, match=rf"at {address}: no answer within 0.3 s"):

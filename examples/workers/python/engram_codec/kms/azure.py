@@ -122,6 +122,13 @@ class AzureKeyVault:
         *,
         timeout: float = 10.0,
     ) -> None:
+        if not vault_url.startswith("https://"):
+            # Key Vault serves HTTPS only; over http the token and the wrapped keys would travel
+            # in the clear.
+            raise ValueError(
+                "the vault URL must start with https:// (Key Vault serves HTTPS only), "
+                "e.g. https://NAME.vault.azure.net"
+            )
         self._key_url = f"{vault_url.rstrip('/')}/keys/{key_name}"
         self._credential = azure_credential_from_environment() if credential is None else credential
         self._endpoint = Endpoint(BACKEND, self._key_url, timeout)
