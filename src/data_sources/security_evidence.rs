@@ -102,6 +102,11 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
                     "The rotation policy the keyring is judged against (default 90).",
                 ),
                 optional(
+                    "describe_customer_key",
+                    Type::Bool,
+                    "Ask the KMS to describe the customer key the keyring names (enabled, newest version), with the provider process's ambient credentials: `VAULT_TOKEN` for Vault/OpenBao Transit, the AWS default chain, Azure workload or managed identity, the GCE metadata server (default false).",
+                ),
+                optional(
                     "fail_on_failure",
                     Type::Bool,
                     "Fail the plan when a control fails (default false).",
@@ -217,6 +222,8 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
         if let Some(n) = config.get("older_sample_size").as_i64() {
             sampling.older_per_age = usize::try_from(n.max(0)).unwrap_or(0);
         }
+        let (kms_environment, vault_token) =
+            crate::evidence::facts::customer_key::ambient_credentials();
         let inputs = Inputs {
             temporal: settings.temporal.as_ref().map(|t| TemporalEndpoint {
                 address: t.address.clone(),
@@ -240,7 +247,9 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
             audit_log: text("audit_log_path").map(std::path::PathBuf::from),
             ca_pem: text("ca_certificate"),
             sampling,
-            ..Inputs::default()
+            describe_customer_key: config.get("describe_customer_key").as_bool() == Some(true),
+            kms_environment,
+            vault_token,
         };
         let report = gather(&inputs).await;
         let failed: Vec<String> = report

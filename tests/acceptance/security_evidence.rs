@@ -23,6 +23,7 @@ data "engram_security_evidence" "e" {{
   namespaces      = ["default"]
   keyring_json    = file("${{path.module}}/keyring.json")
   sample_size     = 5
+  describe_customer_key = true
   fail_on_failure = {fail_on_failure}
 }}
 output "statuses" {{ value = data.engram_security_evidence.e.statuses }}
@@ -63,6 +64,12 @@ fn a_plaintext_workflow_fails_encryption_at_rest_and_can_fail_the_plan() {
     let report = out["report"].as_str().unwrap();
     assert!(engram::evidence::verify(report).unwrap());
     assert!(report.contains("workflow `plain-order`"));
+    // describe_customer_key reached the report: this keyring (sealed under local key files)
+    // names no customer key, and the report says so rather than staying silent.
+    assert!(
+        report.contains("the KMS was not asked: the keyring names no customer key"),
+        "{report}"
+    );
     assert!(!report.contains("AcceptanceSecret-9"));
     assert_eq!(
         out["sha256"].as_str().unwrap(),

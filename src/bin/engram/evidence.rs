@@ -131,6 +131,7 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         }
         _ => None,
     };
+    let (kms_environment, vault_token) = customer_key::ambient_credentials();
     let inputs = Inputs {
         kubernetes,
         temporal: args.temporal_address.map(|address| TemporalEndpoint {
@@ -152,13 +153,8 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         ca_pem,
         audit_log: args.audit_log,
         describe_customer_key: args.describe_customer_key,
-        kms_environment: customer_key::CREDENTIAL_VARIABLES
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-            .collect(),
-        vault_token: std::env::var("VAULT_TOKEN")
-            .ok()
-            .map(|t| engram::kms::SecretBytes::new(t.into_bytes())),
+        kms_environment,
+        vault_token,
         probe_token: match (args.probe_token, args.probe_namespace) {
             (Some(token), Some(namespace)) => Some(ProbeToken::new(token, namespace)),
             (Some(_), None) => {

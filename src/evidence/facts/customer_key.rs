@@ -28,6 +28,20 @@ pub const CREDENTIAL_VARIABLES: [&str; 5] = [
     "GCE_METADATA_HOST",
 ];
 
+/// The [`CREDENTIAL_VARIABLES`] set in this process's environment, and `VAULT_TOKEN`: the
+/// ambient credentials `engram evidence --describe-customer-key` and the data source's
+/// `describe_customer_key` ask the KMS with.
+pub fn ambient_credentials() -> (BTreeMap<String, String>, Option<SecretBytes>) {
+    let env = CREDENTIAL_VARIABLES
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect();
+    let vault_token = std::env::var("VAULT_TOKEN")
+        .ok()
+        .map(|t| SecretBytes::new(t.into_bytes()));
+    (env, vault_token)
+}
+
 /// A KMS client for `location`. `vault_token` authenticates to Vault/OpenBao Transit; `env`
 /// holds the [`CREDENTIAL_VARIABLES`] that are set.
 pub async fn provider(
