@@ -1,16 +1,19 @@
 //! `engram codec-server` under load, side by side in the same run with a Python codec server
 //! built the way Temporal's Python sample builds one (`benches/peers/python_codec_server.py`).
 //!
-//! `cargo bench --bench codec_server` starts both servers on 127.0.0.1, has each one `/encode` a
-//! 1 KiB and a 256 KiB payload, then drives `/decode` of its own ciphertext with `wrk` (one
-//! payload per request, keep-alive connections) at 1, 64 and 256 concurrent connections, and
-//! prints payloads/s and p50/p99 latency as a Markdown table for docs/benchmarks.md. It goes on
-//! with a 60 s run against the Rust server that reports its resident memory at the start and the
-//! end, and ends with the soak: 60 s of hostile traffic beside the normal one (see [`soak`]).
-//! `cargo bench --bench codec_server -- soak` runs the soak alone.
+//! `cargo bench --bench codec_server` starts both servers on 127.0.0.1, each pinned to CPU
+//! [`SERVER_CPU`] with `taskset`, has each one `/encode` a 1 KiB and a 256 KiB payload, then drives
+//! `/decode` of its own ciphertext with `wrk` pinned to CPU [`LOAD_CPU`] (one payload per
+//! request, keep-alive connections) at 1, 64 and 256 concurrent connections, and prints
+//! payloads/s, plaintext MB/s and p50/p99 latency as a Markdown table for docs/benchmarks.md, with
+//! the Rust / Python ratio and the goal of each row beside its figures. It goes on with a 60 s
+//! run against the Rust server that reports its resident memory at the start and the end, and
+//! ends with the soak: 60 s of hostile traffic beside the normal one (see [`soak`]).
+//! `cargo bench --bench codec_server -- soak` runs the soak alone; `-- table` skips it.
 //!
-//! Needs `.tools/bin/wrk` (`scripts/tools/chromium`) and `.tools/bin/codec-bench-python`
-//! (`scripts/tools/codec-bench-python`); a missing tool fails the run with its install command.
+//! Needs `.tools/bin/wrk` (`scripts/tools/chromium`), `.tools/bin/codec-bench-python`
+//! (`scripts/tools/codec-bench-python`) and `taskset` (util-linux); a missing tool fails the run
+//! with its install command.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -49,6 +52,12 @@ const SOAK_SLOW: usize = 1000;
 const SIZES: [(usize, &str); 2] = [(1 << 10, "1 KiB"), (256 << 10, "256 KiB")];
 /// Concurrent keep-alive connections.
 const CONNECTIONS: [u32; 3] = [1, 64, 256];
+/// The CPU both servers under test are pinned to, one after the other.
+const SERVER_CPU: &str = "0";
+/// The CPU `wrk` is pinned to.
+const LOAD_CPU: &str = "1";
+/// The memory goal: the Rust server's resident set stays under this many MiB.
+const MEMORY_GOAL_MIB: f64 = 50.0;
 
 /// The `wrk` script: POST the body file named by `BENCH_BODY`, then print one machine-readable
 /// line: requests, microseconds, p50 and p99 latency in microseconds, non-2xx answers, socket
@@ -96,6 +105,48 @@ impl Measured {
     }
 }
 
+/// What the issue asks of one table row, if anything, and whether `rust` beside `python` meets
+/// it; `size` is the payload's plaintext bytes.
+fn goal(size: usize, connections: u32, rust: &Measured, python: &Measured) -> String {
+    let ratio = rust.payloads_per_second / python.payloads_per_second;
+    let plaintext_gb_per_s = rust.payloads_per_second * size as f64 / 1e9;
+    let verdict = |met: bool| if met { "met" } else { "not met" };
+    match (size, connections) {
+        (_, 1) => format!(
+            "p99 ≤ 3 × p50: {}",
+            verdict(rust.p99_ms <= 3.0 * rust.p50_ms)
+        ),
+        (1024, 64) => format!(
+            "≥ 20x: {}; p99 < 2 ms: {}",
+            verdict(ratio >= 20.0),
+            verdict(rust.p99_ms < 2.0)
+        ),
+        (262_144, 64) => format!(
+            "≥ 10x: {}; ≥ 1 GB/s: {}",
+            verdict(ratio >= 10.0),
+            verdict(plaintext_gb_per_s >= 1.0)
+        ),
+        _ => "-".into(),
+    }
+}
+
+/// `program` run by `taskset`, pinned to `cpu`.
+fn pinned(cpu: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("taskset");
+    command.args(["--cpu-list", cpu]).arg(program);
+    command
+}
+
+/// Fails with the install command when `taskset` is missing.
+fn require_taskset() {
+    let found = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(found, "taskset is missing: apt-get install util-linux");
+}
+
 /// The 1, 5 and 15 minute load averages, from /proc.
 fn load_average() -> String {
     let text = support::read(Path::new("/proc/loadavg"));
@@ -126,7 +177,7 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     std::fs::write(&keyring, document.to_json()).unwrap();
     let port = free_port();
     let (audit, audit_in) = std::io::pipe().expect("a pipe for the audit lines");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_engram"));
+    let mut command = pinned(SERVER_CPU, env!("CARGO_BIN_EXE_engram"));
     command
         .args(["codec-server", "--insecure-no-auth", "--kms", "local"])
         .arg("--local-key-file")
@@ -153,7 +204,7 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
 fn python_server() -> Peer {
     let script = repo_root().join("benches/peers/python_codec_server.py");
     let port = free_port();
-    let mut command = Command::new(tool("codec-bench-python"));
+    let mut command = pinned(SERVER_CPU, tool("codec-bench-python"));
     command
         .arg(script)
         .args(["--port", &port.to_string()])
@@ -173,7 +224,12 @@ fn python_server() -> Peer {
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let answer = http.post(url).json(body).send().await;
+        let answer = http
+            .post(url)
+            .header("x-namespace", "default")
+            .json(body)
+            .send()
+            .await;
         match answer {
             Ok(answer) if answer.status().is_success() => return answer.json().await.unwrap(),
             other if Instant::now() > deadline => panic!("POST {url}: {other:?}"),
@@ -205,9 +261,9 @@ fn decode_body(runtime: &tokio::runtime::Runtime, dir: &Path, peer: &Peer, size:
 
 /// A `wrk` command that posts `body` to `peer`'s `/decode` for `duration`.
 fn wrk(script: &Path, body: &Path, peer: &Peer, connections: u32, duration: Duration) -> Command {
-    let mut command = Command::new(tool("wrk"));
+    let mut command = pinned(LOAD_CPU, tool("wrk"));
     command
-        .args(["--threads", &connections.min(2).to_string()])
+        .args(["--threads", "1"])
         .args(["--connections", &connections.to_string()])
         .args(["--duration", &format!("{}s", duration.as_secs())])
         .args(["--timeout", "10s", "--script"])
@@ -438,6 +494,7 @@ fn main() {
     let script = dir.path().join("decode.lua");
     std::fs::write(&script, WRK_SCRIPT).unwrap();
     tool("wrk");
+    require_taskset();
     if std::env::args().any(|a| a == "soak") {
         println!(
             "{} CPUs, load average {} at start",
@@ -456,9 +513,9 @@ fn main() {
     );
 
     println!(
-        "| payload | connections | Rust payloads/s | Rust p50 | Rust p99 | Python payloads/s | Python p50 | Python p99 | Rust / Python |"
+        "servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}\n\n| payload | connections | Rust payloads/s | Rust plaintext MB/s | Rust p50 | Rust p99 | Python payloads/s | Python p50 | Python p99 | Rust / Python | goal |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (size, label) in SIZES {
         let bodies: Vec<PathBuf> = peers
             .iter()
@@ -471,17 +528,24 @@ fn main() {
             let [rust, python] =
                 [0, 1].map(|i| run(&script, &bodies[i], &peers[i], connections, RUN));
             println!(
-                "| {label} | {connections} | {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.1}x |",
+                "| {label} | {connections} | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.1}x | {} |",
                 rust.rate(),
+                rust.payloads_per_second * size as f64 / 1e6,
                 rust.p50_ms,
                 rust.p99_ms,
                 python.rate(),
                 python.p50_ms,
                 python.p99_ms,
                 rust.payloads_per_second / python.payloads_per_second,
+                goal(size, connections, &rust, &python),
             );
         }
     }
+    println!(
+        "\nload average {} after the table; Rust server's peak resident set through it {:.1} MiB",
+        load_average(),
+        peak_rss_kib(peers[0].process.id()) as f64 / 1024.0
+    );
 
     let rust = &peers[0];
     let body = decode_body(&runtime, dir.path(), rust, SIZES[0].0);
@@ -499,14 +563,24 @@ fn main() {
     let end_kib = rss_kib(pid);
     let memory = measured(load.wait_with_output().expect("wrk output"));
     println!(
-        "\nmemory, Rust server, 1 KiB, 64 connections, {} s ({} payloads/s): RSS {:.1} MiB at start, {:.1} MiB at end, {:.1} MiB peak",
+        "\nmemory, Rust server, 1 KiB, 64 connections, {} s ({} payloads/s): RSS {:.1} MiB at start, {:.1} MiB at end, {:.1} MiB peak, {:.1} MiB peak since it started (VmHWM); under {MEMORY_GOAL_MIB} MiB: {}",
         MEMORY_RUN.as_secs(),
         memory.rate(),
         start_kib as f64 / 1024.0,
         end_kib as f64 / 1024.0,
         peak_kib as f64 / 1024.0,
+        peak_rss_kib(pid) as f64 / 1024.0,
+        if (peak_rss_kib(pid) as f64 / 1024.0) < MEMORY_GOAL_MIB {
+            "met"
+        } else {
+            "not met"
+        },
     );
     drop(peers);
+    if std::env::args().any(|a| a == "table") {
+        println!("load average {} at the end", load_average());
+        return;
+    }
     soak(&runtime, dir.path(), &script);
     println!(
         "whole run: {:.0} s, load average {} at the end",

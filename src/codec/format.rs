@@ -9,13 +9,12 @@
 //! The plaintext is the whole original `Payload`, protobuf-serialized, so its metadata (the
 //! encoding, say) is hidden too.
 
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use aws_lc_rs::hkdf;
 use prost::Message;
 use prost::bytes::{Buf, Bytes};
 use zeroize::Zeroizing;
 
+use crate::codec::aead::Aes256GcmKey;
 use crate::codec::key_id::KeyId;
 use crate::codec::namespace::Namespace;
 use crate::codec::payload::Payload;
@@ -33,11 +32,11 @@ pub const FORMAT_V1: u8 = 1;
 /// The format version written by this code.
 pub const FORMAT_V2: u8 = 2;
 /// AES-GCM nonce length in bytes (96 bits).
-pub const NONCE_LEN: usize = 12;
+pub const NONCE_LEN: usize = crate::codec::aead::NONCE_LEN;
 /// Version 2's per-payload salt in bytes (128 bits).
 pub const SALT_LEN: usize = 16;
 /// AES-GCM tag length in bytes.
-pub const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = crate::codec::aead::TAG_LEN;
 /// Version 1's header: version byte and nonce.
 pub const HEADER_V1_LEN: usize = 1 + NONCE_LEN;
 /// Version 2's header: version byte, salt and nonce.
@@ -49,9 +48,9 @@ const HKDF_INFO_LABEL: &[u8] = b"engram-payload-key:";
 
 /// One data key in the forms both format versions need: the AES-256-GCM cipher that opens
 /// version 1 payloads, and the HKDF pseudorandom key from which each version 2 payload's own key
-/// is derived. Neither shows itself in Debug output; the cipher's key schedule is zeroized on drop.
+/// is derived. Neither shows itself in Debug output; the cipher's key schedule is cleared on drop.
 pub struct DataKeyCipher {
-    v1: Aes256Gcm,
+    v1: Aes256GcmKey,
     prk: hkdf::Prk,
 }
 
@@ -62,7 +61,7 @@ impl DataKeyCipher {
             return None;
         }
         Some(Self {
-            v1: Aes256Gcm::new_from_slice(material).ok()?,
+            v1: Aes256GcmKey::new(material)?,
             prk: hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT).extract(material),
         })
     }
@@ -79,9 +78,9 @@ impl DataKeyCipher {
     }
 
     /// The AES-256-GCM cipher of one version 2 payload, from its salt.
-    fn payload_cipher(&self, salt: &[u8; SALT_LEN]) -> Result<Aes256Gcm, FormatError> {
+    fn payload_cipher(&self, salt: &[u8; SALT_LEN]) -> Result<Aes256GcmKey, FormatError> {
         let key = self.payload_key(salt)?;
-        Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| FormatError::TooLarge)
+        Aes256GcmKey::new(key.as_ref()).ok_or(FormatError::TooLarge)
     }
 }
 
@@ -200,8 +199,8 @@ pub fn seal(
     out.extend_from_slice(nonce);
     inner.encode(&mut out).map_err(|_| FormatError::TooLarge)?;
     let tag = cipher
-        .encrypt_in_place_detached(
-            Nonce::from_slice(nonce),
+        .seal_in_place(
+            nonce,
             &associated_data_v2(key_id, namespace),
             &mut out[HEADER_V2_LEN..],
         )
@@ -248,8 +247,8 @@ pub fn open(
         });
     }
     let tag_at = sealed.len() - TAG_LEN;
-    let tag = Tag::clone_from_slice(&sealed[tag_at..]);
-    let nonce = Nonce::clone_from_slice(&sealed[header - NONCE_LEN..header]);
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&sealed[header - NONCE_LEN..header]);
     let payload_cipher = if version == Some(FORMAT_V2) {
         let mut salt = [0u8; SALT_LEN];
         salt.copy_from_slice(&sealed[1..=SALT_LEN]);
@@ -259,7 +258,7 @@ pub fn open(
     };
     let cipher = payload_cipher.as_ref().unwrap_or(&key.v1);
     cipher
-        .decrypt_in_place_detached(&nonce, &aad, &mut sealed[header..tag_at], &tag)
+        .open_in_place(&nonce, &aad, &mut sealed[header..])
         .map_err(|_| FormatError::AuthenticationFailed {
             key_id: key_id.clone(),
         })?;

@@ -6,6 +6,7 @@
 //! namespace ([`KeyringFile`] keeps it current as the document changes). The byte format is
 //! specified in docs/payload-format.md.
 
+pub mod aead;
 pub mod clock;
 pub mod format;
 mod key_id;

@@ -8,23 +8,24 @@
 
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::{Aead, Payload as AeadInput};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use zeroize::Zeroizing;
+
+use crate::codec::aead::{self, Aes256GcmKey};
 use crate::kms::{
     Backend, DATA_KEY_LEN, KeyDescription, KeyProvider, KmsError, KmsErrorKind, SecretBytes,
     WrapContext, WrappedKey, checked_data_key,
 };
 
-const NONCE_LEN: usize = 12;
+const NONCE_LEN: usize = aead::NONCE_LEN;
 
 /// A development-only key provider backed by a key file.
 pub struct LocalKeyFile {
     path: String,
-    cipher: Aes256Gcm,
+    cipher: Aes256GcmKey,
 }
 
 impl LocalKeyFile {
@@ -46,8 +47,8 @@ impl LocalKeyFile {
                 key.len()
             )));
         }
-        let cipher = Aes256Gcm::new_from_slice(key.expose())
-            .map_err(|_| config("the key has the wrong length".into()))?;
+        let cipher = Aes256GcmKey::new(key.expose())
+            .ok_or_else(|| config("the key has the wrong length".into()))?;
         warn_dev_only(&shown);
         Ok(Self {
             path: shown,
@@ -118,19 +119,18 @@ impl KeyProvider for LocalKeyFile {
         getrandom::fill(&mut nonce)
             .map_err(|e| self.error(KmsErrorKind::Config(format!("no randomness: {e}"))))?;
         let aad = context.associated_data();
-        let sealed = self
+        // Cleared on drop in case sealing fails while the buffer still holds the plaintext.
+        let mut ciphertext = Zeroizing::new(Vec::with_capacity(
+            NONCE_LEN + plaintext.len() + aead::TAG_LEN,
+        ));
+        ciphertext.extend_from_slice(&nonce);
+        ciphertext.extend_from_slice(plaintext.expose());
+        let tag = self
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                AeadInput {
-                    msg: plaintext.expose(),
-                    aad: &aad,
-                },
-            )
+            .seal_in_place(&nonce, &aad, &mut ciphertext[NONCE_LEN..])
             .map_err(|_| self.error(KmsErrorKind::Config("data key too large".into())))?;
-        let mut ciphertext = nonce.to_vec();
-        ciphertext.extend_from_slice(&sealed);
-        Ok(WrappedKey::new(ciphertext))
+        ciphertext.extend_from_slice(&tag);
+        Ok(WrappedKey::new(std::mem::take(&mut *ciphertext)))
     }
 
     async fn unwrap(
@@ -148,21 +148,18 @@ impl KeyProvider for LocalKeyFile {
             return Err(invalid());
         }
         let (nonce, sealed) = wrapped.ciphertext.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| invalid())?;
         let aad = context.associated_data();
-        let plaintext = self
+        let mut plaintext = Zeroizing::new(sealed.to_vec());
+        let len = self
             .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                AeadInput {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
+            .open_in_place(&nonce, &aad, &mut plaintext)
             .map_err(|_| invalid())?;
+        plaintext.truncate(len);
         checked_data_key(
             Backend::LocalDevOnly,
             &self.path,
-            SecretBytes::new(plaintext),
+            SecretBytes::new(std::mem::take(&mut *plaintext)),
         )
     }
 
