@@ -807,3 +807,92 @@ fn tolerations_and_pull_secrets_a_real_api_server_refuses_are_refused() {
         ]
     );
 }
+
+/// The one Ingress among rendered objects.
+fn ingress_of(rendered: &engram::deploy::Rendered) -> &Value {
+    &rendered
+        .objects
+        .iter()
+        .find(|m| m.kind == Kind::Ingress)
+        .expect("an Ingress is rendered")
+        .object
+}
+
+#[test]
+fn ingresses_route_their_host_to_a_port_the_service_serves_and_the_endpoint_is_the_host() {
+    let file = example("production");
+    let cluster = render_temporal_cluster(file.temporal_cluster.as_ref().unwrap()).unwrap();
+    let codec_spec = file.codec_server.clone().unwrap();
+    let codec = render_codec_server(&codec_spec).unwrap();
+    for (rendered, host, secret) in [
+        (&cluster, "temporal.example.com", "temporal-ui-tls"),
+        (&codec, "codec.temporal.example.com", "codec-public-tls"),
+    ] {
+        let ingress = ingress_of(rendered);
+        assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+        assert_eq!(
+            ingress["spec"]["tls"],
+            serde_json::json!([{"hosts": [host], "secretName": secret}])
+        );
+        let rule = &ingress["spec"]["rules"][0];
+        assert_eq!(rule["host"], host);
+        let path = &rule["http"]["paths"][0];
+        assert_eq!(
+            (&path["path"], &path["pathType"]),
+            (&"/".into(), &"Prefix".into())
+        );
+        let backend = &path["backend"]["service"];
+        let service = objects_of(rendered)
+            .into_iter()
+            .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == backend["name"])
+            .expect("the backend Service is rendered");
+        let port_names: Vec<&Value> = service["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p["name"])
+            .collect();
+        assert!(
+            port_names.contains(&&backend["port"]["name"]),
+            "{port_names:?}"
+        );
+    }
+    assert_eq!(
+        ingress_of(&codec)["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"],
+        "HTTPS"
+    );
+    assert_eq!(
+        engram::deploy::codec_endpoint(&codec_spec),
+        "https://codec.temporal.example.com"
+    );
+    assert_eq!(
+        file.temporal_cluster
+            .as_ref()
+            .unwrap()
+            .web_ui
+            .codec_endpoint
+            .as_deref(),
+        Some("https://codec.temporal.example.com"),
+        "the example's UI calls the codec server's Ingress"
+    );
+}
+
+#[test]
+fn without_an_ingress_the_codec_endpoint_is_the_service_on_the_port_it_serves() {
+    let mut spec = example("production").codec_server.unwrap();
+    spec.ingress = None;
+    let rendered = render_codec_server(&spec).unwrap();
+    assert!(rendered.objects.iter().all(|m| m.kind != Kind::Ingress));
+    let service = objects_of(&rendered)
+        .into_iter()
+        .find(|o| o["kind"] == "Service")
+        .unwrap();
+    assert_eq!(
+        service["spec"]["ports"][0]["port"], 443,
+        "https's default port"
+    );
+    assert_eq!(
+        engram::deploy::codec_endpoint(&spec),
+        format!("https://{}.{}.svc", spec.name, spec.namespace)
+    );
+}

@@ -23,6 +23,8 @@ pub enum Kind {
     Service,
     /// `networking.k8s.io/v1 NetworkPolicy`.
     NetworkPolicy,
+    /// `networking.k8s.io/v1 Ingress`.
+    Ingress,
     /// `policy/v1 PodDisruptionBudget`.
     PodDisruptionBudget,
     /// `batch/v1 Job`.
@@ -37,7 +39,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in apply order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Namespace,
         Kind::ServiceAccount,
         Kind::Secret,
@@ -45,6 +47,7 @@ impl Kind {
         Kind::Certificate,
         Kind::Service,
         Kind::NetworkPolicy,
+        Kind::Ingress,
         Kind::PodDisruptionBudget,
         Kind::Job,
         Kind::Deployment,
@@ -67,6 +70,7 @@ impl Kind {
                 "NetworkPolicy",
                 "networkpolicies",
             ),
+            Kind::Ingress => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
             Kind::PodDisruptionBudget => (
                 "policy",
                 "v1",

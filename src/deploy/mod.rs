@@ -38,7 +38,7 @@ pub use manifest::{Kind, Manifest, ObjectId, Step, to_yaml_stream};
 pub use progress::{NoProgress, Outcome, Progress, ProgressEvent, WorkloadStatus};
 pub use render::server_config::shard_count as history_shard_count_in_config;
 pub use render::{
-    KEYRING_KEY, Rendered, codec_server as render_codec_server,
+    KEYRING_KEY, Rendered, codec_endpoint, codec_server as render_codec_server,
     keyring_secret as render_keyring_secret, temporal_cluster as render_temporal_cluster,
 };
 pub use spec::*;

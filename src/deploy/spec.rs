@@ -368,6 +368,27 @@ pub struct WebUiSpec {
     pub codec_include_credentials: bool,
     /// Sign-in through an OIDC provider.
     pub oidc: Option<UiOidcSpec>,
+    /// An Ingress that publishes the UI at a host name; none when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+}
+
+/// A `networking.k8s.io/v1` Ingress publishing one Service at one host, every path routed to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressSpec {
+    /// The host name people reach it at (a DNS name, no wildcard).
+    pub host: String,
+    /// The IngressClass (`spec.ingressClassName`); the cluster's default class when unset.
+    #[serde(default)]
+    pub class_name: Option<String>,
+    /// A Secret (`tls.crt`, `tls.key`) in the same namespace the ingress controller terminates
+    /// TLS with for the host; the controller's default certificate when unset.
+    #[serde(default)]
+    pub tls_secret_name: Option<String>,
+    /// Annotations for the ingress controller (e.g. `nginx.ingress.kubernetes.io/...`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Default for WebUiSpec {
@@ -385,6 +406,7 @@ impl Default for WebUiSpec {
             codec_pass_access_token: false,
             codec_include_credentials: false,
             oidc: None,
+            ingress: None,
         }
     }
 }
@@ -722,6 +744,11 @@ pub struct CodecServerSpec {
     /// browser, so its calls arrive through the ingress, never from the UI's pods).
     #[serde(default)]
     pub ingress_controller: Option<PodPeer>,
+    /// An Ingress publishing the server at a host name for people's browsers; its endpoint is
+    /// then `https://<host>`. Left out of the serialized spec when unset, so specs written before
+    /// it existed stay equal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
 }
 
 /// Pods in another namespace, chosen by that namespace's name and pod labels.

@@ -2,14 +2,24 @@
 //! that caused it and what to do, instead of failing half way through an apply.
 
 use super::spec::{
-    CodecServerSpec, KeyringSecretSpec, Resources, ServiceSpec, SqlStoreSpec, TemporalClusterSpec,
-    TlsSource, Toleration,
+    CodecServerSpec, IngressSpec, KeyringSecretSpec, Resources, ServiceSpec, SqlStoreSpec,
+    TemporalClusterSpec, TlsSource, Toleration,
 };
 use super::temporal_versions::Release;
 use super::version::TemporalVersion;
 use crate::codec::{KeyringDocument, Namespace};
 use crate::sizing::MAX_HISTORY_SHARDS;
 use std::fmt;
+
+/// The legacy annotation naming an Ingress's class, which Kubernetes requires to agree with
+/// `spec.ingressClassName` (networking validation.go `ValidateIngressCreate`).
+const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+
+/// Whether `text` is a DNS subdomain (`IsDNS1123Subdomain`, apimachinery
+/// pkg/util/validation/validation.go): at most 253 characters of dot-separated DNS labels.
+fn is_dns_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(|label| is_dns_label(label, 63))
+}
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +116,46 @@ impl Checker {
             self.fail(
                 field,
                 "the value must be empty or up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            );
+        }
+    }
+
+    /// An Ingress (networking validation.go `ValidateIngressSpec` in kubernetes/kubernetes, near
+    /// v1.37): a host that is a DNS name (not an IP address; no wildcard here, since the host is
+    /// the address this product gives out), a class and a TLS Secret named as DNS subdomains,
+    /// annotation keys that are qualified names, and no legacy class annotation that disagrees.
+    fn ingress(&mut self, field: &str, spec: &IngressSpec) {
+        let host = &spec.host;
+        if host.parse::<std::net::IpAddr>().is_ok() || !is_dns_subdomain(host) {
+            self.fail(
+                format!("{field}.host"),
+                format!("`{host}` must be a DNS name such as temporal.example.com: lower-case letters, digits, '-' and '.', no wildcard, no IP address"),
+            );
+        }
+        for (name, value) in [
+            ("class_name", &spec.class_name),
+            ("tls_secret_name", &spec.tls_secret_name),
+        ] {
+            if let Some(value) = value
+                && !is_dns_subdomain(value)
+            {
+                self.fail(
+                    format!("{field}.{name}"),
+                    format!("`{value}` must be a Kubernetes object name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"),
+                );
+            }
+        }
+        for key in spec.annotations.keys() {
+            self.label(&format!("{field}.annotations.{key}"), key, "");
+        }
+        if let (Some(annotation), Some(class)) = (
+            spec.annotations.get(INGRESS_CLASS_ANNOTATION),
+            &spec.class_name,
+        ) && annotation != class
+        {
+            self.fail(
+                format!("{field}.annotations.{INGRESS_CLASS_ANNOTATION}"),
+                format!("`{annotation}` disagrees with class_name `{class}`; drop the annotation and keep class_name"),
             );
         }
     }
@@ -436,6 +486,9 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
             "is required",
         );
     }
+    if let Some(ingress) = &ui.ingress {
+        c.ingress("web_ui.ingress", ingress);
+    }
     c.store("persistence.default", &spec.persistence.default);
     c.store("persistence.visibility", &spec.persistence.visibility);
     if let Some(auth) = &spec.authorization {
@@ -717,6 +770,9 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             c.label(&format!("ingress_controller.pod_labels.{key}"), key, value);
         }
     }
+    if let Some(ingress) = &spec.ingress {
+        c.ingress("ingress", ingress);
+    }
     for (i, origin) in spec.cors_origins.iter().enumerate() {
         let rest = origin
             .strip_prefix("https://")
@@ -818,5 +874,53 @@ mod tests {
         for bad in ["1.5m", "30", "1s1m", "1m1m", "30sec", "-1s"] {
             assert!(!prometheus_duration(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn ingress_problems_name_the_field_once_each() {
+        let ingress = |host: &str| IngressSpec {
+            host: host.into(),
+            class_name: None,
+            tls_secret_name: None,
+            annotations: Default::default(),
+        };
+        let problems = |spec: &IngressSpec| {
+            let mut c = Checker::default();
+            c.ingress("web_ui.ingress", spec);
+            c.problems.into_iter().map(|p| p.field).collect::<Vec<_>>()
+        };
+        assert!(problems(&ingress("temporal.example.com")).is_empty());
+        for bad in [
+            "10.0.0.1",
+            "*.example.com",
+            "Temporal.example.com",
+            "",
+            "a..b",
+        ] {
+            assert_eq!(problems(&ingress(bad)), ["web_ui.ingress.host"], "{bad:?}");
+        }
+        let mut spec = ingress("temporal.example.com");
+        spec.class_name = Some("Nginx".into());
+        spec.tls_secret_name = Some("tls_secret".into());
+        spec.annotations.insert("bad key".into(), "x".into());
+        assert_eq!(
+            problems(&spec),
+            [
+                "web_ui.ingress.class_name",
+                "web_ui.ingress.tls_secret_name",
+                "web_ui.ingress.annotations.bad key"
+            ]
+        );
+        let mut spec = ingress("temporal.example.com");
+        spec.class_name = Some("nginx".into());
+        spec.annotations
+            .insert(INGRESS_CLASS_ANNOTATION.into(), "traefik".into());
+        assert_eq!(
+            problems(&spec),
+            ["web_ui.ingress.annotations.kubernetes.io/ingress.class"]
+        );
+        spec.annotations
+            .insert(INGRESS_CLASS_ANNOTATION.into(), "nginx".into());
+        assert!(problems(&spec).is_empty());
     }
 }

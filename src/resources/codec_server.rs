@@ -78,6 +78,7 @@ impl DeployedStack for CodecServer {
         "resources",
         "client_cidrs",
         "ingress_controller",
+        "ingress",
     ];
     const APPLY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
     const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -99,19 +100,10 @@ impl DeployedStack for CodecServer {
             "id",
             Value::string(format!("{}/{}", spec.namespace, spec.name)),
         );
-        state.set("endpoint", Value::string(endpoint(spec)));
+        state.set("endpoint", Value::string(deploy::codec_endpoint(spec)));
         state.set("drift", Value::List(Vec::new()));
         state
     }
-}
-
-fn endpoint(spec: &CodecServerSpec) -> String {
-    let scheme = if spec.tls_secret_name.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{}.{}.svc:8443", spec.name, spec.namespace)
 }
 
 #[async_trait]
@@ -225,7 +217,8 @@ impl Resource<ProviderSettings> for CodecServer {
                 )
                 .optional_computed()
                 .description("The ingress controller whose pods forward browsers' calls (the Web UI runs in the browser, so its calls arrive through the ingress, never from the UI's pods). None when unset."),
-                computed("endpoint", "The in-cluster URL to give the Web UI and `temporal --codec-endpoint`."),
+                support::ingress_attribute("publishes the server to people's browsers (the Web UI calls it from the browser); `endpoint` is then `https://<host>`. The backend speaks TLS on the Service's `https` port: tell the controller so (for ingress-nginx, `nginx.ingress.kubernetes.io/backend-protocol = \"HTTPS\"`)"),
+                computed("endpoint", "The URL to give the Web UI (`web_ui.codec_endpoint`) and `temporal --codec-endpoint`: `https://<ingress.host>` with an ingress, otherwise the Service's in-cluster `https://<name>.<namespace>.svc`."),
                 Attribute::new("drift", Type::list(Type::String))
                     .computed()
                     .description("Differences between the live objects and the spec found at the last refresh."),
@@ -277,8 +270,8 @@ impl Resource<ProviderSettings> for CodecServer {
         else {
             return;
         };
-        let mut address = Value::string(endpoint(&spec));
-        for name in ["name", "namespace", "tls_secret_name"] {
+        let mut address = Value::string(deploy::codec_endpoint(&spec));
+        for name in ["name", "namespace", "ingress"] {
             if !req.config.get(name).is_fully_known() {
                 address = Value::Unknown;
             }
@@ -375,6 +368,11 @@ oidc: { issuer: https://login.example.com, jwks_url: https://login.example.com/k
 accepted_source_namespaces: { payments: [orders] }
 client_cidrs: [10.20.0.0/16]
 ingress_controller: { namespace: ingress-nginx, pod_labels: { app: nginx } }
+ingress:
+  host: codec.example.com
+  class_name: nginx
+  tls_secret_name: codec-public-tls
+  annotations: { nginx.ingress.kubernetes.io/backend-protocol: HTTPS }
 "#;
 
     #[test]

@@ -500,3 +500,32 @@ mod tests {
         );
     }
 }
+
+/// The `ingress` attribute of the Web UI and of the codec server (the deploy module's
+/// `IngressSpec`): `what` names what it publishes and what the host becomes.
+pub fn ingress_attribute(what: &str) -> crate::framework::Attribute {
+    use crate::framework::validators::NotBlank;
+    use crate::framework::{Attribute, Nesting};
+    let string = |name: &str, description: &str| {
+        Attribute::new(name, Type::String)
+            .optional_computed()
+            .description(description)
+    };
+    Attribute::nested(
+        "ingress",
+        Nesting::Single,
+        vec![
+            Attribute::new("host", Type::String)
+                .required()
+                .validate(NotBlank)
+                .description("The host name people reach it at, e.g. `temporal.example.com` (a DNS name: no wildcard, no IP address)."),
+            string("class_name", "The IngressClass (`spec.ingressClassName`), e.g. `nginx`; the cluster's default class when unset."),
+            string("tls_secret_name", "A Secret with `tls.crt` and `tls.key`, in the same namespace, the ingress controller terminates TLS with for the host; the controller's default certificate when unset."),
+            Attribute::new("annotations", Type::map(Type::String))
+                .optional_computed()
+                .description("Annotations for the ingress controller, e.g. `{ \"cert-manager.io/cluster-issuer\" = \"letsencrypt\" }`. Default none."),
+        ],
+    )
+    .optional_computed()
+    .description(&format!("A `networking.k8s.io/v1` Ingress that {what}. None when unset."))
+}

@@ -9,7 +9,8 @@ use base64::Engine as _;
 use engram::codec::{Keyring, KeyringDocument, Payload, PayloadCodec, Payloads};
 use engram::kms::local::LocalKeyFile;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, PostParams};
 use kube_api::{KubeApiServer, Options};
 use std::path::Path;
@@ -149,7 +150,7 @@ async fn keyring_reaches_the_secret_and_rotation_updates_it_in_place() {
         ws,
     } = deployed(Version::V1_15_5, 7).await;
     ws.apply();
-    assert_eq!(ws.outputs()["endpoint"], "https://codec.temporal.svc:8443");
+    assert_eq!(ws.outputs()["endpoint"], "https://codec.temporal.svc");
     let binding = ws.resource("engram_cmk_binding");
     assert_eq!(
         keyring_in_secret(&server).await,
@@ -186,7 +187,7 @@ async fn keyring_reaches_the_secret_and_rotation_updates_it_in_place() {
     ]);
     let imported = fresh.resource("engram_codec_server");
     assert_eq!(imported["keyring"], rotated["keyring"]);
-    assert_eq!(imported["endpoint"], "https://codec.temporal.svc:8443");
+    assert_eq!(imported["endpoint"], "https://codec.temporal.svc");
     assert_eq!(imported["cors_origins"][0], "https://temporal.example.com");
     // The binding comes back from the codec server's keyring Secret; then nothing is planned.
     fresh.ok(&[
@@ -331,6 +332,56 @@ async fn accepted_source_namespaces_reach_the_deployment_and_their_absence_plans
     );
 }
 
+/// The endpoint is an address the Service serves, and with an ingress the Ingress's host, which
+/// routes every path to the Service's https port; a second plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_is_what_the_service_or_the_ingress_serves() {
+    let Deployed {
+        server,
+        dir: _dir,
+        key_file: _,
+        ws,
+    } = deployed(Version::V1_15_5, 9).await;
+    ws.apply();
+    let services: Api<Service> = Api::namespaced(client(&server).await, "temporal");
+    let service = services.get("codec").await.unwrap();
+    let port = &service.spec.unwrap().ports.unwrap()[0];
+    assert_eq!((port.name.as_deref(), port.port), (Some("https"), 443));
+    assert_eq!(ws.outputs()["endpoint"], "https://codec.temporal.svc");
+
+    ws.write_config(&ws.config().replace(
+        "  tls_secret_name = \"codec-tls\"\n",
+        "  tls_secret_name = \"codec-tls\"\n  ingress = {\n    host            = \"codec.example.com\"\n    class_name      = \"nginx\"\n    tls_secret_name = \"codec-public-tls\"\n    annotations     = { \"nginx.ingress.kubernetes.io/backend-protocol\" = \"HTTPS\" }\n  }\n",
+    ));
+    let plan = ws.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("https://codec.example.com"),
+        "the plan shows the new endpoint:\n{}",
+        plan.all()
+    );
+    ws.apply();
+    assert_eq!(ws.outputs()["endpoint"], "https://codec.example.com");
+    let ingresses: Api<Ingress> = Api::namespaced(client(&server).await, "temporal");
+    let ingress = serde_json::to_value(ingresses.get("codec").await.unwrap()).unwrap();
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+    assert_eq!(
+        ingress["spec"]["tls"],
+        serde_json::json!([{"hosts": ["codec.example.com"], "secretName": "codec-public-tls"}])
+    );
+    let rule = &ingress["spec"]["rules"][0];
+    assert_eq!(rule["host"], "codec.example.com");
+    assert_eq!(
+        rule["http"]["paths"][0],
+        serde_json::json!({"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "codec", "port": {"name": "https"}}}})
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"],
+        "HTTPS"
+    );
+    ws.assert_no_changes();
+}
+
 #[test]
 fn bad_codec_server_inputs_are_named() {
     let ws = Workspace::new(
@@ -350,6 +401,11 @@ resource "engram_codec_server" "bad" {
   kms = { provider = "hsm" }
   cors_origins = ["*"]
   tls_secret_name = "codec-tls"
+  ingress = {
+    host        = "10.0.0.1"
+    class_name  = "nginx"
+    annotations = { "kubernetes.io/ingress.class" = "traefik" }
+  }
   oidc = {
     issuer    = "https://login.example.com"
     jwks_url  = "https://login.example.com/keys"
@@ -366,6 +422,10 @@ resource "engram_codec_server" "bad" {
         "Invalid replicas",
         "Invalid kms.provider",
         "Invalid cors_origins",
+        "Invalid ingress.host",
+        "must be a DNS name such as temporal.example.com",
+        "Invalid ingress.annotations.kubernetes.io/ingress.class",
+        "disagrees with class_name `nginx`",
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }

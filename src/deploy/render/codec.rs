@@ -4,7 +4,7 @@
 //! (browsers running the Web UI call the codec server directly, through the ingress) and the
 //! people's networks in `client_cidrs`.
 
-use super::pod;
+use super::{ingress, pod};
 use crate::deploy::labels::{Owner, SPEC_ANNOTATION, Stack};
 use crate::deploy::manifest::{Kind, Manifest, Step};
 use crate::deploy::spec::CodecServerSpec;
@@ -27,6 +27,8 @@ use std::collections::BTreeMap;
 pub const COMPONENT: &str = "codec-server";
 /// The port the server listens on (TLS).
 pub const PORT: i32 = 8443;
+/// The port its Service serves, in front of [`PORT`]: the https default, so URLs need none.
+pub const SERVICE_PORT: i32 = 443;
 /// The key of the keyring document in its Secret.
 pub const KEYRING_KEY: &str = "keyring.json";
 /// The environment variables the Deployment sets from the spec's own fields; `kms.env` may not
@@ -56,6 +58,16 @@ pub fn owner(spec: &CodecServerSpec) -> Owner {
         namespace: spec.namespace.clone(),
         instance: spec.name.clone(),
         cluster: spec.temporal_cluster.clone(),
+    }
+}
+
+/// The address its clients call: `https://<host>` through the Ingress when there is one,
+/// otherwise the Service's in-cluster name (the Service serves the https default port, so the
+/// URL names none; `tls_secret_name` is required, so the server always speaks TLS).
+pub fn endpoint(spec: &CodecServerSpec) -> String {
+    match &spec.ingress {
+        Some(ingress) => format!("https://{}", ingress.host),
+        None => format!("https://{}.{}.svc", spec.name, spec.namespace),
     }
 }
 
@@ -250,7 +262,7 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
             selector: Some(selector_labels.clone()),
             ports: Some(vec![ServicePort {
                 name: Some("https".into()),
-                port: 443,
+                port: SERVICE_PORT,
                 target_port: Some(IntOrString::String("https".into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
@@ -321,5 +333,13 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
         ));
     }
     out.push(Manifest::new(Kind::Deployment, Step::Edge, &deployment));
+    out.extend(spec.ingress.as_ref().map(|ingress_spec| {
+        let backend = ingress::Backend {
+            name: &spec.name,
+            component: COMPONENT,
+            port_name: "https",
+        };
+        ingress::render(&owner, ingress_spec, &backend, &none)
+    }));
     out
 }

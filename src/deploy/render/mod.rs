@@ -3,6 +3,7 @@
 
 mod certificates;
 pub(crate) mod codec;
+mod ingress;
 mod keyring;
 mod monitoring;
 pub(crate) mod names;
@@ -21,7 +22,7 @@ use super::version::TemporalVersion;
 use k8s_openapi::api::core::v1::Namespace;
 use std::collections::BTreeMap;
 
-pub use codec::KEYRING_KEY;
+pub use codec::{KEYRING_KEY, endpoint as codec_endpoint};
 pub use servers::config_map_name;
 
 /// What one renderer call needs besides the spec: the owner and the annotations every object

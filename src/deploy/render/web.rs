@@ -1,9 +1,9 @@
 //! The Temporal Web UI (with its codec endpoint and OIDC sign-in) and the admin tools pod.
 
 use super::names::{self, TemporalService};
-use super::pod;
 use super::servers::{TEMPORAL_USER, disruption_budget};
 use super::{Context, tls_secret_name};
+use super::{ingress, pod};
 use crate::deploy::manifest::{Kind, Manifest, Step};
 use crate::deploy::temporal_versions::Release;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
@@ -234,6 +234,14 @@ pub fn web_ui(ctx: &Context) -> Vec<Manifest> {
         true,
         1,
     ));
+    out.extend(ui.ingress.as_ref().map(|spec| {
+        let backend = ingress::Backend {
+            name: &name,
+            component: UI_COMPONENT,
+            port_name: "http",
+        };
+        ingress::render(&ctx.owner, spec, &backend, &ctx.annotations)
+    }));
     out
 }
 

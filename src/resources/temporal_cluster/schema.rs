@@ -8,6 +8,7 @@
 
 use crate::framework::validators::{IntegerBetween, NotBlank};
 use crate::framework::{Attribute, Nesting, Type};
+use crate::resources::deploy_support;
 
 fn nested(name: &str, description: &str, attrs: Vec<Attribute>) -> Attribute {
     Attribute::nested(name, Nesting::Single, attrs)
@@ -269,6 +270,7 @@ fn web_ui() -> Attribute {
             )
             .optional_computed()
             .description("Sign-in through an OIDC provider; none when unset."),
+            deploy_support::ingress_attribute("publishes the UI at `https://<host>/`, every path routed to its Service"),
         ],
     )
 }
@@ -408,6 +410,11 @@ web_ui:
     callback_url: https://temporal.example.com/auth/sso/callback
     scopes: [openid]
   codec_endpoint: https://codec.example.com
+  ingress:
+    host: temporal.example.com
+    class_name: nginx
+    tls_secret_name: temporal-ui-tls
+    annotations: { cert-manager.io/cluster-issuer: letsencrypt }
 admin_tools:
   api_key_secret: { name: admin, key: token }
 persistence:

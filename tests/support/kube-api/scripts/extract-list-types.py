@@ -33,6 +33,7 @@ KINDS = {
     "apps/v1/StatefulSet": "io.k8s.api.apps.v1.StatefulSet",
     "batch/v1/Job": "io.k8s.api.batch.v1.Job",
     "networking.k8s.io/v1/NetworkPolicy": "io.k8s.api.networking.v1.NetworkPolicy",
+    "networking.k8s.io/v1/Ingress": "io.k8s.api.networking.v1.Ingress",
     "policy/v1/PodDisruptionBudget": "io.k8s.api.policy.v1.PodDisruptionBudget",
     "rbac.authorization.k8s.io/v1/Role": "io.k8s.api.rbac.v1.Role",
     "rbac.authorization.k8s.io/v1/RoleBinding": "io.k8s.api.rbac.v1.RoleBinding",

@@ -45,6 +45,7 @@ impl ResourceType {
                 | "StatefulSet"
                 | "Job"
                 | "NetworkPolicy"
+                | "Ingress"
                 | "PodDisruptionBudget"
                 | "CustomResourceDefinition"
         );
@@ -168,6 +169,14 @@ pub fn builtin() -> Vec<ResourceType> {
             true,
             &["netpol"],
             false,
+        ),
+        b(
+            "networking.k8s.io",
+            "Ingress",
+            "ingresses",
+            true,
+            &["ing"],
+            true,
         ),
         b(
             "policy",

@@ -5,12 +5,14 @@
 //! v1.37): pkg/apis/core/validation/validation.go (object names, pod templates, containers,
 //! resources, services, config maps, secrets), pkg/apis/apps/validation/validation.go
 //! (Deployments), pkg/apis/batch/validation/validation.go (Jobs),
-//! pkg/apis/networking/validation/validation.go (NetworkPolicies),
+//! pkg/apis/networking/validation/validation.go (NetworkPolicies; Ingresses in `ingress.rs`),
 //! pkg/apis/policy/validation/validation.go (PodDisruptionBudgets); and k8s.io/apimachinery
 //! v0.37.0-beta.0: pkg/api/validation/objectmeta.go and generic.go (metadata, name functions),
 //! pkg/apis/meta/v1/validation/validation.go (labels, label selectors),
 //! pkg/util/validation/validation.go, ip.go and pkg/api/validate/content/kube.go (formats),
 //! pkg/util/validation/field/errors.go (message wording).
+
+mod ingress;
 
 use crate::quantity::{self, Quantity};
 use crate::status::Cause;
@@ -1801,6 +1803,7 @@ pub fn validate(kind: &str, object: &Value) -> Vec<Cause> {
         "ConfigMap" => config_map(&mut errors, object),
         "Secret" => secret(&mut errors, object),
         "NetworkPolicy" => network_policy(&mut errors, object),
+        "Ingress" => ingress::ingress(&mut errors, object),
         "PodDisruptionBudget" => disruption_budget(&mut errors, object),
         "Pod" => pod(&mut errors, object),
         _ => {}

@@ -28,6 +28,7 @@ async fn discovery_lists_every_kind_the_provider_uses_with_its_scope() {
         ("apps", "StatefulSet", true),
         ("batch", "Job", true),
         ("networking.k8s.io", "NetworkPolicy", true),
+        ("networking.k8s.io", "Ingress", true),
         ("policy", "PodDisruptionBudget", true),
         ("rbac.authorization.k8s.io", "Role", true),
         ("rbac.authorization.k8s.io", "RoleBinding", true),

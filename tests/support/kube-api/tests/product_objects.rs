@@ -17,6 +17,7 @@ fn path_of(object: &Value) -> String {
     let namespace = object["metadata"]["namespace"].as_str();
     let plural = match kind {
         "NetworkPolicy" => "networkpolicies".to_string(),
+        "Ingress" => "ingresses".to_string(),
         "PrometheusRule" => "prometheusrules".to_string(),
         other => format!("{}s", other.to_lowercase()),
     };

@@ -405,3 +405,97 @@ async fn several_failures_are_listed_in_one_message() {
         "Deployment.apps \"web\" is invalid: [spec.replicas: Invalid value: -2: must be greater than or equal to 0, spec.template.spec.containers[0].image: Required value]"
     );
 }
+
+const INGRESSES: &str = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
+
+fn ingress(paths: Value) -> Value {
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "ui"},
+        "spec": {"ingressClassName": "nginx",
+            "tls": [{"hosts": ["ui.example.com"], "secretName": "ui-tls"}],
+            "rules": [{"host": "ui.example.com", "http": {"paths": paths}}]}})
+}
+
+#[tokio::test]
+async fn ingress_paths_need_a_path_type_and_an_absolute_path() {
+    let f = start().await;
+    let backend = json!({"service": {"name": "web-ui", "port": {"name": "http"}}});
+    let bad = ingress(json!([
+        {"path": "/", "backend": backend},
+        {"path": "ui", "pathType": "Prefix", "backend": backend},
+        {"path": "/a//b", "pathType": "Exact", "backend": backend},
+        {"path": "/", "pathType": "Regex", "backend": backend},
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web-ui", "port": {}}}},
+    ]));
+    let (code, body) = apply(&f, &format!("{INGRESSES}/ui"), bad).await;
+    assert_eq!((code, body["reason"].as_str()), (422, Some("Invalid")));
+    assert_eq!(
+        causes(&body),
+        vec![
+            cause(
+                "FieldValueRequired",
+                "spec.rules[0].http.paths[0].pathType",
+                "Required value: pathType must be specified"
+            ),
+            cause(
+                "FieldValueInvalid",
+                "spec.rules[0].http.paths[1].path",
+                "Invalid value: \"ui\": must be an absolute path"
+            ),
+            cause(
+                "FieldValueInvalid",
+                "spec.rules[0].http.paths[2].path",
+                "Invalid value: \"/a//b\": must not contain '//'"
+            ),
+            cause(
+                "FieldValueNotSupported",
+                "spec.rules[0].http.paths[3].pathType",
+                "Unsupported value: \"Regex\": supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\""
+            ),
+            cause(
+                "FieldValueRequired",
+                "spec.rules[0].http.paths[4].backend",
+                "Required value: port name or number is required"
+            ),
+        ]
+    );
+    let good = ingress(json!([{"path": "/", "pathType": "Prefix", "backend": backend}]));
+    let (code, body) = apply(&f, &format!("{INGRESSES}/ui"), good).await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["metadata"]["generation"], json!(1));
+}
+
+#[tokio::test]
+async fn ingress_hosts_are_dns_names_and_the_class_annotation_must_agree() {
+    let f = start().await;
+    let backend = json!({"service": {"name": "web-ui", "port": {"number": 8080}}});
+    let mut bad = ingress(json!([{"path": "/", "pathType": "Prefix", "backend": backend}]));
+    bad["metadata"]["annotations"] = json!({"kubernetes.io/ingress.class": "traefik"});
+    bad["spec"]["rules"][0]["host"] = json!("10.0.0.1");
+    bad["spec"]["tls"][0]["hosts"] = json!(["UI.example.com"]);
+    let (code, body) = apply(&f, &format!("{INGRESSES}/ui"), bad).await;
+    assert_eq!(code, 422, "{body}");
+    let fields: Vec<String> = causes(&body).into_iter().map(|c| c.1).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "spec.rules[0].host",
+            "spec.tls[0].hosts[0]",
+            "annotations.kubernetes.io/ingress.class"
+        ]
+    );
+    let (code, body) = apply(
+        &f,
+        &format!("{INGRESSES}/ui"),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "ui"}, "spec": {}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        causes(&body),
+        vec![cause(
+            "FieldValueInvalid",
+            "spec",
+            "Invalid value: null: either `defaultBackend` or `rules` must be specified"
+        )]
+    );
+}
