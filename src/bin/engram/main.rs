@@ -10,10 +10,9 @@ mod shard_calc;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// mimalloc gives freed pages back to the system: the codec server's 4 MiB request bodies and
-/// answers, freed after each request, would otherwise stay resident in glibc's per-thread arenas,
-/// so the resident set crept up under load although live memory stays within the memory budget
-/// (docs/benchmarks.md, the soak).
+/// mimalloc returns freed pages to the system after a short delay, where glibc's malloc keeps
+/// them in per-thread arenas: the codec server frees a 4 MiB body or answer after each request.
+/// The soak in docs/benchmarks.md records what the resident set does under hostile traffic.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
