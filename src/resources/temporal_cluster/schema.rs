@@ -1,10 +1,11 @@
 //! The attributes of `engram_temporal_cluster` that make up its spec: one per field of the deploy
 //! module's `TemporalClusterSpec`, with the spec's names. Every nested attribute is optional and
 //! computed, so a field left out is planned at the spec's default (a role's own defaults for a
-//! role) and the plan shows the value apply will use. A nested attribute with no default is
-//! optional and computed too (planned null when unset): Terraform 1.0.3 crashes planning a null
-//! nested attribute that is not computed. A test pins that the attributes and the spec's fields
-//! are the same set.
+//! role) and the plan shows the value apply will use. A nested attribute with no default
+//! (`tolerations`, `web_ui.oidc`, `authorization`) is plain optional: the framework declares it
+//! computed to Terraform for 1.0.x's sake and plans it as configured
+//! ([`crate::framework::Attribute::shielded_nested`]). A test pins that the attributes and the
+//! spec's fields are the same set.
 
 use crate::framework::validators::{IntegerBetween, NotBlank};
 use crate::framework::{Attribute, Nesting, Type};
@@ -105,7 +106,6 @@ fn service(name: &str, defaults: &str) -> Attribute {
                     Attribute::new("toleration_seconds", Type::Number).description("With `NoExecute`: how long a pod stays bound once the taint appears; forever when unset."),
                 ],
             )
-            .optional_computed()
             .description("Node taints the pods tolerate. Default none."),
         ],
     )
@@ -268,7 +268,6 @@ fn web_ui() -> Attribute {
                     strings("scopes", "Scopes requested. Default `[\"openid\", \"profile\", \"email\"]`."),
                 ],
             )
-            .optional_computed()
             .description("Sign-in through an OIDC provider; none when unset."),
             deploy_support::ingress_attribute("publishes the UI at `https://<host>/`, every path routed to its Service"),
         ],
@@ -288,7 +287,6 @@ fn authorization() -> Attribute {
             string("audience", "The audience tokens must carry; any when unset."),
         ],
     )
-    .optional_computed()
     .description("JWT authorization on the frontend (SSO). Without it, anything that reaches the frontend is trusted. Needs `tls.internode` (the internal frontend it brings admits only mutual-TLS callers) and `admin_tools.api_key_secret` or `admin_tools.enabled = false`.")
 }
 
