@@ -31,7 +31,8 @@ async fn client(server: &KubeApiServer) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-fn config(server: &KubeApiServer, cluster: &str) -> String {
+/// The `terraform` block and a provider configured for `server`.
+fn provider_for(server: &KubeApiServer) -> String {
     format!(
         r#"
 terraform {{
@@ -44,7 +45,14 @@ provider "engram" {{
     config_path = "{}"
   }}
 }}
-resource "engram_temporal_cluster" "prod" {{
+"#,
+        server.kubeconfig_path().display()
+    )
+}
+
+fn config(server: &KubeApiServer, cluster: &str) -> String {
+    format!(
+        r#"{}resource "engram_temporal_cluster" "prod" {{
   name                = "prod"
   namespace           = "temporal-prod"
   version             = "1.29.1"
@@ -83,7 +91,7 @@ resource "engram_temporal_cluster" "prod" {{
 output "id" {{ value = engram_temporal_cluster.prod.id }}
 output "frontend" {{ value = engram_temporal_cluster.prod.frontend_address }}
 "#,
-        server.kubeconfig_path().display()
+        provider_for(server)
     )
 }
 
@@ -347,18 +355,7 @@ async fn cluster_smoke_on_terraform_1_0_3() {
 async fn a_minimal_cluster_applies_and_replans_empty_on_terraform_1_0_3() {
     let server = kube_server().await;
     let config = format!(
-        r#"
-terraform {{
-  required_providers {{
-    engram = {{ source = "engram/engram" }}
-  }}
-}}
-provider "engram" {{
-  kubernetes {{
-    config_path = "{}"
-  }}
-}}
-resource "engram_temporal_cluster" "minimal" {{
+        r#"{}resource "engram_temporal_cluster" "minimal" {{
   name                = "minimal"
   namespace           = "temporal-minimal"
   version             = "1.29.1"
@@ -372,7 +369,7 @@ resource "engram_temporal_cluster" "minimal" {{
   }}
 }}
 "#,
-        server.kubeconfig_path().display()
+        provider_for(&server)
     );
     let ws = Workspace::new(Version::V1_0_3, &config);
     ws.apply();
