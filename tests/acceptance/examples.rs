@@ -28,3 +28,8 @@ fn production_validates() {
 fn rotation_validates() {
     validates("rotation");
 }
+
+#[test]
+fn entra_id_validates() {
+    validates("entra-id");
+}
