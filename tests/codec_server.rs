@@ -1114,3 +1114,59 @@ async fn a_namespace_opens_another_namespaces_payloads_only_where_the_operator_a
             .contains("sealed for namespace `orders`")
     );
 }
+
+/// `--tls-min-version 1.3` refuses a TLS 1.2 handshake and accepts 1.3; the default accepts
+/// both; anything else, or the setting without TLS, is refused at start naming the flag.
+#[tokio::test]
+async fn the_oldest_tls_version_accepted_is_a_setting() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let files = KeyringFiles::create("default").await;
+    let (cert, key, ca_pem) = tls_files(files.dir.path());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::pem::PemObject::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let handshake = |addr: std::net::SocketAddr,
+                     version: &'static rustls::SupportedProtocolVersion| {
+        let config = rustls::ClientConfig::builder_with_protocol_versions(&[version])
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            connector
+                .connect("localhost".try_into().unwrap(), tcp)
+                .await
+                .is_ok()
+        }
+    };
+    let tls = |min: Option<&str>| Settings {
+        tls_cert: Some(cert.clone()),
+        tls_key: Some(key.clone()),
+        tls_min_version: min.map(str::to_string),
+        ..files.settings()
+    };
+    let default = TestServer::start(tls(None)).await;
+    assert!(handshake(default.addr, &rustls::version::TLS12).await);
+    assert!(handshake(default.addr, &rustls::version::TLS13).await);
+    let strict = TestServer::start(tls(Some("1.3"))).await;
+    assert!(
+        !handshake(strict.addr, &rustls::version::TLS12).await,
+        "TLS 1.2 refused"
+    );
+    assert!(handshake(strict.addr, &rustls::version::TLS13).await);
+
+    let error = tls(Some("1.1")).resolve().unwrap_err().to_string();
+    assert!(
+        error.contains("--tls-min-version") && error.contains("1.2 or 1.3"),
+        "{error}"
+    );
+    let error = Settings {
+        tls_min_version: Some("1.3".into()),
+        ..files.settings()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("give --tls-cert and --tls-key"), "{error}");
+}

@@ -17,7 +17,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 const NAMESPACE: &str = "temporal-prod";
 
@@ -41,22 +40,7 @@ fn failing(control: &Control) -> Vec<&str> {
 /// The production example (a Temporal cluster and its codec server) applied to a fresh test
 /// server, the namespace created by the Temporal stack.
 async fn production() -> (kube_api::KubeApiServer, kube::Client) {
-    let server = server(true).await;
-    let deployer = deployer(&server).await;
-    let cancel = CancellationToken::new();
-    for stack in example("production").render().unwrap() {
-        deployer
-            .apply(
-                &stack,
-                &fast(Duration::from_secs(30)),
-                &engram::deploy::NoProgress,
-                &cancel,
-            )
-            .await
-            .unwrap();
-    }
-    let client = client(&server).await;
-    (server, client)
+    applied_example("production").await
 }
 
 async fn report(server: &kube_api::KubeApiServer) -> Report {

@@ -11,7 +11,6 @@ use crate::framework::{
     Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Schema, Type, Value,
 };
 use crate::provider::ProviderSettings;
-use crate::temporal::TemporalEndpoint;
 use async_trait::async_trait;
 
 /// The data source.
@@ -225,13 +224,7 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
         let (kms_environment, vault_token) =
             crate::evidence::facts::customer_key::ambient_credentials();
         let inputs = Inputs {
-            temporal: settings.temporal.as_ref().map(|t| TemporalEndpoint {
-                address: t.address.clone(),
-                ca_certificate: t.ca_certificate.clone(),
-                client_certificate: t.client_certificate.clone(),
-                client_key: t.client_key.clone(),
-                server_name: t.server_name.clone(),
-            }),
+            temporal: settings.temporal.as_ref().map(|t| t.endpoint()),
             namespaces,
             keyring,
             policy: Some(LifecyclePolicy {

@@ -687,6 +687,10 @@ pub struct NetworkSpec {
     pub allowed_cidrs: Vec<String>,
     /// The namespace Prometheus scrapes from.
     pub monitoring_namespace: String,
+    /// The ingress controller that forwards people's calls to the Web UI's Ingress; admitted
+    /// to the UI besides `allowed_cidrs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_controller: Option<PodPeer>,
 }
 
 impl Default for NetworkSpec {
@@ -695,6 +699,7 @@ impl Default for NetworkSpec {
             policies: true,
             allowed_cidrs: Vec::new(),
             monitoring_namespace: "monitoring".into(),
+            ingress_controller: None,
         }
     }
 }
@@ -726,6 +731,13 @@ pub struct CodecServerSpec {
     pub kms: CodecKmsSpec,
     /// A Secret with `tls.crt` and `tls.key` the server presents.
     pub tls_secret_name: Option<String>,
+    /// The oldest TLS version the server accepts, `1.2` or `1.3`. Left out of the serialized
+    /// spec at its default, so specs written before it existed stay equal.
+    #[serde(
+        default = "default_tls_min_version",
+        skip_serializing_if = "is_default_tls_min_version"
+    )]
+    pub tls_min_version: String,
     /// Web UI origins allowed by CORS, exactly as browsers send them.
     #[serde(default)]
     pub cors_origins: Vec<String>,
@@ -760,6 +772,13 @@ pub struct PodPeer {
     /// Pod labels; every pod of the namespace when empty.
     #[serde(default)]
     pub pod_labels: BTreeMap<String, String>,
+}
+
+fn default_tls_min_version() -> String {
+    "1.2".into()
+}
+fn is_default_tls_min_version(version: &str) -> bool {
+    version == "1.2"
 }
 
 fn default_codec_image() -> String {

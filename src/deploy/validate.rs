@@ -2,7 +2,7 @@
 //! that caused it and what to do, instead of failing half way through an apply.
 
 use super::spec::{
-    CodecServerSpec, IngressSpec, KeyringSecretSpec, Resources, ServiceSpec, SqlStoreSpec,
+    CodecServerSpec, IngressSpec, KeyringSecretSpec, PodPeer, Resources, ServiceSpec, SqlStoreSpec,
     TemporalClusterSpec, TlsSource, Toleration,
 };
 use super::temporal_versions::Release;
@@ -64,6 +64,15 @@ impl Checker {
     fn check(&mut self, ok: bool, field: &str, reason: &str) {
         if !ok {
             self.fail(field, reason);
+        }
+    }
+
+    /// Pods of another namespace a NetworkPolicy admits: the namespace's name and the pods'
+    /// labels.
+    fn pod_peer(&mut self, field: &str, peer: &PodPeer) {
+        self.dns_label(&format!("{field}.namespace"), &peer.namespace, 63);
+        for (key, value) in &peer.pod_labels {
+            self.label(&format!("{field}.pod_labels.{key}"), key, value);
         }
     }
 
@@ -602,6 +611,17 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
         &spec.network.monitoring_namespace,
         63,
     );
+    if let Some(controller) = &spec.network.ingress_controller {
+        c.pod_peer("network.ingress_controller", controller);
+    }
+    c.check(
+        spec.network.ingress_controller.is_some()
+            || spec.web_ui.ingress.is_none()
+            || spec.network.allowed_cidrs.is_empty()
+            || !spec.network.policies,
+        "network.ingress_controller",
+        "must name the ingress controller's namespace (and pod labels) when web_ui.ingress is set with network.allowed_cidrs: the Ingress's traffic comes from the controller's pods, which the CIDRs do not admit, so the Web UI would be unreachable",
+    );
     c.finish()?;
     // A version that did not resolve to a release was reported above; this is for the type.
     release.ok_or_else(|| SpecError {
@@ -761,14 +781,16 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             );
         }
     }
+    c.check(
+        matches!(spec.tls_min_version.as_str(), "1.2" | "1.3"),
+        "tls_min_version",
+        "must be 1.2 or 1.3",
+    );
     for (i, cidr) in spec.client_cidrs.iter().enumerate() {
         c.cidr(&format!("client_cidrs[{i}]"), cidr);
     }
     if let Some(controller) = &spec.ingress_controller {
-        c.dns_label("ingress_controller.namespace", &controller.namespace, 63);
-        for (key, value) in &controller.pod_labels {
-            c.label(&format!("ingress_controller.pod_labels.{key}"), key, value);
-        }
+        c.pod_peer("ingress_controller", controller);
     }
     if let Some(ingress) = &spec.ingress {
         c.ingress("ingress", ingress);

@@ -64,6 +64,9 @@ fn temporal_block() -> Block {
                 .description("PEM private key of `client_certificate`. Never stored in state."),
             Attribute::new("server_name", Type::String)
                 .description("TLS server name to verify, when it differs from the address's host."),
+            Attribute::new("api_key", Type::String)
+                .sensitive()
+                .description(&format!("API key or bearer token (a JWT from your identity provider) sent as `authorization: Bearer ...` on every call, for a frontend with authorization on. Default: the `{}` environment variable. Never stored in state.", crate::temporal::API_KEY_VARIABLE)),
         ],
     )
 }

@@ -95,6 +95,22 @@ pub struct TemporalSettings {
     pub client_key: Option<String>,
     /// TLS server name override.
     pub server_name: Option<String>,
+    /// API key or bearer token for a frontend with authorization on.
+    pub api_key: Option<String>,
+}
+
+impl TemporalSettings {
+    /// Where and how to connect, for the shared client and for the evidence's history reads.
+    pub fn endpoint(&self) -> TemporalEndpoint {
+        TemporalEndpoint {
+            address: self.address.clone(),
+            ca_certificate: self.ca_certificate.clone(),
+            client_certificate: self.client_certificate.clone(),
+            client_key: self.client_key.clone(),
+            server_name: self.server_name.clone(),
+            api_key: self.api_key.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for TemporalSettings {
@@ -106,6 +122,7 @@ impl fmt::Debug for TemporalSettings {
                 "client_key",
                 &self.client_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +161,11 @@ impl ProviderSettings {
                 client_certificate: string(&t, "client_certificate"),
                 client_key: string(&t, "client_key"),
                 server_name: string(&t, "server_name"),
+                api_key: string(&t, "api_key").or_else(|| {
+                    std::env::var(crate::temporal::API_KEY_VARIABLE)
+                        .ok()
+                        .filter(|key| !key.is_empty())
+                }),
             }),
             temporal_client: Arc::default(),
             deployer: Arc::default(),
@@ -176,13 +198,7 @@ impl ProviderSettings {
         let settings = self.temporal.as_ref().ok_or(ClientError::NotConfigured(
             "This needs the Temporal frontend: add `temporal { address = \"HOST:7233\" }` to the engram provider block.",
         ))?;
-        let endpoint = TemporalEndpoint {
-            address: settings.address.clone(),
-            ca_certificate: settings.ca_certificate.clone(),
-            client_certificate: settings.client_certificate.clone(),
-            client_key: settings.client_key.clone(),
-            server_name: settings.server_name.clone(),
-        };
+        let endpoint = settings.endpoint();
         Ok(self
             .temporal_client
             .get_or_try_init(|| TemporalClient::connect(&endpoint))
@@ -297,6 +313,22 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             tpath("ca_certificate"),
             "Invalid temporal.ca_certificate",
             "Expected a PEM certificate starting with -----BEGIN CERTIFICATE-----; use file(\"ca.crt\").",
+        );
+    }
+    if let Some(key) = t.get("api_key").as_str()
+        && !crate::temporal::is_header_value(key)
+    {
+        diags.attribute_error(
+            tpath("api_key"),
+            "Invalid temporal.api_key",
+            "The API key is sent in a gRPC header, which carries only visible ASCII characters and spaces; check for a trailing newline (use trimspace(file(...))) or a value pasted with its quotes.",
+        );
+    }
+    if !t.get("api_key").is_null() && t.get("ca_certificate").is_null() {
+        diags.attribute_warning(
+            tpath("api_key"),
+            "temporal.api_key over plain TCP",
+            "Without `ca_certificate` the provider speaks plain TCP to the frontend, so anyone on the path can read the API key. Set `ca_certificate` to the CA of the frontend's certificate.",
         );
     }
     if !k.get("token").is_null() && !k.get("token").is_unknown() && k.get("host").is_null() {

@@ -72,6 +72,7 @@ impl DeployedStack for CodecServer {
         KEYRING,
         "kms",
         "tls_secret_name",
+        "tls_min_version",
         "cors_origins",
         "oidc",
         ACCEPTED_SOURCES,
@@ -174,6 +175,10 @@ impl Resource<ProviderSettings> for CodecServer {
                     .required()
                     .validate(NotBlank)
                     .description("Secret with `tls.crt`/`tls.key`: the Web UI sends access tokens only to https endpoints."),
+                Attribute::new("tls_min_version", Type::String)
+                    .optional_computed()
+                    .validate(OneOf(&["1.2", "1.3"]))
+                    .description("The oldest TLS version the server accepts: `1.2` (default) or `1.3` (TLS 1.3 only; every current browser and the `temporal` CLI speak it)."),
                 Attribute::new("cors_origins", Type::list(Type::String))
                     .optional_computed()
                     .description("Exact Web UI origins allowed to call the codec server."),
@@ -207,16 +212,7 @@ impl Resource<ProviderSettings> for CodecServer {
                 Attribute::new("client_cidrs", Type::list(Type::String))
                     .optional_computed()
                     .description("CIDRs of people's networks allowed to reach the pods directly (the `temporal` CLI, browsers without an ingress). Default none."),
-                Attribute::nested(
-                    "ingress_controller",
-                    Nesting::Single,
-                    vec![
-                        Attribute::new("namespace", Type::String).required().validate(NotBlank).description("The ingress controller's namespace."),
-                        Attribute::new("pod_labels", Type::map(Type::String)).optional_computed().description("Labels of the controller's pods; every pod of the namespace when empty (default)."),
-                    ],
-                )
-                .optional_computed()
-                .description("The ingress controller whose pods forward browsers' calls (the Web UI runs in the browser, so its calls arrive through the ingress, never from the UI's pods). None when unset."),
+                support::ingress_controller_attribute("browsers' calls (the Web UI runs in the browser, so its calls arrive through the ingress, never from the UI's pods)"),
                 support::ingress_attribute("publishes the server to people's browsers (the Web UI calls it from the browser); `endpoint` is then `https://<host>`. The backend speaks TLS on the Service's `https` port: tell the controller so (for ingress-nginx, `nginx.ingress.kubernetes.io/backend-protocol = \"HTTPS\"`)"),
                 computed("endpoint", "The URL to give the Web UI (`web_ui.codec_endpoint`) and `temporal --codec-endpoint`: `https://<ingress.host>` with an ingress, otherwise the Service's in-cluster `https://<name>.<namespace>.svc`."),
                 Attribute::new("drift", Type::list(Type::String))
@@ -363,6 +359,7 @@ kms:
     azure_client_id: 00000000-0000-0000-0000-000000000000
     gcp_service_account: codec@project.iam.gserviceaccount.com
 tls_secret_name: codec-tls
+tls_min_version: "1.3"
 cors_origins: [https://temporal.example.com]
 oidc: { issuer: https://login.example.com, jwks_url: https://login.example.com/keys, audiences: [ui] }
 accepted_source_namespaces: { payments: [orders] }

@@ -529,3 +529,25 @@ pub fn ingress_attribute(what: &str) -> crate::framework::Attribute {
     .optional_computed()
     .description(&format!("A `networking.k8s.io/v1` Ingress that {what}. None when unset."))
 }
+
+/// The `ingress_controller` attribute (the deploy module's `PodPeer`): the ingress controller
+/// whose pods a NetworkPolicy admits; `why` says what reaches the pods through it.
+pub fn ingress_controller_attribute(why: &str) -> crate::framework::Attribute {
+    use crate::framework::validators::NotBlank;
+    use crate::framework::{Attribute, Nesting};
+    Attribute::nested(
+        "ingress_controller",
+        Nesting::Single,
+        vec![
+            Attribute::new("namespace", Type::String)
+                .required()
+                .validate(NotBlank)
+                .description("The ingress controller's namespace."),
+            Attribute::new("pod_labels", Type::map(Type::String))
+                .optional_computed()
+                .description("Labels of the controller's pods; every pod of the namespace when empty (default)."),
+        ],
+    )
+    .optional_computed()
+    .description(&format!("The ingress controller whose pods forward {why}. None when unset."))
+}

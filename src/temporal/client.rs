@@ -3,11 +3,23 @@
 
 use std::fmt;
 use std::time::Duration;
+use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetClusterInfoRequest;
 
 /// How long connecting and each call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The environment variable an API key is read from when none is configured: the name the
+/// Temporal CLI reads (temporalio/cli, `--api-key` flag, env `TEMPORAL_API_KEY`).
+pub const API_KEY_VARIABLE: &str = "TEMPORAL_API_KEY";
+
+/// Whether `value` can be sent in an ASCII gRPC header (`authorization: Bearer <value>`):
+/// visible ASCII and spaces, as tonic's `AsciiMetadataValue` accepts. temporalio-client drops a
+/// key it cannot parse into a header without saying so, so the provider refuses one first.
+pub fn is_header_value(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
 
 /// Where and how to reach a frontend.
 #[derive(Clone, Default)]
@@ -22,6 +34,9 @@ pub struct TemporalEndpoint {
     pub client_key: Option<String>,
     /// Name to verify in the server certificate when it differs from the host.
     pub server_name: Option<String>,
+    /// API key or bearer token, sent as `authorization: Bearer <key>` on every call (what
+    /// Temporal's default claim mapper reads: common/authorization/default_jwt_claim_mapper.go).
+    pub api_key: Option<String>,
 }
 
 impl fmt::Debug for TemporalEndpoint {
@@ -33,6 +48,7 @@ impl fmt::Debug for TemporalEndpoint {
                 "client_key",
                 &self.client_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
@@ -64,13 +80,24 @@ pub enum TemporalError {
         timeout: Duration,
     },
     /// The frontend answered with an error.
-    #[error("Temporal {call} failed: {status}")]
+    #[error("Temporal {call} failed: {status}{}", access_hint(status.code()))]
     Rpc {
         /// The RPC.
         call: &'static str,
         /// The gRPC status from the frontend.
         status: Box<tonic::Status>,
     },
+}
+
+/// What to check when the frontend refuses the caller: with authorization on, Temporal answers
+/// PermissionDenied to a call without a token it accepts (common/authorization/interceptor.go).
+fn access_hint(code: tonic::Code) -> String {
+    match code {
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => format!(
+            ". The frontend checks callers: set `api_key` in the provider's `temporal` block (or {API_KEY_VARIABLE}) to a token whose permissions cover this call, or a client certificate its authorizer accepts"
+        ),
+        _ => String::new(),
+    }
 }
 
 impl TemporalError {
@@ -147,6 +174,7 @@ impl TemporalClient {
         let options = ConnectionOptions::new(url)
             .identity("terraform-provider-engram".to_string())
             .maybe_tls_options(tls)
+            .maybe_api_key(endpoint.api_key.clone())
             .connect_timeout(CALL_TIMEOUT)
             .build();
         let connection = tokio::time::timeout(CALL_TIMEOUT, Connection::connect(options))
@@ -156,9 +184,23 @@ impl TemporalClient {
                 address: address.clone(),
                 timeout: CALL_TIMEOUT,
             })?
-            .map_err(|e| TemporalError::Connect {
-                address: address.clone(),
-                reason: e.to_string(),
+            .map_err(|e| match e {
+                // The connection stands; the frontend refused the caller on its first call.
+                ClientConnectError::SystemInfoCallError(status)
+                    if matches!(
+                        status.code(),
+                        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
+                    ) =>
+                {
+                    TemporalError::Rpc {
+                        call: "GetSystemInfo",
+                        status: Box::new(status),
+                    }
+                }
+                e => TemporalError::Connect {
+                    address: address.clone(),
+                    reason: e.to_string(),
+                },
             })?;
         Ok(Self {
             connection,

@@ -5,6 +5,8 @@ mod client;
 mod history;
 mod namespace;
 
-pub use client::{ClusterInfo, TemporalClient, TemporalEndpoint, TemporalError};
+pub use client::{
+    API_KEY_VARIABLE, ClusterInfo, TemporalClient, TemporalEndpoint, TemporalError, is_header_value,
+};
 pub use history::{HistoryPayloads, PayloadSeen, WorkflowRun};
 pub use namespace::{NamespaceInfo, NamespaceSpec};

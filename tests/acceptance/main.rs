@@ -16,6 +16,9 @@ mod stub;
 #[path = "../codec_server_common/mod.rs"]
 mod codec_server_common;
 
+#[path = "../support/authorizing_frontend.rs"]
+mod authorizing_frontend;
+
 #[path = "../support/provider_registry.rs"]
 mod provider_registry;
 

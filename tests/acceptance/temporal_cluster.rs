@@ -520,3 +520,75 @@ async fn a_part_of_a_nested_object_keeps_the_rest_at_its_defaults_and_allowed_ci
         "no NetworkPolicy admits 10.0.0.0/8: {cidrs:?}"
     );
 }
+
+/// The Web UI published through an Ingress while `allowed_cidrs` restricts sources: refused at
+/// plan until the ingress controller is named, then applied with a policy that admits the
+/// controller's pods beside the CIDRs, and replanned empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_ui_ingress_behind_allowed_cidrs_admits_its_ingress_controller() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let server = kube_server().await;
+    let kube = client(&server).await;
+    let without = format!(
+        "{SHARDS_512}\n  network = {{ allowed_cidrs = [\"10.0.0.0/8\"] }}\n  web_ui = {{ ingress = {{ host = \"temporal.example.com\", class_name = \"nginx\", tls_secret_name = \"temporal-ui-tls\" }} }}"
+    );
+    let ws = Workspace::new(Version::V1_15_5, &config(&server, &without));
+    let refused = ws.run(&["plan", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let text = refused
+        .all()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("network.ingress_controller"), "{text}");
+    assert!(
+        text.contains("the Ingress's traffic comes from the controller's pods"),
+        "{text}"
+    );
+
+    let with = without.replace(
+        "allowed_cidrs = [\"10.0.0.0/8\"]",
+        "allowed_cidrs = [\"10.0.0.0/8\"], ingress_controller = { namespace = \"ingress-nginx\", pod_labels = { \"app.kubernetes.io/name\" = \"ingress-nginx\" } }",
+    );
+    ws.write_config(&config(&server, &with));
+    ws.apply();
+    ws.assert_no_changes();
+
+    let ingresses: Api<Ingress> = Api::namespaced(kube.clone(), "temporal-prod");
+    let ingress = ingresses
+        .list(&ListParams::default().labels("engram.dev/cluster=prod"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(ingress.len(), 1);
+    let spec = serde_json::to_value(&ingress[0].spec).unwrap();
+    assert_eq!(spec["ingressClassName"], "nginx");
+    assert_eq!(spec["rules"][0]["host"], "temporal.example.com");
+    assert_eq!(spec["tls"][0]["secretName"], "temporal-ui-tls");
+
+    let policies: Api<NetworkPolicy> = Api::namespaced(kube, "temporal-prod");
+    let web_ui = policies
+        .list(&ListParams::default().labels("engram.dev/cluster=prod"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|p| {
+            p.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.ends_with("allow-web-ui"))
+        })
+        .expect("the Web UI's policy");
+    let from = serde_json::to_value(web_ui.spec).unwrap()["ingress"][0]["from"].clone();
+    assert_eq!(
+        from,
+        json!([
+            { "ipBlock": { "cidr": "10.0.0.0/8" } },
+            {
+                "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": "ingress-nginx" } },
+                "podSelector": { "matchLabels": { "app.kubernetes.io/name": "ingress-nginx" } }
+            }
+        ])
+    );
+}

@@ -1,6 +1,7 @@
 //! `engram_temporal_namespace` and `engram_temporal_cluster_info` against a real
 //! `temporal server start-dev`.
 
+use crate::authorizing_frontend::AuthorizingFrontend;
 use crate::support::TemporalDevServer;
 use crate::terraform::{Version, Workspace};
 
@@ -235,4 +236,89 @@ fn namespace_smoke_on_terraform_1_0_3() {
         "json",
     ]);
     assert!(described.contains("Payment workflows"), "{described}");
+}
+
+/// A frontend with authorization on refuses the provider without a token and admits it with
+/// `api_key` or `TEMPORAL_API_KEY`; the key reaches neither the state nor the plan nor the logs.
+#[test]
+fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
+    const KEY: &str = "eyJhbGciOiJSUzI1NiJ9.api-key-5512.signature";
+    let temporal = TemporalDevServer::start();
+    let front = AuthorizingFrontend::start(&temporal.address, KEY);
+    let resources = format!(
+        "{PAYMENTS}\ndata \"engram_temporal_cluster_info\" \"live\" {{}}\noutput \"shards\" {{ value = data.engram_temporal_cluster_info.live.history_shard_count }}\n"
+    );
+
+    let ws = Workspace::new(Version::V1_15_5, &config(&front.address, &resources));
+    let refused = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let text = refused
+        .all()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Temporal GetClusterInfo failed")
+            && text.contains("does not have permission")
+            && text.contains("Request unauthorized."),
+        "{text}"
+    );
+    assert!(
+        text.contains("set `api_key` in the provider's `temporal` block (or TEMPORAL_API_KEY)"),
+        "{text}"
+    );
+    assert!(front.refused() > 0);
+
+    // The key in the provider block, from a variable as a secret would come.
+    let with_key = config(&front.address, &resources).replace(
+        &format!("address = \"{}\"", front.address),
+        &format!(
+            "address = \"{}\"\n    api_key = var.temporal_api_key",
+            front.address
+        ),
+    ) + "variable \"temporal_api_key\" {\n  type      = string\n  sensitive = true\n}\n";
+    ws.write_config(&with_key);
+    ws.set_env("TF_VAR_temporal_api_key", KEY);
+    ws.set_env("TF_LOG", "DEBUG");
+    let applied = ws.apply();
+    assert!(
+        applied.all().contains("temporal.api_key over plain TCP"),
+        "a key without TLS is warned about: {}",
+        applied.all()
+    );
+    assert_eq!(ws.outputs()["shards"], 1);
+    assert!(front.passed() > 0, "the calls went through the front");
+    ws.assert_no_changes();
+    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    for (what, text) in [
+        ("state", state.as_str()),
+        ("apply output and logs", &applied.all()),
+    ] {
+        assert!(!text.contains("api-key-5512"), "the key is in the {what}");
+    }
+    let described = temporal.cli(&[
+        "operator",
+        "namespace",
+        "describe",
+        "--namespace",
+        "payments",
+    ]);
+    assert!(described.contains("Payment workflows"), "{described}");
+
+    // The same from the environment, as the Temporal CLI reads it.
+    ws.write_config(&config(&front.address, &resources));
+    ws.set_env("TF_VAR_temporal_api_key", "");
+    ws.set_env("TEMPORAL_API_KEY", KEY);
+    ws.assert_no_changes();
+
+    // A wrong key is refused on the first call, with the same advice.
+    ws.set_env("TEMPORAL_API_KEY", "not-the-key");
+    let wrong = ws.run(&["plan", "-no-color"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.all());
+    let text = wrong.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("Temporal GetSystemInfo failed") && text.contains("set `api_key`"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-key"), "the key is not echoed");
 }

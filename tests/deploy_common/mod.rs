@@ -110,3 +110,24 @@ pub async fn create_namespace(server: &KubeApiServer, name: &str) {
         .await
         .expect("create namespace");
 }
+
+/// A fresh test server (workloads ready on their own) with every stack of the example spec
+/// `examples/deploy/<name>.yaml` applied as `engram apply` applies it, and a plain client.
+pub async fn applied_example(name: &str) -> (KubeApiServer, kube::Client) {
+    let server = server(true).await;
+    let deployer = deployer(&server).await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    for stack in example(name).render().expect("example renders") {
+        deployer
+            .apply(
+                &stack,
+                &fast(Duration::from_secs(30)),
+                &engram::deploy::NoProgress,
+                &cancel,
+            )
+            .await
+            .expect("example applies");
+    }
+    let client = client(&server).await;
+    (server, client)
+}

@@ -106,12 +106,29 @@ variable "database_host" {
   type        = string
 }
 
-# No `temporal` block: with `authorization` on, the frontend answers only callers that present
-# a token, and the provider's `temporal` block has no token setting.
+variable "temporal_ca_pem" {
+  description = "PEM CA of the frontend's certificate."
+  type        = string
+}
+
+variable "temporal_api_key" {
+  description = "An Entra access token for the API app with the temporal-system:admin role, e.g. from `az account get-access-token --resource api://<api-client-id>`; leave null to use TEMPORAL_API_KEY."
+  type        = string
+  sensitive   = true
+  default     = null
+}
+
+# With `authorization` on, the frontend answers only callers that present a token: the
+# provider's own calls (engram_temporal_namespace) carry `api_key`.
 provider "engram" {
   kubernetes {
     config_path    = var.kubeconfig
     config_context = var.kube_context
+  }
+  temporal {
+    address        = "prod-frontend.temporal-prod.svc:7233"
+    ca_certificate = var.temporal_ca_pem
+    api_key        = var.temporal_api_key
   }
 }
 
@@ -242,6 +259,15 @@ resource "engram_codec_server" "codec" {
     class_name  = "nginx"
     annotations = { "nginx.ingress.kubernetes.io/backend-protocol" = "HTTPS" }
   }
+}
+
+# Created through the frontend with the provider's token; the codec endpoint makes it wait for
+# the codec server, which waits for the cluster.
+resource "engram_temporal_namespace" "orders" {
+  name           = "orders"
+  description    = "Order workflows; roles orders:read, orders:write, orders:admin"
+  retention_days = 30
+  codec_endpoint = engram_codec_server.codec.endpoint
 }
 
 output "web_ui_url" {

@@ -1,6 +1,6 @@
 """An example Python worker whose payloads are encrypted before they reach Temporal.
 
-    worker.py worker  --address HOST:PORT --keyring FILE KMS [--namespace NS] [...]
+    worker.py worker  --address HOST:PORT [--tls-ca FILE] --keyring FILE KMS [--namespace NS] [...]
     worker.py execute --address HOST:PORT --keyring FILE KMS [...] --workflow-id ID --input TEXT
 
 `worker` runs a worker for the `Greet` workflow until stopped; `execute` runs one workflow
@@ -33,6 +33,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 # The workflow sandbox re-imports a workflow's module; the codec (and the cryptography
@@ -93,7 +94,11 @@ async def connect(args: argparse.Namespace, keyring: KeyringFile) -> Client:
         keyring, namespace=args.namespace, accepted_source_namespaces=args.accept_source_namespace
     )
     converter = dataclasses.replace(DataConverter.default, payload_codec=codec)
-    client = await Client.connect(args.address, namespace=args.namespace, data_converter=converter)
+    tls: TLSConfig | bool = False
+    if args.tls_ca:
+        with open(args.tls_ca, "rb") as f:
+            tls = TLSConfig(server_root_ca_cert=f.read(), domain=args.tls_server_name)
+    client = await Client.connect(args.address, namespace=args.namespace, data_converter=converter, tls=tls)
     assert client.namespace == codec.namespace
     return client
 
@@ -102,6 +107,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["worker", "execute"])
     parser.add_argument("--address", required=True)
+    parser.add_argument("--tls-ca", metavar="FILE", help="PEM CA of a TLS frontend's certificate (plain TCP without it)")
+    parser.add_argument("--tls-server-name", help="the name the frontend's certificate carries (default: the host of --address)")
     parser.add_argument("--namespace", default=os.environ.get("TEMPORAL_NAMESPACE") or "default")
     parser.add_argument("--accept-source-namespace", action="append", default=[], metavar="NAMESPACE")
     parser.add_argument("--keyring", required=True, help="the keyring document (a mounted Secret's file)")

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 /// --codec-url https://codec:8443 --ca-file ca.pem --out evidence/`.
 #[derive(Args)]
 pub struct EvidenceArgs {
-    /// The Temporal frontend's gRPC address, `host:port`.
+    /// The Temporal frontend's gRPC address, `host:port`. A frontend with authorization on is
+    /// called with the API key or token in TEMPORAL_API_KEY.
     #[arg(long)]
     temporal_address: Option<String>,
     /// A namespace whose workflow histories are sampled (repeat for more).
@@ -141,6 +142,9 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
             } else {
                 None
             },
+            api_key: std::env::var(engram::temporal::API_KEY_VARIABLE)
+                .ok()
+                .filter(|key| !key.is_empty()),
             ..TemporalEndpoint::default()
         }),
         namespaces: args.namespaces,

@@ -138,6 +138,9 @@ pub struct Settings {
     /// TLS private key (PEM); reloaded when it changes.
     #[arg(long, env = "ENGRAM_CODEC_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// The oldest TLS version accepted, `1.2` or `1.3` [default: 1.2].
+    #[arg(long, env = "ENGRAM_CODEC_TLS_MIN_VERSION")]
+    pub tls_min_version: Option<String>,
     /// A Web UI origin allowed to call from a browser, exactly as the browser sends it
     /// (`https://temporal.example.com`); repeatable.
     #[arg(
@@ -325,6 +328,29 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// The oldest version accepted.
+    pub min_version: TlsMinVersion,
+}
+
+/// The oldest TLS version the server accepts; rustls speaks nothing older than 1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMinVersion {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+impl TlsMinVersion {
+    /// Parses `1.2` or `1.3`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "1.2" => Some(Self::Tls12),
+            "1.3" => Some(Self::Tls13),
+            _ => None,
+        }
+    }
 }
 
 /// How tokens are checked.
@@ -442,6 +468,7 @@ impl Settings {
             gcp_endpoint: self.gcp_endpoint.or(file.gcp_endpoint),
             tls_cert: self.tls_cert.or(file.tls_cert),
             tls_key: self.tls_key.or(file.tls_key),
+            tls_min_version: self.tls_min_version.or(file.tls_min_version),
             cors_origins: list(self.cors_origins, file.cors_origins),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
             max_payloads: self.max_payloads.or(file.max_payloads),
@@ -475,8 +502,23 @@ impl Settings {
     pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
         let keyrings = self.keyrings()?;
         let kms = self.kms_config()?;
+        let min_version = match &self.tls_min_version {
+            Some(text) => TlsMinVersion::parse(text)
+                .ok_or_else(|| invalid("--tls-min-version", "must be 1.2 or 1.3"))?,
+            None => TlsMinVersion::default(),
+        };
         let tls = match (self.tls_cert.clone(), self.tls_key.clone()) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                min_version,
+            }),
+            (None, None) if self.tls_min_version.is_some() => {
+                return Err(invalid(
+                    "--tls-min-version",
+                    "applies to TLS, which is off: give --tls-cert and --tls-key too",
+                ));
+            }
             (None, None) => None,
             _ => {
                 return Err(invalid(

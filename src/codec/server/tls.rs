@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::codec::server::config::TlsFiles;
+use crate::codec::server::config::{TlsFiles, TlsMinVersion};
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +56,13 @@ impl CertReloader {
 
     /// A rustls server configuration that asks this reloader for its certificate.
     pub fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match self.files.min_version {
+            TlsMinVersion::Tls12 => rustls::DEFAULT_VERSIONS,
+            TlsMinVersion::Tls13 => &[&rustls::version::TLS13],
+        };
         let mut config =
             rustls::ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
-                .with_safe_default_protocol_versions()?
+                .with_protocol_versions(versions)?
                 .with_no_client_auth()
                 .with_cert_resolver(self.clone());
         // Only HTTP/1.1 is served (see listener.rs), so only it is offered: rustls then refuses a

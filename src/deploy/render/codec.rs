@@ -33,12 +33,13 @@ pub const SERVICE_PORT: i32 = 443;
 pub const KEYRING_KEY: &str = "keyring.json";
 /// The environment variables the Deployment sets from the spec's own fields; `kms.env` may not
 /// name them (a second entry of one name is refused by server-side apply).
-pub const OWN_ENV: [&str; 11] = [
+pub const OWN_ENV: [&str; 12] = [
     "ENGRAM_CODEC_LISTEN",
     "ENGRAM_CODEC_KEYRING",
     "ENGRAM_CODEC_KMS",
     "ENGRAM_CODEC_TLS_CERT",
     "ENGRAM_CODEC_TLS_KEY",
+    "ENGRAM_CODEC_TLS_MIN_VERSION",
     "ENGRAM_CODEC_CORS_ORIGINS",
     "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
     "ENGRAM_CODEC_JWKS_URL",
@@ -95,6 +96,14 @@ fn env(spec: &CodecServerSpec) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
             "ENGRAM_CODEC_TLS_KEY",
             &format!("{TLS_DIR}/tls.key"),
         ));
+        // At the default the variable is left out, so Deployments from before it existed stay
+        // unchanged.
+        if spec.tls_min_version != "1.2" {
+            env.push(pod::env(
+                "ENGRAM_CODEC_TLS_MIN_VERSION",
+                &spec.tls_min_version,
+            ));
+        }
     }
     if !spec.cors_origins.is_empty() {
         env.push(pod::env(
@@ -274,14 +283,7 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
     let mut peers: Vec<NetworkPolicyPeer> = spec
         .ingress_controller
         .iter()
-        .map(|controller| NetworkPolicyPeer {
-            namespace_selector: Some(pod::selector(BTreeMap::from([(
-                "kubernetes.io/metadata.name".to_string(),
-                controller.namespace.clone(),
-            )]))),
-            pod_selector: Some(pod::selector(controller.pod_labels.clone())),
-            ..NetworkPolicyPeer::default()
-        })
+        .map(super::network::pod_peer)
         .collect();
     peers.extend(spec.client_cidrs.iter().map(|cidr| NetworkPolicyPeer {
         ip_block: Some(IPBlock {

@@ -10,6 +10,7 @@ use super::pod;
 use super::server_config::METRICS_PORT;
 use super::web::{UI_COMPONENT, UI_PORT};
 use crate::deploy::manifest::{Kind, Manifest, Step};
+use crate::deploy::spec::PodPeer;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -106,6 +107,18 @@ fn outside(ctx: &Context) -> Option<Vec<NetworkPolicyPeer>> {
     })
 }
 
+/// The pods of `peer`'s namespace with its labels (every pod there without labels).
+pub fn pod_peer(peer: &PodPeer) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(pod::selector(BTreeMap::from([(
+            "kubernetes.io/metadata.name".to_string(),
+            peer.namespace.clone(),
+        )]))),
+        pod_selector: Some(pod::selector(peer.pod_labels.clone())),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
 /// The cluster's NetworkPolicies.
 pub fn policies(ctx: &Context) -> Vec<Manifest> {
     if !ctx.spec.network.policies {
@@ -157,12 +170,18 @@ pub fn policies(ctx: &Context) -> Vec<Manifest> {
         ),
     ];
     if ctx.spec.web_ui.enabled {
+        // With CIDRs, an Ingress's traffic (which comes from the controller's pods) is admitted
+        // besides them; without, any source is.
+        let from = outside(ctx).map(|mut peers| {
+            peers.extend(ctx.spec.network.ingress_controller.iter().map(pod_peer));
+            peers
+        });
         out.push(policy(
             ctx,
             "allow-web-ui",
             component_pods(ctx, UI_COMPONENT),
             vec![NetworkPolicyIngressRule {
-                from: outside(ctx),
+                from,
                 ports: Some(ports(&[UI_PORT])),
             }],
         ));

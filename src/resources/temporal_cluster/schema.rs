@@ -325,6 +325,9 @@ fn network() -> Attribute {
                 "monitoring_namespace",
                 "The namespace Prometheus scrapes from. Default `monitoring`.",
             ),
+            crate::resources::deploy_support::ingress_controller_attribute(
+                "people's calls to the Web UI when `web_ui.ingress` is set: with `allowed_cidrs`, the UI admits these pods too (an Ingress's traffic arrives from the controller's pods, not from people's addresses); required then",
+            ),
         ],
     )
 }
@@ -439,6 +442,7 @@ metrics:
   labels: { release: kube-prometheus-stack }
 network:
   allowed_cidrs: [10.0.0.0/8]
+  ingress_controller: { namespace: ingress-nginx, pod_labels: { app: nginx } }
 priority_class_name: temporal
 dynamic_config:
   frontend.rps: [{ value: 1200, constraints: { namespace: orders } }]
