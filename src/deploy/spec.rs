@@ -714,6 +714,12 @@ pub struct CodecServerSpec {
     pub namespace: String,
     /// The Temporal cluster it serves (its `engram.dev/cluster` label, and whose UI may call it).
     pub temporal_cluster: String,
+    /// Create (and on destroy, delete) the namespace, labelled for restricted Pod Security: for
+    /// a codec server applied before its cluster (the cluster's Web UI naming this server's
+    /// endpoint), whose cluster then sets `create_namespace: false`. Left out of the serialized
+    /// spec when off, so specs written before it existed stay equal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_namespace: bool,
     /// The image running `engram codec-server`.
     #[serde(default = "default_codec_image")]
     pub image: String,

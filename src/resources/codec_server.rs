@@ -67,6 +67,7 @@ impl DeployedStack for CodecServer {
         "name",
         "namespace",
         "temporal_cluster",
+        "create_namespace",
         "image",
         "replicas",
         KEYRING,
@@ -137,6 +138,9 @@ impl Resource<ProviderSettings> for CodecServer {
                     .required()
                     .validate(NotBlank)
                     .description("The `engram_temporal_cluster` name whose UI and users it serves."),
+                Attribute::new("create_namespace", Type::Bool)
+                    .optional_computed()
+                    .description("Create (and on destroy, delete) `namespace`, labelled for restricted Pod Security. For a codec server applied before its cluster, when the cluster's `web_ui.codec_endpoint` names this server's `endpoint`: the cluster then sets `create_namespace = false` and is destroyed first. Default false."),
                 Attribute::new("image", Type::String).optional_computed().description("Container image. Default: this provider's release."),
                 Attribute::new("replicas", Type::Number)
                     .optional_computed()
@@ -347,6 +351,7 @@ mod tests {
 name: codec
 namespace: temporal-prod
 temporal_cluster: prod
+create_namespace: true
 image: ghcr.io/engram-dev/engram:0.1.0
 replicas: 3
 resources: { cpu_request: 500m }

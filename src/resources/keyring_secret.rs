@@ -6,7 +6,7 @@
 use super::deploy_support::{self as support, value_from_spec};
 use super::stack::{self, DeployedStack};
 use crate::codec::KeyringDocument;
-use crate::deploy::{self, KeyringSecretSpec, Rendered, SpecError};
+use crate::deploy::{self, KeyringSecretSpec, ObjectId, Rendered, SpecError};
 use crate::framework::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use crate::framework::timeouts;
 use crate::framework::validators::NotBlank;
@@ -43,6 +43,16 @@ impl DeployedStack for KeyringSecret {
         state.set("id", Value::string(id(spec)));
         state.set("drift", Value::List(Vec::new()));
         state
+    }
+
+    fn already_held(object: &ObjectId, holder: &str) -> (AttributePath, String, String) {
+        (
+            AttributePath::root("name"),
+            format!("{object} already exists"),
+            format!(
+                "It belongs to {holder}; a keyring Secret does not take over an object that only shares its name. Choose another name (a codec server already keeps its own `<name>-keyring` Secret in its namespace), or delete that Secret first."
+            ),
+        )
     }
 }
 
@@ -135,33 +145,6 @@ impl Resource<ProviderSettings> for KeyringSecret {
         req: &ApplyRequest<'_>,
         diags: &mut Diagnostics,
     ) -> (Value, Vec<u8>) {
-        let unchanged = (req.prior.clone(), Vec::new());
-        let Some(settings) = ctx.provider(diags) else {
-            return unchanged;
-        };
-        let Some((_, rendered)) = stack::render::<Self>(req.planned, &settings, diags) else {
-            return unchanged;
-        };
-        let Some(deployer) = support::deployer(&settings, diags).await else {
-            return unchanged;
-        };
-        match deployer.held_by_others(&rendered).await {
-            Ok(held) if held.is_empty() => {}
-            Ok(held) => {
-                for (object, holder) in held {
-                    diags.attribute_error(
-                        AttributePath::root("name"),
-                        format!("{object} already exists"),
-                        format!("It belongs to {holder}; a keyring Secret does not take over an object that only shares its name. Choose another name (a codec server already keeps its own `<name>-keyring` Secret in its namespace), or delete that Secret first."),
-                    );
-                }
-                return unchanged;
-            }
-            Err(e) => {
-                diags.error("Cannot read the namespace's Secrets", e.to_string());
-                return unchanged;
-            }
-        }
         stack::create_or_update::<Self>(ctx, req, diags).await
     }
 

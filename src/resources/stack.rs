@@ -5,9 +5,11 @@
 //! and computed attributes.
 
 use super::deploy_support::{self as support, spec_from_value, value_from_spec};
-use crate::deploy::{DriftReport, Rendered, SpecError};
+use crate::deploy::{DriftReport, Kind, ObjectId, Rendered, SpecError};
 use crate::framework::timeouts;
-use crate::framework::{ApplyRequest, Context, Diagnostics, PlanRequest, Resource, Value};
+use crate::framework::{
+    ApplyRequest, AttributePath, Context, Diagnostics, PlanRequest, Resource, Value,
+};
 use crate::provider::ProviderSettings;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +32,29 @@ pub trait DeployedStack: Resource<ProviderSettings> + Default {
 
     /// The state after a successful apply of `spec`: `planned` with the computed attributes.
     fn applied_state(planned: &Value, spec: &Self::Spec) -> Value;
+
+    /// The diagnostic for a create that finds `object` already there, held by `holder`
+    /// (something other than engram, or another engram deployment): the attribute that chose
+    /// its name, and what to do. A namespace comes from `create_namespace`; anything else from
+    /// `name`.
+    fn already_held(object: &ObjectId, holder: &str) -> (AttributePath, String, String) {
+        if object.kind == Kind::Namespace {
+            return (
+                AttributePath::root("create_namespace"),
+                format!("{object} already exists"),
+                format!(
+                    "It belongs to {holder}, and a namespace this resource created would be deleted with it on destroy. Set `create_namespace = false` to deploy into the existing namespace."
+                ),
+            );
+        }
+        (
+            AttributePath::root("name"),
+            format!("{object} already exists"),
+            format!(
+                "It belongs to {holder}; a create does not take over an object that only shares its name. Choose another `name`, delete that object, or `terraform import` it if it is this resource's own."
+            ),
+        )
+    }
 }
 
 /// The spec from a plan or state value; problems become diagnostics on their attribute.
@@ -136,12 +161,43 @@ pub async fn create_or_update<S: DeployedStack>(
         return unchanged;
     };
     let creating = req.prior.is_null();
+    if creating && !nothing_held::<S>(&settings, &rendered, diags).await {
+        return unchanged;
+    }
     let operation = if creating { "create" } else { "update" };
     let timeout = timeouts::get(req.config, operation, S::APPLY_TIMEOUT, diags);
     if support::apply(&settings, &rendered, timeout, &ctx.cancel, creating, diags).await {
         (S::applied_state(req.planned, &spec), Vec::new())
     } else {
         unchanged
+    }
+}
+
+/// Whether none of the objects a create would write exists as someone else's (one GET each);
+/// otherwise one diagnostic per such object, and nothing is written.
+async fn nothing_held<S: DeployedStack>(
+    settings: &ProviderSettings,
+    rendered: &Rendered,
+    diags: &mut Diagnostics,
+) -> bool {
+    let Some(deployer) = support::deployer(settings, diags).await else {
+        return false;
+    };
+    match deployer.held_by_others(rendered).await {
+        Ok(held) => {
+            for (object, holder) in &held {
+                let (path, summary, detail) = S::already_held(object, holder);
+                diags.attribute_error(path, summary, detail);
+            }
+            held.is_empty()
+        }
+        Err(e) => {
+            diags.error(
+                "Cannot check the objects this resource would create",
+                e.to_string(),
+            );
+            false
+        }
     }
 }
 

@@ -592,3 +592,104 @@ async fn decode_traffic_survives_a_rotation_applied_by_terraform() {
         succeeded.load(Ordering::Relaxed)
     );
 }
+
+/// The cluster's Web UI names the codec server's `endpoint` and everything applies in one run:
+/// the codec server (which creates the namespace) first, then the cluster into it. With both
+/// creating the namespace, the second is refused on `create_namespace`, naming who holds it.
+/// Destroy removes everything, the namespace last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_names_the_codec_servers_endpoint_in_one_run() {
+    let server = kube_server().await;
+    let kube = client(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dev.key");
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+    )
+    .unwrap();
+    let codec = config(&server, &key_file.display().to_string())
+        .replace(
+            "  temporal_cluster = \"prod\"\n",
+            "  namespace        = \"temporal-prod\"\n  temporal_cluster = \"prod\"\n  create_namespace = true\n",
+        );
+    assert!(codec.contains("create_namespace = true"));
+    let cluster = |create_namespace: bool| {
+        format!(
+            r#"
+resource "engram_temporal_cluster" "prod" {{
+  name                = "prod"
+  namespace           = "temporal-prod"
+  create_namespace    = {create_namespace}
+  version             = "1.29.1"
+  history_shard_count = 512
+  persistence = {{
+    default = {{
+      host            = "pg.example.internal"
+      database        = "temporal"
+      user            = "temporal"
+      password_secret = {{ name = "temporal-pg", key = "password" }}
+    }}
+    visibility = {{
+      host            = "pg.example.internal"
+      database        = "temporal_visibility"
+      user            = "temporal"
+      password_secret = {{ name = "temporal-pg", key = "password" }}
+    }}
+  }}
+  web_ui = {{
+    codec_endpoint = engram_codec_server.codec.endpoint
+  }}
+  deletion_protection = false
+}}
+"#
+        )
+    };
+    let ws = Workspace::new(Version::V1_15_5, &format!("{codec}{}", cluster(false)));
+    ws.apply();
+    ws.assert_no_changes();
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "temporal-prod");
+    let ui = serde_json::to_value(deployments.get("prod-web-ui").await.unwrap()).unwrap();
+    let env = ui["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        env.contains(&serde_json::json!({
+            "name": "TEMPORAL_CODEC_ENDPOINT",
+            "value": "https://codec.temporal-prod.svc"
+        })),
+        "{env:?}"
+    );
+    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    let namespace = namespaces.get("temporal-prod").await.unwrap();
+    let labels = namespace.metadata.labels.unwrap();
+    assert_eq!(labels["engram.dev/stack"], "codec-server");
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
+
+    // Both creating the namespace: the cluster, applied second, is refused and writes nothing.
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert!(namespaces.get_opt("temporal-prod").await.unwrap().is_none());
+    ws.write_config(&format!("{codec}{}", cluster(true)));
+    let refused = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let text = refused
+        .all()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Namespace temporal-prod already exists")
+            && text.contains("It belongs to engram's codec-server `codec`")
+            && text.contains("Set `create_namespace = false`"),
+        "{text}"
+    );
+    assert!(
+        deployments
+            .get_opt("prod-frontend")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of the cluster was written"
+    );
+}

@@ -592,3 +592,54 @@ async fn a_web_ui_ingress_behind_allowed_cidrs_admits_its_ingress_controller() {
         ])
     );
 }
+
+/// The shard count the running cluster reports is compared on refresh when the provider's
+/// `temporal` block reaches this cluster (GetClusterInfo names it), and a mismatch is an error on
+/// `history_shard_count`; a frontend of another cluster is said to be one, not compared. The dev
+/// server is the cluster `active` with 1 shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_clusters_shard_count_is_checked_when_the_frontend_is_this_cluster() {
+    let server = kube_server().await;
+    let temporal = crate::support::TemporalDevServer::start();
+    let with_frontend = |config: String| {
+        config.replace(
+            "  kubernetes {\n",
+            &format!(
+                "  temporal {{\n    address = \"{}\"\n  }}\n  kubernetes {{\n",
+                temporal.address
+            ),
+        )
+    };
+    let other = with_frontend(config(&server, SHARDS_512));
+    assert!(other.contains("temporal {"));
+    let ws = Workspace::new(Version::V1_15_5, &other);
+    ws.apply();
+    let plan = ws.plan_exit_code();
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let text = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("Shard count not checked against the running cluster")
+            && text.contains("reaches the Temporal cluster `active`, not `prod`")
+            && text.contains("`prod-frontend.temporal-prod.svc:7233`"),
+        "{text}"
+    );
+
+    // The same frontend as this cluster's own (a cluster named like the dev server's).
+    let same = with_frontend(config(&server, SHARDS_512))
+        .replace(
+            "name                = \"prod\"",
+            "name                = \"active\"",
+        )
+        .replace("temporal-prod", "temporal-active");
+    assert!(same.contains("\"active\""));
+    let ws = Workspace::new(Version::V1_15_5, &same);
+    ws.apply();
+    let plan = ws.run(&["plan", "-no-color"]);
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    let text = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("history_shard_count"), "{text}");
+    assert!(
+        text.contains("512") && text.contains("GetClusterInfo"),
+        "{text}"
+    );
+}

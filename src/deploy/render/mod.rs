@@ -73,6 +73,26 @@ pub fn temporal_owner(spec: &TemporalClusterSpec) -> Owner {
     }
 }
 
+/// The owner's namespace, labelled for the restricted Pod Security Standard in every mode; a
+/// stack that creates its namespace also deletes it on destroy.
+fn restricted_namespace(owner: &Owner, annotations: &BTreeMap<String, String>) -> Manifest {
+    let mut labels = owner.labels("namespace");
+    for mode in ["enforce", "audit", "warn"] {
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            "restricted".into(),
+        );
+    }
+    let mut meta = pod::meta(owner, &owner.namespace, "namespace", annotations);
+    meta.namespace = None;
+    meta.labels = Some(labels);
+    let namespace = Namespace {
+        metadata: meta,
+        ..Namespace::default()
+    };
+    Manifest::new(Kind::Namespace, Step::Namespace, &namespace)
+}
+
 /// Renders a Temporal cluster. Fails only on an invalid spec.
 pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecError> {
     let release = validate::temporal_cluster(spec)?;
@@ -90,21 +110,7 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
     let config_hash = digest(&format!("{config}\n---\n{dynamic_config}"));
     let mut objects = Vec::new();
     if spec.create_namespace {
-        let mut labels = ctx.owner.labels("namespace");
-        for mode in ["enforce", "audit", "warn"] {
-            labels.insert(
-                format!("pod-security.kubernetes.io/{mode}"),
-                "restricted".into(),
-            );
-        }
-        let mut meta = pod::meta(&ctx.owner, &spec.namespace, "namespace", &ctx.annotations);
-        meta.namespace = None;
-        meta.labels = Some(labels);
-        let namespace = Namespace {
-            metadata: meta,
-            ..Namespace::default()
-        };
-        objects.push(Manifest::new(Kind::Namespace, Step::Namespace, &namespace));
+        objects.push(restricted_namespace(&ctx.owner, &ctx.annotations));
     }
     objects.push(servers::service_account(&ctx));
     objects.push(servers::config_map(&ctx, &config));
@@ -164,6 +170,9 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Rendered, SpecErro
 pub fn codec_server(spec: &CodecServerSpec) -> Result<Rendered, SpecError> {
     validate::codec_server(spec)?;
     let mut objects = codec::render(spec);
+    if spec.create_namespace {
+        objects.push(restricted_namespace(&codec::owner(spec), &BTreeMap::new()));
+    }
     objects.sort_by_key(|m| m.step);
     Ok(Rendered {
         owner: codec::owner(spec),

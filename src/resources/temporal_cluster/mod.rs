@@ -121,6 +121,21 @@ async fn check_live_shards(
         return;
     };
     match client.cluster_info().await {
+        // The rendered configuration names the cluster after the resource
+        // (`clusterMetadata.currentClusterName`), which GetClusterInfo reports back: another
+        // name is another cluster, whose shard count says nothing about this one.
+        Ok(info) if info.cluster_name != spec.name => diags.attribute_warning(
+            AttributePath::root("history_shard_count"),
+            "Shard count not checked against the running cluster",
+            format!(
+                "The provider's `temporal` block reaches the Temporal cluster `{}`, not `{}`, so its shard count ({}) was not compared. Point `temporal.address` at this cluster's frontend, `{}-frontend.{}.svc:7233`, for the check.",
+                info.cluster_name,
+                spec.name,
+                info.history_shard_count,
+                spec.name,
+                spec.namespace
+            ),
+        ),
         Ok(info) => {
             let reported = u32::try_from(info.history_shard_count).unwrap_or_default();
             if let Err(e) = deploy::check_cluster_shard_count(spec.history_shard_count, reported) {
