@@ -1,46 +1,25 @@
 //! AWS KMS backend against moto's KMS (`moto_server`, PyPI moto[server]==5.2.5) started by the
 //! test on a free port.
 
+mod codec_common;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use codec_common::moto::{self, Moto};
 use engram::codec::{KeyId, Keyring, KeyringDocument, Payload, PayloadCodec};
 use engram::kms::aws::{AwsKms, AwsKmsConfig};
 use engram::kms::{KeyProvider, KmsErrorKind, WrapContext};
-use support::{ServerProcess, free_port, tool, wait_for_port};
-
-struct Moto {
-    endpoint: String,
-    _process: ServerProcess,
-}
-
-fn start_moto() -> Moto {
-    let port = free_port();
-    let mut command = Command::new(tool("moto_server"));
-    command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut process = ServerProcess::spawn("moto_server", command);
-    wait_for_port(port, Duration::from_secs(60), "moto_server");
-    process.assert_running();
-    Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _process: process,
-    }
-}
+use support::free_port;
 
 fn set_test_credentials() {
     // SAFETY: set before any thread of this test reads the environment; every test sets the
     // same values, so concurrent tests agree.
     unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY);
         std::env::remove_var("AWS_PROFILE");
     }
 }
@@ -57,35 +36,10 @@ async fn provider(moto: &Moto, key_id: &str) -> AwsKms {
     .await
 }
 
-/// Creates a symmetric key in moto and returns its id.
-async fn create_key(moto: &Moto) -> String {
-    set_test_credentials();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await;
-    let client = aws_sdk_kms::Client::new(&config);
-    client
-        .create_key()
-        .description("engram test key")
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id
-}
-
 #[tokio::test]
 async fn keyring_through_aws_kms_encrypts_and_decrypts_payloads() {
-    let moto = start_moto();
-    let key_id = create_key(&moto).await;
+    let moto = Moto::start();
+    let key_id = moto.create_key("us-east-1").await;
     let kms = provider(&moto, &key_id).await;
 
     let mut doc = engram::codec::lifecycle::create(
@@ -124,8 +78,8 @@ async fn keyring_through_aws_kms_encrypts_and_decrypts_payloads() {
 
 #[tokio::test]
 async fn encryption_context_binds_the_wrapped_key() {
-    let moto = start_moto();
-    let key_id = create_key(&moto).await;
+    let moto = Moto::start();
+    let key_id = moto.create_key("us-east-1").await;
     let kms = provider(&moto, &key_id).await;
     let context = WrapContext::new("orders", "dek-1");
     let generated = kms.generate_data_key(&context).await.unwrap();
@@ -151,7 +105,7 @@ async fn encryption_context_binds_the_wrapped_key() {
 
 #[tokio::test]
 async fn unknown_key_is_key_not_found_naming_the_key() {
-    let moto = start_moto();
+    let moto = Moto::start();
     let missing = "11111111-2222-3333-4444-555555555555";
     let kms = provider(&moto, missing).await;
     let err = kms

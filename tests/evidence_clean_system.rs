@@ -6,7 +6,8 @@
 //! server for the facts read from live objects.
 //!
 //! Stand-ins, said plainly: the dev server has no TLS settings, so a TLS 1.2/1.3 listener
-//! (rustls, ALPN h2) in front of its frontend presents the certificate a TLS frontend would;
+//! (tests/support/frontends.rs) in front of its frontend presents the certificate a TLS
+//! frontend would;
 //! Kubernetes cannot run here, so deployment isolation, internode mutual TLS, database TLS and
 //! the authorizer are read from the test server's live objects, not from the servers that hold
 //! the histories.
@@ -14,12 +15,13 @@
 mod codec_common;
 mod codec_server_common;
 mod deploy_common;
+#[path = "support/frontends.rs"]
+mod frontends;
 #[path = "support/mod.rs"]
 mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codec_common::openbao::{OpenBao, ROOT_TOKEN};
@@ -32,38 +34,6 @@ use support::{ServerProcess, TemporalDevServer, free_port, repo_root, tool};
 const ISSUER: &str = "https://idp.test";
 const AUDIENCE: &str = "engram-codec";
 const SECRET_INPUT: &str = "CleanSystemSecret-2291";
-
-/// A TLS listener on 127.0.0.1 that hands every connection to `upstream` (the dev server's
-/// plaintext frontend) once the handshake is done; returns its `host:port`.
-fn tls_frontend(upstream: String, mut config: rustls::ServerConfig) -> String {
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-                });
-            }
-        });
-    });
-    address
-}
 
 fn control<'a>(report: &'a Report, id: &str) -> &'a Control {
     report
@@ -248,7 +218,7 @@ async fn a_clean_system_passes_every_control_and_each_weakening_fails_its_own() 
 
     // Temporal with a TLS frontend.
     let temporal = TemporalDevServer::start();
-    let frontend = tls_frontend(temporal.address.clone(), rustls_server(&cert, &key));
+    let frontend = frontends::tls_listener(temporal.address.clone(), rustls_server(&cert, &key));
 
     // The codec server, checking tokens from an issuer over TLS.
     let signer = Signer::new("key-1");

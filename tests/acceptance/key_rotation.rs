@@ -180,12 +180,14 @@ fn json_string(text: &str) -> RawValue {
 
 /// Starts workflows on both workers one after another until `stop`, checking each result;
 /// returns the ids of the workflows run.
-async fn drive(client: Client, stop: Arc<AtomicBool>) -> Vec<String> {
+/// Runs workflows on both workers until `stop`; their ids start with `phase` so no id is used
+/// twice in one test. Returns the ids.
+async fn drive(client: Client, stop: Arc<AtomicBool>, phase: &'static str) -> Vec<String> {
     let mut ids = Vec::new();
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        let id = format!("rust-{n}");
+        let id = format!("{phase}-rust-{n}");
         let text = format!("order {n}");
         let handle = client
             .start_workflow(
@@ -202,7 +204,7 @@ async fn drive(client: Client, stop: Arc<AtomicBool>) -> Vec<String> {
         assert_eq!(result, text.to_uppercase(), "{id}");
         ids.push(id);
 
-        let id = format!("python-{n}");
+        let id = format!("{phase}-python-{n}");
         let handle = client
             .start_workflow(
                 UntypedWorkflow::new("Greet"),
@@ -304,6 +306,28 @@ async fn check_histories(
         keys_by_workflow.push((id.clone(), keys));
     }
     keys_by_workflow
+}
+
+/// Waits (up to 60 s) until `temporal workflow describe` no longer finds `id`.
+fn wait_until_deleted(temporal: &TemporalDevServer, id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = Command::new(tool("temporal"))
+            .args(["workflow", "describe", "--workflow-id", id])
+            .args(["--address", &temporal.address])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !found {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} was not deleted within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn python_worker(address: &str, keyring: &Path, bao: &OpenBao, clock: &Path) -> ServerProcess {
@@ -424,6 +448,7 @@ async fn workflows_run_through_two_rotations_and_a_retirement_and_every_history_
     let driver = tokio::spawn(drive(
         client(&temporal.address, keyring.clone()).await,
         stop.clone(),
+        "rotations",
     ));
     let run_for = |seconds| std::thread::sleep(Duration::from_secs(seconds));
     run_for(4);
@@ -497,6 +522,13 @@ async fn workflows_run_through_two_rotations_and_a_retirement_and_every_history_
             temporal.cli(&["workflow", "delete", "--yes", "--workflow-id", id]);
         }
     }
+    // Deletion runs in the background: wait until those histories are gone, as they would be
+    // after retention.
+    for (id, keys) in &checked {
+        if keys.contains(&k1) {
+            wait_until_deleted(&temporal, id);
+        }
+    }
     ids.retain(|id| !checked.iter().any(|(w, k)| w == id && k.contains(&k1)));
     let seen_before = checked.len() - ids.len();
 
@@ -505,6 +537,7 @@ async fn workflows_run_through_two_rotations_and_a_retirement_and_every_history_
     let driver = tokio::spawn(drive(
         client(&temporal.address, keyring.clone()).await,
         stop.clone(),
+        "retirement",
     ));
     run_for(2);
     clock.set(&ws, t0 + 3 * DAY + 1);

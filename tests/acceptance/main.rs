@@ -7,6 +7,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../codec_common/moto.rs"]
+mod moto;
+
 #[path = "../codec_common/openbao.rs"]
 mod openbao;
 
@@ -16,8 +19,8 @@ mod stub;
 #[path = "../codec_server_common/mod.rs"]
 mod codec_server_common;
 
-#[path = "../support/authorizing_frontend.rs"]
-mod authorizing_frontend;
+#[path = "../support/frontends.rs"]
+mod frontends;
 
 #[path = "../support/provider_registry.rs"]
 mod provider_registry;

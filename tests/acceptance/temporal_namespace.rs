@@ -1,7 +1,7 @@
 //! `engram_temporal_namespace` and `engram_temporal_cluster_info` against a real
 //! `temporal server start-dev`.
 
-use crate::authorizing_frontend::AuthorizingFrontend;
+use crate::frontends::AuthorizingFrontend;
 use crate::support::TemporalDevServer;
 use crate::terraform::{Version, Workspace};
 

@@ -2,5 +2,6 @@
 //! on free ports, and a recording HTTP stub for the cloud KMS REST APIs.
 #![allow(dead_code)]
 
+pub mod moto;
 pub mod openbao;
 pub mod stub;

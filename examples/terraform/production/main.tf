@@ -1,6 +1,7 @@
-# A production cluster: shard count from measured load, JWT authorization, three replicas of
-# each server role, and deletion protection (on by default) so neither a destroy nor a change
-# of history_shard_count can remove the cluster by accident. AWS KMS holds the customer key;
+# A production cluster: shard count from measured load, JWT authorization, TLS on every hop,
+# sign-in to the Web UI, ingresses for the UI and the codec server, three replicas of each server
+# role, and deletion protection (on by default) so neither a destroy nor a change of
+# history_shard_count can remove the cluster by accident. AWS KMS holds the customer key;
 # credentials come from the AWS SDK's chain (environment, profile, web identity).
 
 terraform {
@@ -12,19 +13,45 @@ terraform {
   }
 }
 
-variable "temporal_ca_pem" {
-  description = "PEM CA certificate of the Temporal frontend."
+variable "kubeconfig" {
+  description = "The kubeconfig of the cluster Temporal runs in."
   type        = string
+  default     = "~/.kube/config"
+}
+
+variable "kube_context" {
+  description = "Its context."
+  type        = string
+  default     = "prod-eu"
+}
+
+variable "temporal_address" {
+  description = "The frontend the provider manages namespaces through: the cluster's own, as this configuration deploys it."
+  type        = string
+  default     = "prod-frontend.temporal-prod.svc:7233"
+}
+
+variable "temporal_ca_pem" {
+  description = "PEM CA certificate of the Temporal frontend (the CA of the temporal-frontend-tls Secret)."
+  type        = string
+}
+
+variable "temporal_api_key" {
+  description = "A token from the identity provider with the temporal-system:admin permission, for the provider's namespace management; leave null to use TEMPORAL_API_KEY."
+  type        = string
+  sensitive   = true
+  default     = null
 }
 
 provider "engram" {
   kubernetes {
-    config_path    = "~/.kube/config"
-    config_context = "prod-eu"
+    config_path    = var.kubeconfig
+    config_context = var.kube_context
   }
   temporal {
-    address        = "temporal-frontend.temporal-prod:7233"
+    address        = var.temporal_address
     ca_certificate = var.temporal_ca_pem
+    api_key        = var.temporal_api_key
   }
 }
 
@@ -49,9 +76,11 @@ resource "engram_cmk_binding" "payloads" {
 }
 
 resource "engram_temporal_cluster" "prod" {
-  name                = "prod"
-  namespace           = "temporal-prod"
-  version             = "1.32.0"
+  name      = "prod"
+  namespace = "temporal-prod"
+  version   = "1.32.0"
+  # The codec server, applied first so the Web UI can name its endpoint, created the namespace.
+  create_namespace    = false
   history_shard_count = data.engram_history_shards.prod.history_shard_count
 
   services = {
@@ -84,9 +113,11 @@ resource "engram_temporal_cluster" "prod" {
     permissions_claim_name = "permissions"
   }
 
-  # The internal frontend that authorization brings admits only mutual-TLS callers.
+  # The internal frontend that authorization brings admits only mutual-TLS callers; clients
+  # reach the frontend over TLS.
   tls = {
     internode = { source = "existing_secret", secret_name = "temporal-internode-tls" }
+    frontend  = { source = "existing_secret", secret_name = "temporal-frontend-tls" }
   }
 
   # The admin tools' `temporal` CLI presents this token to the JWT-checking frontend.
@@ -95,8 +126,24 @@ resource "engram_temporal_cluster" "prod" {
   }
 
   web_ui = {
-    codec_endpoint          = "https://codec.temporal.example.com"
+    codec_endpoint          = engram_codec_server.codec.endpoint
     codec_pass_access_token = true
+    oidc = {
+      provider_url  = "https://login.example.com/realms/temporal"
+      client_id     = "temporal-ui"
+      client_secret = { name = "temporal-ui-oidc", key = "client-secret" }
+      callback_url  = "https://temporal.example.com/auth/sso/callback"
+    }
+    ingress = {
+      host            = "temporal.example.com"
+      class_name      = "nginx"
+      tls_secret_name = "temporal-ui-tls"
+    }
+  }
+
+  network = {
+    allowed_cidrs      = ["10.0.0.0/8"]
+    ingress_controller = { namespace = "ingress-nginx", pod_labels = { "app.kubernetes.io/name" = "ingress-nginx" } }
   }
 
   timeouts {
@@ -105,10 +152,12 @@ resource "engram_temporal_cluster" "prod" {
   }
 }
 
+# Applied before the cluster, whose Web UI names its endpoint: it creates the namespace.
 resource "engram_codec_server" "codec" {
   name             = "codec"
-  namespace        = engram_temporal_cluster.prod.namespace
-  temporal_cluster = engram_temporal_cluster.prod.name
+  namespace        = "temporal-prod"
+  create_namespace = true
+  temporal_cluster = "prod"
   keyring          = engram_cmk_binding.payloads.keyring
   kms = {
     provider          = "aws"
@@ -121,6 +170,13 @@ resource "engram_codec_server" "codec" {
     issuer    = "https://login.example.com/realms/temporal"
     jwks_url  = "https://login.example.com/realms/temporal/protocol/openid-connect/certs"
     audiences = ["temporal-ui"]
+  }
+  tls_min_version    = "1.3"
+  ingress_controller = { namespace = "ingress-nginx", pod_labels = { "app.kubernetes.io/name" = "ingress-nginx" } }
+  ingress = {
+    host        = "codec.temporal.example.com"
+    class_name  = "nginx"
+    annotations = { "nginx.ingress.kubernetes.io/backend-protocol" = "HTTPS" }
   }
 }
 
@@ -138,8 +194,10 @@ resource "engram_temporal_namespace" "payments" {
   description    = "Payment workflows"
   owner_email    = "payments@example.com"
   retention_days = 30
-  codec_endpoint = "https://codec.temporal.example.com"
+  codec_endpoint = engram_codec_server.codec.endpoint
   cmk_binding_id = engram_cmk_binding.payloads.id
+  # Namespaces are registered through the cluster's frontend, so after it.
+  depends_on = [engram_temporal_cluster.prod]
 }
 
 data "engram_temporal_cluster_info" "live" {

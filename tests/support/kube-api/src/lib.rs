@@ -31,6 +31,7 @@ mod fieldpath;
 mod fieldset;
 mod handle;
 mod kubeconfig;
+pub use kubeconfig::CONTEXT;
 mod logs;
 mod managed;
 mod merge;

@@ -1,11 +1,18 @@
-//! A Temporal frontend with authorization on, for tests: a gRPC proxy on 127.0.0.1 in front of
-//! `temporal server start-dev` (which has no authorization settings) that passes a call on only
-//! when it carries `authorization: Bearer <token>` with the expected token, and otherwise
-//! answers PermissionDenied "Request unauthorized.", as Temporal's frontend does with the
-//! default claim mapper and authorizer (common/authorization/default_jwt_claim_mapper.go and
-//! interceptor.go, v1.31.2: the header split at the first space, `bearer` in any case).
-//! As there, the health check and GetSystemInfo pass without a token (frontend_api.go
-//! `healthCheckAPI`), but not with a wrong one (the claim mapper refuses it first).
+//! Fronts for `temporal server start-dev`, which has neither TLS nor authorization settings,
+//! so a test can reach it as a production frontend is reached.
+//!
+//! [`tls_listener`]: a TLS 1.2/1.3 listener (rustls, ALPN h2) that hands every connection to the
+//! plaintext frontend once the handshake is done, presenting the certificate a TLS frontend
+//! would.
+//!
+//! [`AuthorizingFrontend`]: a gRPC proxy that passes a call on only when it carries
+//! `authorization: Bearer <token>` with the expected token, and otherwise answers
+//! PermissionDenied "Request unauthorized.", as Temporal's frontend does with the default claim
+//! mapper and authorizer (common/authorization/default_jwt_claim_mapper.go and interceptor.go,
+//! v1.31.2: the header split at the first space, `bearer` in any case). As there, the health
+//! check and GetSystemInfo pass without a token (frontend_api.go `healthCheckAPI`), but not with
+//! a wrong one (the claim mapper refuses it first).
+#![allow(dead_code)]
 
 use http_body_util::BodyExt as _;
 use http_body_util::combinators::BoxBody;
@@ -140,4 +147,36 @@ impl AuthorizingFrontend {
     pub fn passed(&self) -> usize {
         self.passed.load(Ordering::SeqCst)
     }
+}
+
+/// A TLS listener on 127.0.0.1 in front of `upstream` (a plaintext `host:port`); returns its
+/// `host:port`. Runs on its own thread until the test process ends.
+pub fn tls_listener(upstream: String, mut config: rustls::ServerConfig) -> String {
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    address
 }
