@@ -1013,8 +1013,10 @@ mod tests {
             values: values.iter().map(|v| v.to_string()).collect(),
         };
         let problems = |affinity: NodeAffinity| {
-            let mut service = ServiceSpec::default();
-            service.node_affinity = Some(affinity);
+            let service = ServiceSpec {
+                node_affinity: Some(affinity),
+                ..ServiceSpec::default()
+            };
             let mut c = Checker::default();
             c.service("services.history", &service, 1);
             c.problems.into_iter().map(|p| p.field).collect::<Vec<_>>()
