@@ -276,7 +276,7 @@ impl Checker {
     /// A node label expression the API server accepts and the scheduler can match:
     /// kubernetes/kubernetes pkg/apis/core/validation/validation.go
     /// `ValidateNodeSelectorRequirement` and `ValidatePreferredSchedulingTerms` (read at commit
-    /// 000f26050b of the master branch, the revision the search index holds): the operator's
+    /// 000f26050b, the revision the search index holds, near v1.37): the operator's
     /// value count, a key that is a qualified name, weights from 1 to 100, and label values in
     /// required terms. The scheduler also reads `Gt` and
     /// `Lt` values as base-10 64-bit integers and every value as a label value

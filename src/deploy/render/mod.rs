@@ -245,6 +245,13 @@ mod tests {
             "a repository with its own registry keeps it: {after:?}"
         );
         assert_eq!(after.len(), before.len());
+
+        spec.images.registry = Some("https://registry.example.com/".into());
+        spec.images.server_tag = Some("-mirror".into());
+        let error = temporal_cluster(&spec).unwrap_err();
+        let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["images.registry", "images.server_tag"]);
+        assert!(error.problems[0].reason.contains("scheme"), "{error}");
     }
 
     #[test]
