@@ -12,6 +12,7 @@ mod destroy;
 mod drift;
 mod error;
 mod fields;
+pub mod image_ref;
 mod import;
 mod inventory;
 mod labels;

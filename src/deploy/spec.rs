@@ -80,8 +80,17 @@ pub struct DynamicConfigValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Images {
+    /// A registry host, with an optional port and path prefix (`registry.example.com/mirror`),
+    /// put before every repository here that names no registry of its own. Left out of the
+    /// serialized spec when unset, so specs written before it existed stay equal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     /// The server image repository.
     pub server: String,
+    /// The server tag, when a mirror tags it differently from Temporal's published tag. Left
+    /// out of the serialized spec when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_tag: Option<String>,
     /// The admin tools image repository (also runs the schema jobs).
     pub admin_tools: String,
     /// The admin tools tag, when a mirror tags it differently from Temporal's published tag.
@@ -100,7 +109,9 @@ pub struct Images {
 impl Default for Images {
     fn default() -> Self {
         Self {
+            registry: None,
             server: "temporalio/server".into(),
+            server_tag: None,
             admin_tools: "temporalio/admin-tools".into(),
             admin_tools_tag: None,
             ui: "temporalio/ui".into(),
@@ -108,6 +119,14 @@ impl Default for Images {
             pull_policy: "Always".into(),
             pull_secrets: Vec::new(),
         }
+    }
+}
+
+impl Images {
+    /// `repository` behind the configured registry, unless it names a registry of its own
+    /// ([`super::image_ref::qualified`]).
+    pub fn qualified(&self, repository: &str) -> String {
+        super::image_ref::qualified(self.registry.as_deref(), repository)
     }
 }
 
@@ -228,6 +247,62 @@ pub struct ServiceSpec {
     /// Node taints the pods tolerate.
     #[serde(default)]
     pub tolerations: Vec<Toleration>,
+    /// Node affinity (`affinity.nodeAffinity`); none when unset. Left out of the serialized
+    /// spec when unset, so specs written before it existed stay equal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_affinity: Option<NodeAffinity>,
+}
+
+/// Which nodes a role's pods must, and would rather, run on: Kubernetes' `NodeAffinity`
+/// (core/v1), with one required term.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeAffinity {
+    /// Expressions a node must match, all of them (ANDed into the one term of
+    /// `requiredDuringSchedulingIgnoredDuringExecution`); any node when empty.
+    #[serde(default)]
+    pub required: Vec<NodeRequirement>,
+    /// Expressions a node should match, each its own weighted term of
+    /// `preferredDuringSchedulingIgnoredDuringExecution`.
+    #[serde(default)]
+    pub preferred: Vec<WeightedNodeRequirement>,
+}
+
+impl NodeAffinity {
+    /// Whether it asks for nothing, so no `affinity` is rendered.
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty() && self.preferred.is_empty()
+    }
+}
+
+/// One expression on a node label, as Kubernetes' `NodeSelectorRequirement` (core/v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRequirement {
+    /// The node label key.
+    pub key: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`.
+    pub operator: String,
+    /// The values: one or more with `In` and `NotIn`, none with `Exists` and `DoesNotExist`,
+    /// one integer with `Gt` and `Lt`.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// A node label expression the scheduler prefers, with its weight: one
+/// `PreferredSchedulingTerm` (core/v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedNodeRequirement {
+    /// 1 to 100: added to a node's score when it matches.
+    pub weight: i32,
+    /// The node label key.
+    pub key: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`.
+    pub operator: String,
+    /// The values, as for a required expression.
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 /// A node taint the pods tolerate, as Kubernetes' `Toleration` (core/v1).
@@ -270,6 +345,7 @@ impl ServiceSpec {
             priority_class_name: None,
             node_selector: BTreeMap::new(),
             tolerations: Vec::new(),
+            node_affinity: None,
         }
     }
 }

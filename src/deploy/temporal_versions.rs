@@ -252,26 +252,31 @@ impl Release {
         }
     }
 
-    /// The server image reference (`temporalio/server` tags are the bare version for every
-    /// release: helm-charts values.yaml `server.image.tag`, temporal-0.68.0 to temporal-1.6.0).
+    /// The server image reference, the spec's tag first (`temporalio/server` tags are the bare
+    /// version for every release: helm-charts values.yaml `server.image.tag`, temporal-0.68.0 to
+    /// temporal-1.6.0), behind the spec's registry.
     pub fn server_image(&self, images: &Images) -> String {
-        format!("{}:{}", images.server, self.version)
+        let tag = images
+            .server_tag
+            .clone()
+            .unwrap_or_else(|| self.version.to_string());
+        format!("{}:{tag}", images.qualified(&images.server))
     }
 
-    /// The admin tools image reference, the spec's tag first.
+    /// The admin tools image reference, the spec's tag first, behind the spec's registry.
     pub fn admin_tools_image(&self, images: &Images) -> String {
         let tag = images
             .admin_tools_tag
             .clone()
             .unwrap_or_else(|| self.admin_tools_tag());
-        format!("{}:{tag}", images.admin_tools)
+        format!("{}:{tag}", images.qualified(&images.admin_tools))
     }
 
-    /// The Web UI image reference.
+    /// The Web UI image reference, behind the spec's registry.
     pub fn ui_image(images: &Images) -> String {
         format!(
             "{}:{}",
-            images.ui,
+            images.qualified(&images.ui),
             images.ui_version.as_deref().unwrap_or(UI_VERSION)
         )
     }

@@ -256,6 +256,65 @@ impl Checker {
         for (i, t) in s.tolerations.iter().enumerate() {
             self.toleration(&format!("{field}.tolerations[{i}]"), t);
         }
+        if let Some(affinity) = &s.node_affinity {
+            for (i, r) in affinity.required.iter().enumerate() {
+                let at = format!("{field}.node_affinity.required[{i}]");
+                self.node_requirement(&at, &r.key, &r.operator, &r.values);
+            }
+            for (i, p) in affinity.preferred.iter().enumerate() {
+                let at = format!("{field}.node_affinity.preferred[{i}]");
+                self.check(
+                    (1..=100).contains(&p.weight),
+                    &format!("{at}.weight"),
+                    "must be between 1 and 100",
+                );
+                self.node_requirement(&at, &p.key, &p.operator, &p.values);
+            }
+        }
+    }
+
+    /// A node label expression the API server accepts and the scheduler can match:
+    /// kubernetes/kubernetes pkg/apis/core/validation/validation.go
+    /// `ValidateNodeSelectorRequirement` and `ValidatePreferredSchedulingTerms` (read at commit
+    /// 000f26050b, the revision the search index holds, near v1.37): the operator's
+    /// value count, a key that is a qualified name, weights from 1 to 100, and label values in
+    /// required terms. The scheduler also reads `Gt` and
+    /// `Lt` values as base-10 64-bit integers and every value as a label value
+    /// (k8s.io/component-helpers v0.36.3 scheduling/corev1/nodeaffinity/nodeaffinity.go through
+    /// k8s.io/apimachinery v0.36.3 pkg/labels/selector.go `NewRequirement`); an expression it
+    /// cannot read matches no node, so those are refused here too.
+    fn node_requirement(&mut self, field: &str, key: &str, operator: &str, values: &[String]) {
+        self.label(&format!("{field}.key"), key, "");
+        let values_field = format!("{field}.values");
+        match operator {
+            "In" | "NotIn" => self.check(
+                !values.is_empty(),
+                &values_field,
+                &format!("needs at least one value with operator = \"{operator}\""),
+            ),
+            "Exists" | "DoesNotExist" => self.check(
+                values.is_empty(),
+                &values_field,
+                &format!("must be empty with operator = \"{operator}\" (it matches on the key alone); remove values or use \"In\" or \"NotIn\""),
+            ),
+            "Gt" | "Lt" => self.check(
+                values.len() == 1 && values[0].parse::<i64>().is_ok(),
+                &values_field,
+                &format!("needs exactly one whole number with operator = \"{operator}\", e.g. [\"3\"]"),
+            ),
+            _ => self.fail(
+                format!("{field}.operator"),
+                "must be \"In\", \"NotIn\", \"Exists\", \"DoesNotExist\", \"Gt\" or \"Lt\"",
+            ),
+        }
+        for (i, value) in values.iter().enumerate() {
+            if !is_label_value(value) {
+                self.fail(
+                    format!("{values_field}[{i}]"),
+                    format!("`{value}` must be a Kubernetes label value: empty or up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"),
+                );
+            }
+        }
     }
 
     /// A toleration the API server accepts (kubernetes/kubernetes
@@ -462,6 +521,25 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
     for (i, name) in spec.images.pull_secrets.iter().enumerate() {
         c.dns_label(&format!("images.pull_secrets[{i}]"), name, 253);
     }
+    if let Some(registry) = &spec.images.registry
+        && let Some(reason) = super::image_ref::registry_problem(registry)
+    {
+        c.fail("images.registry", reason);
+    }
+    for (field, tag) in [
+        ("images.server_tag", &spec.images.server_tag),
+        ("images.admin_tools_tag", &spec.images.admin_tools_tag),
+        ("images.ui_version", &spec.images.ui_version),
+    ] {
+        if let Some(tag) = tag
+            && !is_image_tag(tag)
+        {
+            c.fail(
+                field,
+                format!("`{tag}` is not an image tag: 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"),
+            );
+        }
+    }
     c.service("services.frontend", &spec.services.frontend, 1);
     c.service("services.history", &spec.services.history, 1);
     c.service("services.matching", &spec.services.matching, 1);
@@ -633,6 +711,34 @@ pub fn temporal_cluster(spec: &TemporalClusterSpec) -> Result<Release, SpecError
             ),
         }],
     })
+}
+
+/// Whether `text` is a label value (apimachinery pkg/util/validation/validation.go
+/// `IsValidLabelValue`): empty, or up to 63 of `[A-Za-z0-9._-]` starting and ending with a
+/// letter or digit.
+fn is_label_value(text: &str) -> bool {
+    text.is_empty()
+        || (text.len() <= 63
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && text
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+            && text
+                .bytes()
+                .last()
+                .is_some_and(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Whether `text` is an image tag (distribution/reference v0.6.0 reference.go:
+/// `tag := /[\w][\w.-]{0,127}/`).
+fn is_image_tag(text: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    (1..=128).contains(&text.len())
+        && text.bytes().next().is_some_and(word)
+        && text.bytes().all(|b| word(b) || matches!(b, b'.' | b'-'))
 }
 
 /// Whether `text` is 1 to `max` lower-case letters, digits or '-', starting and ending with a
@@ -895,6 +1001,79 @@ mod tests {
         }
         for bad in ["1.5m", "30", "1s1m", "1m1m", "30sec", "-1s"] {
             assert!(!prometheus_duration(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn node_affinity_is_checked_as_the_api_server_and_scheduler_read_it() {
+        use crate::deploy::spec::{NodeAffinity, NodeRequirement, WeightedNodeRequirement};
+        let req = |key: &str, operator: &str, values: &[&str]| NodeRequirement {
+            key: key.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let problems = |affinity: NodeAffinity| {
+            let service = ServiceSpec {
+                node_affinity: Some(affinity),
+                ..ServiceSpec::default()
+            };
+            let mut c = Checker::default();
+            c.service("services.history", &service, 1);
+            c.problems.into_iter().map(|p| p.field).collect::<Vec<_>>()
+        };
+        let good = NodeAffinity {
+            required: vec![
+                req("node.example.com/pool", "In", &["temporal"]),
+                req("node.example.com/spot", "DoesNotExist", &[]),
+                req("node.example.com/cores", "Gt", &["8"]),
+            ],
+            preferred: vec![WeightedNodeRequirement {
+                weight: 100,
+                key: "topology.kubernetes.io/zone".into(),
+                operator: "NotIn".into(),
+                values: vec!["eu-west-1c".into()],
+            }],
+        };
+        assert!(problems(good).is_empty());
+        let bad = NodeAffinity {
+            required: vec![
+                req("node.example.com/pool", "In", &[]),
+                req("node.example.com/pool", "Exists", &["temporal"]),
+                req("node.example.com/cores", "Lt", &["eight"]),
+                req("node.example.com/cores", "Gt", &["1", "2"]),
+                req("bad key", "In", &["x"]),
+                req("pool", "Equal", &["x"]),
+                req("pool", "In", &["-x"]),
+            ],
+            preferred: vec![WeightedNodeRequirement {
+                weight: 0,
+                key: "zone".into(),
+                operator: "In".into(),
+                values: vec!["a".into()],
+            }],
+        };
+        let at = "services.history.node_affinity";
+        assert_eq!(
+            problems(bad),
+            [
+                format!("{at}.required[0].values"),
+                format!("{at}.required[1].values"),
+                format!("{at}.required[2].values"),
+                format!("{at}.required[3].values"),
+                format!("{at}.required[4].key"),
+                format!("{at}.required[5].operator"),
+                format!("{at}.required[6].values[0]"),
+                format!("{at}.preferred[0].weight"),
+            ]
+        );
+    }
+
+    #[test]
+    fn registry_and_tags_are_image_reference_parts() {
+        assert!(is_image_tag("1.29.1-tctl-1.18.4-cli-1.4.1"));
+        assert!(is_image_tag("latest_2"));
+        for bad in ["", ".1", "-x", "a:b", "a/b", &"x".repeat(129)] {
+            assert!(!is_image_tag(bad), "{bad}");
         }
     }
 

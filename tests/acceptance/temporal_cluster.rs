@@ -643,3 +643,95 @@ async fn the_running_clusters_shard_count_is_checked_when_the_frontend_is_this_c
         "{text}"
     );
 }
+
+/// Images pulled from a mirror (a registry before every repository, the server under the
+/// mirror's own tag) and history pods placed by node affinity: applied, replanned empty, read
+/// back from the Deployments; an expression the API server refuses is refused at plan, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_registry_and_node_affinity_reach_the_deployments() {
+    let server = kube_server().await;
+    let kube = client(&server).await;
+    let cluster = format!(
+        "{SHARDS_512}\n  images = {{ registry = \"registry.example.com/mirror\", server_tag = \"1.29.1-mirror\" }}"
+    );
+    let history = "history  = { replicas = 3, node_affinity = { required = [{ key = \"node.example.com/pool\", operator = \"In\", values = [\"temporal\"] }], preferred = [{ weight = 50, key = \"topology.kubernetes.io/zone\", operator = \"In\", values = [\"eu-west-1a\"] }] } }";
+    let config = config(&server, &cluster).replace("history  = { replicas = 3 }", history);
+    assert!(config.contains("node_affinity"));
+    let ws = Workspace::new(Version::V1_15_5, &config);
+    ws.apply();
+    ws.assert_no_changes();
+
+    let state = ws.resource("engram_temporal_cluster");
+    assert_eq!(state["images"]["registry"], "registry.example.com/mirror");
+    assert_eq!(
+        state["images"]["server"], "temporalio/server",
+        "default kept"
+    );
+    assert_eq!(
+        state["services"]["matching"]["node_affinity"],
+        Json::Null,
+        "none when unset"
+    );
+
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "temporal-prod");
+    let pod = |name: &'static str| {
+        let deployments = deployments.clone();
+        async move {
+            serde_json::to_value(deployments.get(name).await.unwrap()).unwrap()["spec"]["template"]
+                ["spec"]
+                .clone()
+        }
+    };
+    let history_pod = pod("prod-history").await;
+    assert_eq!(
+        history_pod["containers"][0]["image"],
+        "registry.example.com/mirror/temporalio/server:1.29.1-mirror"
+    );
+    assert_eq!(
+        history_pod["affinity"],
+        json!({ "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [{
+                "matchExpressions": [
+                    { "key": "node.example.com/pool", "operator": "In", "values": ["temporal"] }
+                ]
+            }] },
+            "preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 50,
+                "preference": { "matchExpressions": [
+                    { "key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-west-1a"] }
+                ] }
+            }]
+        } })
+    );
+    assert_eq!(pod("prod-matching").await["affinity"], Json::Null);
+    let admin = pod("prod-admin-tools").await["containers"][0]["image"].clone();
+    assert!(
+        admin
+            .as_str()
+            .unwrap()
+            .starts_with("registry.example.com/mirror/temporalio/admin-tools:1.29.1"),
+        "{admin}"
+    );
+    let ui = pod("prod-web-ui").await["containers"][0]["image"].clone();
+    assert!(
+        ui.as_str()
+            .unwrap()
+            .starts_with("registry.example.com/mirror/temporalio/ui:"),
+        "{ui}"
+    );
+
+    ws.write_config(&config.replace(
+        "operator = \"In\", values = [\"temporal\"]",
+        "operator = \"Exists\", values = [\"temporal\"]",
+    ));
+    let refused = ws.run(&["plan", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let text = refused.all();
+    assert_eq!(
+        text.matches("Error: Invalid services.history.node_affinity.required[0].values\n")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("operator = \"Exists\""), "{text}");
+}

@@ -190,3 +190,144 @@ pub fn keyring_secret(spec: &KeyringSecretSpec) -> Result<Rendered, SpecError> {
         temporal_version: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::spec::{NodeAffinity, NodeRequirement, WeightedNodeRequirement};
+
+    fn quickstart() -> TemporalClusterSpec {
+        crate::deploy::SpecFile::parse(include_str!("../../../examples/deploy/quickstart.yaml"))
+            .unwrap()
+            .temporal_cluster
+            .unwrap()
+    }
+
+    fn deployment<'r>(rendered: &'r Rendered, name: &str) -> &'r serde_json::Value {
+        &rendered
+            .objects
+            .iter()
+            .find(|m| m.kind == Kind::Deployment && m.object["metadata"]["name"] == name)
+            .unwrap()
+            .object
+    }
+
+    fn images(rendered: &Rendered) -> Vec<String> {
+        let mut images: Vec<String> = rendered
+            .objects
+            .iter()
+            .filter_map(|m| m.object.pointer("/spec/template/spec"))
+            .flat_map(|pod| {
+                ["containers", "initContainers"]
+                    .into_iter()
+                    .flat_map(|list| pod[list].as_array().cloned().unwrap_or_default())
+            })
+            .map(|c| c["image"].as_str().unwrap().to_string())
+            .collect();
+        images.sort();
+        images.dedup();
+        images
+    }
+
+    #[test]
+    fn a_registry_goes_before_every_image_that_names_none_and_the_server_tag_wins() {
+        let mut spec = quickstart();
+        let before = images(&temporal_cluster(&spec).unwrap());
+        assert!(
+            before.contains(&"temporalio/server:1.32.0".to_string()),
+            "{before:?}"
+        );
+        spec.images.registry = Some("registry.example.com/mirror".into());
+        spec.images.server_tag = Some("1.32.0-mirror".into());
+        spec.images.ui = "ghcr.io/example/ui".into();
+        let after = images(&temporal_cluster(&spec).unwrap());
+        assert!(
+            after.contains(&"registry.example.com/mirror/temporalio/server:1.32.0-mirror".into()),
+            "{after:?}"
+        );
+        assert!(
+            after.contains(&"registry.example.com/mirror/temporalio/admin-tools:1.32.0".into()),
+            "{after:?}"
+        );
+        assert!(
+            after.iter().any(|i| i.starts_with("ghcr.io/example/ui:")),
+            "a repository with its own registry keeps it: {after:?}"
+        );
+        assert_eq!(after.len(), before.len());
+
+        spec.images.registry = Some("https://registry.example.com/".into());
+        spec.images.server_tag = Some("-mirror".into());
+        let error = temporal_cluster(&spec).unwrap_err();
+        let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["images.registry", "images.server_tag"]);
+        assert!(error.problems[0].reason.contains("scheme"), "{error}");
+    }
+
+    #[test]
+    fn node_affinity_reaches_its_role_only_and_nothing_is_rendered_without_it() {
+        let mut spec = quickstart();
+        let plain = temporal_cluster(&spec).unwrap();
+        spec.services.history.node_affinity = Some(NodeAffinity::default());
+        assert_eq!(
+            deployment(&temporal_cluster(&spec).unwrap(), "temporal-history")["spec"],
+            deployment(&plain, "temporal-history")["spec"],
+            "an empty affinity renders nothing"
+        );
+        assert!(
+            deployment(&plain, "temporal-history")
+                .pointer("/spec/template/spec/affinity")
+                .is_none()
+        );
+        spec.services.history.node_affinity = Some(NodeAffinity {
+            required: vec![
+                NodeRequirement {
+                    key: "node.example.com/pool".into(),
+                    operator: "In".into(),
+                    values: vec!["temporal".into()],
+                },
+                NodeRequirement {
+                    key: "node.example.com/spot".into(),
+                    operator: "DoesNotExist".into(),
+                    values: vec![],
+                },
+            ],
+            preferred: vec![WeightedNodeRequirement {
+                weight: 50,
+                key: "topology.kubernetes.io/zone".into(),
+                operator: "In".into(),
+                values: vec!["eu-west-1a".into()],
+            }],
+        });
+        let rendered = temporal_cluster(&spec).unwrap();
+        assert_eq!(
+            deployment(&rendered, "temporal-history")["spec"]["template"]["spec"]["affinity"],
+            serde_json::json!({ "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [{
+                    "matchExpressions": [
+                        { "key": "node.example.com/pool", "operator": "In", "values": ["temporal"] },
+                        { "key": "node.example.com/spot", "operator": "DoesNotExist" }
+                    ]
+                }] },
+                "preferredDuringSchedulingIgnoredDuringExecution": [{
+                    "weight": 50,
+                    "preference": { "matchExpressions": [
+                        { "key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-west-1a"] }
+                    ] }
+                }]
+            } })
+        );
+        assert!(
+            deployment(&rendered, "temporal-matching")
+                .pointer("/spec/template/spec/affinity")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_spec_without_the_new_fields_serializes_as_before() {
+        let json = serde_json::to_value(quickstart()).unwrap();
+        assert!(json["images"].get("registry").is_none());
+        assert!(json["images"].get("server_tag").is_none());
+        assert!(json["services"]["history"].get("node_affinity").is_none());
+    }
+}

@@ -2,9 +2,10 @@
 //! spread, and the object metadata with the cluster's labels and annotations.
 
 use crate::deploy::labels::Owner;
-use crate::deploy::spec::{Resources, Spread, Toleration};
+use crate::deploy::spec::{NodeAffinity, Resources, Spread, Toleration};
 use k8s_openapi::api::core::v1::{
-    Capabilities, EnvVar, EnvVarSource, LocalObjectReference, PodSecurityContext, Probe,
+    Affinity, Capabilities, EnvVar, EnvVarSource, LocalObjectReference, NodeSelector,
+    NodeSelectorRequirement, NodeSelectorTerm, PodSecurityContext, PreferredSchedulingTerm, Probe,
     ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, TCPSocketAction,
     TopologySpreadConstraint, Volume, VolumeMount,
 };
@@ -145,6 +146,49 @@ pub fn tolerations(given: &[Toleration]) -> Option<Vec<k8s_openapi::api::core::v
                 toleration_seconds: t.toleration_seconds,
             })
             .collect()
+    })
+}
+
+/// `affinity` with the node affinity asked for: the required expressions ANDed in one term, each
+/// preferred expression its own weighted term. Unset when nothing is asked for, so pods of a
+/// spec without it are rendered as before.
+pub fn affinity(given: Option<&NodeAffinity>) -> Option<Affinity> {
+    let given = given.filter(|a| !a.is_empty())?;
+    let expression = |key: &str, operator: &str, values: &[String]| NodeSelectorRequirement {
+        key: key.to_string(),
+        operator: operator.to_string(),
+        // `values` is omitempty (core/v1): none is sent rather than an empty list.
+        values: (!values.is_empty()).then(|| values.to_vec()),
+    };
+    let term = |expressions: Vec<NodeSelectorRequirement>| NodeSelectorTerm {
+        match_expressions: Some(expressions),
+        match_fields: None,
+    };
+    let required = (!given.required.is_empty()).then(|| NodeSelector {
+        node_selector_terms: vec![term(
+            given
+                .required
+                .iter()
+                .map(|r| expression(&r.key, &r.operator, &r.values))
+                .collect(),
+        )],
+    });
+    let preferred = (!given.preferred.is_empty()).then(|| {
+        given
+            .preferred
+            .iter()
+            .map(|p| PreferredSchedulingTerm {
+                weight: p.weight,
+                preference: term(vec![expression(&p.key, &p.operator, &p.values)]),
+            })
+            .collect()
+    });
+    Some(Affinity {
+        node_affinity: Some(k8s_openapi::api::core::v1::NodeAffinity {
+            required_during_scheduling_ignored_during_execution: required,
+            preferred_during_scheduling_ignored_during_execution: preferred,
+        }),
+        ..Affinity::default()
     })
 }
 

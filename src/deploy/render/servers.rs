@@ -367,6 +367,7 @@ pub fn deployment(
                     )),
                     node_selector: pod::node_selector(&settings.node_selector),
                     tolerations: pod::tolerations(&settings.tolerations),
+                    affinity: pod::affinity(settings.node_affinity.as_ref()),
                     image_pull_secrets: pod::pull_secrets(&spec.images.pull_secrets),
                     termination_grace_period_seconds: Some(60),
                     containers: vec![container],

@@ -107,6 +107,39 @@ fn service(name: &str, defaults: &str) -> Attribute {
                 ],
             )
             .description("Node taints the pods tolerate. Default none."),
+            node_affinity(),
+        ],
+    )
+}
+
+fn node_expression(weighted: bool) -> Vec<Attribute> {
+    let mut attributes = Vec::new();
+    if weighted {
+        attributes.push(
+            Attribute::new("weight", Type::Number)
+                .required()
+                .description("1 to 100: added to a node's score when it matches the expression."),
+        );
+    }
+    attributes.extend([
+        required_string("key", "The node label key, e.g. `topology.kubernetes.io/zone`."),
+        required_string("operator", "`In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt` or `Lt`."),
+        strings("values", "The label values: at least one with `In` and `NotIn`, none with `Exists` and `DoesNotExist`, one whole number with `Gt` and `Lt`. Default none."),
+    ]);
+    attributes
+}
+
+fn node_affinity() -> Attribute {
+    nested(
+        "node_affinity",
+        "Node affinity of the pods (`affinity.nodeAffinity`). None when unset.",
+        vec![
+            Attribute::nested("required", Nesting::List, node_expression(false))
+                .optional_computed()
+                .description("Expressions on node labels that a node must match, all of them, for the pods to run there (one term of `requiredDuringSchedulingIgnoredDuringExecution`). Default none."),
+            Attribute::nested("preferred", Nesting::List, node_expression(true))
+                .optional_computed()
+                .description("Expressions on node labels that the scheduler prefers, each with its weight (one `preferredDuringSchedulingIgnoredDuringExecution` term each). Default none."),
         ],
     )
 }
@@ -198,8 +231,16 @@ fn images() -> Attribute {
         "Container images. Tags come from the table of supported Temporal versions.",
         vec![
             string(
+                "registry",
+                "A registry host with an optional port and path prefix, e.g. `registry.example.com/mirror`, put before every image repository here that names no registry of its own (one whose first part contains a `.` or a `:` or is `localhost`, as Docker reads it): `temporalio/server` becomes `registry.example.com/mirror/temporalio/server`. No scheme, tag or trailing `/`. None when unset: the repositories are pulled as given (Docker Hub for the defaults).",
+            ),
+            string(
                 "server",
                 "The server image repository. Default `temporalio/server`.",
+            ),
+            string(
+                "server_tag",
+                "The server image tag, when a mirror tags it differently from Temporal's published tag. Default: the cluster's `version`.",
             ),
             string(
                 "admin_tools",
@@ -385,7 +426,9 @@ create_namespace: false
 version: 1.29.1
 history_shard_count: 512
 images:
+  registry: registry.example.com/mirror
   server: registry.example.com/temporalio/server
+  server_tag: 1.29.1-mirror
   admin_tools: registry.example.com/temporalio/admin-tools
   admin_tools_tag: 1.29.1-tctl-1.18.4-cli-1.4.1
   ui: registry.example.com/temporalio/ui
@@ -403,6 +446,9 @@ services:
     node_selector: { node.example.com/pool: temporal }
     tolerations:
       - { key: dedicated, operator: Equal, value: temporal, effect: NoExecute, toleration_seconds: 300 }
+    node_affinity:
+      required: [{ key: node.example.com/pool, operator: In, values: [temporal] }]
+      preferred: [{ weight: 50, key: topology.kubernetes.io/zone, operator: In, values: [eu-west-1a] }]
 web_ui:
   oidc:
     provider_url: https://login.example.com

@@ -3,7 +3,7 @@
 //!
 //! Sources (kubernetes/kubernetes unless noted; the revisions the search index holds, near
 //! v1.37): pkg/apis/core/validation/validation.go (object names, pod templates, containers,
-//! resources, services, config maps, secrets), pkg/apis/apps/validation/validation.go
+//! resources, node affinity, services, config maps, secrets), pkg/apis/apps/validation/validation.go
 //! (Deployments), pkg/apis/batch/validation/validation.go (Jobs),
 //! pkg/apis/networking/validation/validation.go (NetworkPolicies; Ingresses in `ingress.rs`),
 //! pkg/apis/policy/validation/validation.go (PodDisruptionBudgets); and k8s.io/apimachinery
@@ -1120,6 +1120,152 @@ fn topology_spread(errors: &mut Errors, spec: &Value, path: &str) {
     }
 }
 
+/// `ValidateNodeSelectorRequirement`: the operator's value count, a key that is a qualified
+/// name, and (unless `any_values`, as for preferred terms) values that are label values.
+fn node_selector_requirement(
+    errors: &mut Errors,
+    requirement: &Value,
+    any_values: bool,
+    path: &str,
+) {
+    let values = list(requirement, "values");
+    let operator = text(requirement, "operator");
+    match operator {
+        "In" | "NotIn" => {
+            if values.is_empty() {
+                errors.push(required(
+                    &format!("{path}.values"),
+                    "must be specified when `operator` is 'In' or 'NotIn'",
+                ));
+            }
+        }
+        "Exists" | "DoesNotExist" => {
+            if !values.is_empty() {
+                errors.push(forbidden(
+                    &format!("{path}.values"),
+                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                ));
+            }
+        }
+        "Gt" | "Lt" => {
+            if values.len() != 1 {
+                errors.push(required(
+                    &format!("{path}.values"),
+                    "must be specified single value when `operator` is 'Lt' or 'Gt'",
+                ));
+            }
+        }
+        other => errors.push(invalid(
+            &format!("{path}.operator"),
+            &s(other),
+            "not a valid selector operator",
+        )),
+    }
+    let key = text(requirement, "key");
+    errors.messages(&format!("{path}.key"), key, qualified_name(key));
+    if !any_values {
+        for (i, value) in values.iter().enumerate() {
+            let value = value.as_str().unwrap_or_default();
+            errors.messages(&format!("{path}.values[{i}]"), value, label_value(value));
+        }
+    }
+}
+
+/// `ValidateNodeFieldSelectorRequirement`: `metadata.name` only, `In` or `NotIn` with exactly
+/// one value, a node name.
+fn node_field_requirement(errors: &mut Errors, requirement: &Value, path: &str) {
+    let values = list(requirement, "values");
+    let operator = text(requirement, "operator");
+    match operator {
+        "In" | "NotIn" => {
+            if values.len() != 1 {
+                errors.push(required(
+                    &format!("{path}.values"),
+                    "must be only one value when `operator` is 'In' or 'NotIn' for node field selector",
+                ));
+            }
+        }
+        other => errors.push(invalid(
+            &format!("{path}.operator"),
+            &s(other),
+            "not a valid selector operator",
+        )),
+    }
+    let key = text(requirement, "key");
+    if key != "metadata.name" {
+        errors.push(invalid(
+            &format!("{path}.key"),
+            &s(key),
+            "not a valid field selector key",
+        ));
+    } else {
+        for (i, value) in values.iter().enumerate() {
+            let value = value.as_str().unwrap_or_default();
+            errors.messages(
+                &format!("{path}.values[{i}]"),
+                value,
+                dns1123_subdomain(value),
+            );
+        }
+    }
+}
+
+/// `ValidateNodeSelectorTerm`.
+fn node_selector_term(errors: &mut Errors, term: &Value, any_values: bool, path: &str) {
+    for (j, requirement) in list(term, "matchExpressions").iter().enumerate() {
+        node_selector_requirement(
+            errors,
+            requirement,
+            any_values,
+            &format!("{path}.matchExpressions[{j}]"),
+        );
+    }
+    for (j, requirement) in list(term, "matchFields").iter().enumerate() {
+        node_field_requirement(errors, requirement, &format!("{path}.matchFields[{j}]"));
+    }
+}
+
+/// `validateNodeAffinity` (through `validateAffinity`): the required selector needs a term and
+/// checks its values as label values; preferred terms weigh 1 to 100 and may hold any value.
+fn node_affinity(errors: &mut Errors, spec: &Value, path: &str) {
+    let Some(affinity) = spec
+        .pointer("/affinity/nodeAffinity")
+        .filter(|v| !v.is_null())
+    else {
+        return;
+    };
+    let path = format!("{path}.affinity.nodeAffinity");
+    if let Some(selector) = affinity
+        .get("requiredDuringSchedulingIgnoredDuringExecution")
+        .filter(|v| !v.is_null())
+    {
+        let at = format!("{path}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+        let terms = list(selector, "nodeSelectorTerms");
+        if terms.is_empty() {
+            errors.push(required(&at, "must have at least one node selector term"));
+        }
+        for (i, term) in terms.iter().enumerate() {
+            node_selector_term(errors, term, false, &format!("{at}[{i}]"));
+        }
+    }
+    let at = format!("{path}.preferredDuringSchedulingIgnoredDuringExecution");
+    for (i, term) in list(affinity, "preferredDuringSchedulingIgnoredDuringExecution")
+        .iter()
+        .enumerate()
+    {
+        let weight = int(term, "weight").unwrap_or(0);
+        if !(1..=100).contains(&weight) {
+            errors.push(invalid(
+                &format!("{at}[{i}].weight"),
+                &json!(weight),
+                "must be in the range 1-100",
+            ));
+        }
+        let preference = term.get("preference").cloned().unwrap_or_else(|| json!({}));
+        node_selector_term(errors, &preference, true, &format!("{at}[{i}].preference"));
+    }
+}
+
 /// `ValidatePodCreate`: the spec of a Pod, as of a template's.
 fn pod(errors: &mut Errors, object: &Value) {
     match object.get("spec") {
@@ -1181,6 +1327,7 @@ fn pod_spec(errors: &mut Errors, spec: &Value, path: &str) {
         user_and_group_ids(errors, context, &format!("{path}.securityContext"));
     }
     topology_spread(errors, spec, &format!("{path}.topologySpreadConstraints"));
+    node_affinity(errors, spec, path);
     for (field, check) in [
         (
             "serviceAccountName",
@@ -1936,6 +2083,85 @@ mod tests {
             )
             .len(),
             1
+        );
+    }
+
+    #[test]
+    fn node_affinity_is_refused_where_the_real_server_refuses_it() {
+        let spec = |affinity: Value| {
+            let mut errors = Errors::default();
+            node_affinity(
+                &mut errors,
+                &json!({ "affinity": { "nodeAffinity": affinity } }),
+                "s",
+            );
+            errors
+                .0
+                .into_iter()
+                .map(|c| format!("{}: {}", c.field, c.message))
+                .collect::<Vec<_>>()
+        };
+        let accepted = spec(json!({
+            "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [{
+                "matchExpressions": [
+                    { "key": "node.example.com/pool", "operator": "In", "values": ["temporal"] },
+                    { "key": "spot", "operator": "DoesNotExist" },
+                    { "key": "cores", "operator": "Gt", "values": ["8"] }
+                ],
+                "matchFields": [{ "key": "metadata.name", "operator": "In", "values": ["node-1"] }]
+            }] },
+            "preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 100,
+                "preference": { "matchExpressions": [
+                    { "key": "zone", "operator": "In", "values": ["not a label value"] }
+                ] }
+            }]
+        }));
+        assert_eq!(accepted, Vec::<String>::new());
+        let required = "s.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms";
+        let preferred = "s.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution";
+        let refused = spec(json!({
+            "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [{
+                "matchExpressions": [
+                    { "key": "pool", "operator": "In" },
+                    { "key": "pool", "operator": "Exists", "values": ["x"] },
+                    { "key": "cores", "operator": "Lt", "values": ["1", "2"] },
+                    { "key": "pool", "operator": "Equal", "values": ["x"] },
+                    { "key": "a/b/c", "operator": "In", "values": ["-x"] }
+                ]
+            }] },
+            "preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 0,
+                "preference": { "matchExpressions": [{ "key": "zone", "operator": "Exists" }] }
+            }]
+        }));
+        let fields: Vec<&str> = refused
+            .iter()
+            .map(|line| line.split(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                format!("{required}[0].matchExpressions[0].values"),
+                format!("{required}[0].matchExpressions[1].values"),
+                format!("{required}[0].matchExpressions[2].values"),
+                format!("{required}[0].matchExpressions[3].operator"),
+                format!("{required}[0].matchExpressions[4].key"),
+                format!("{required}[0].matchExpressions[4].values[0]"),
+                format!("{preferred}[0].weight"),
+            ]
+        );
+        assert!(refused[1].ends_with(
+            "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+        ));
+        assert!(refused[6].ends_with("Invalid value: 0: must be in the range 1-100"));
+        assert_eq!(
+            spec(
+                json!({ "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": [] } })
+            ),
+            [format!(
+                "{required}: Required value: must have at least one node selector term"
+            )]
         );
     }
 
