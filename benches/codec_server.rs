@@ -39,8 +39,15 @@ const RUN: Duration = Duration::from_secs(5);
 const WARM_UP: Duration = Duration::from_secs(1);
 /// How long the memory run lasts.
 const MEMORY_RUN: Duration = Duration::from_secs(60);
-/// How long the soak lasts.
-const SOAK_RUN: Duration = Duration::from_secs(60);
+/// How long the soak lasts: `ENGRAM_BENCH_SOAK_SECONDS`, 60 by default (longer runs show
+/// whether the resident set levels off).
+fn soak_run() -> Duration {
+    let seconds = std::env::var("ENGRAM_BENCH_SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(seconds)
+}
 /// The soak's `wrk` connections decoding 1 KiB payloads.
 const SOAK_DECODERS: u32 = 256;
 /// The soak's connections posting oversized encodes, one after another.
@@ -385,7 +392,7 @@ fn metric(runtime: &tokio::runtime::Runtime, base: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} in /metrics"))
 }
 
-/// The soak: for [`SOAK_RUN`], against a fresh Rust server with its default limits, at once:
+/// The soak: for [`soak_run`], against a fresh Rust server with its default limits, at once:
 /// `wrk` decoding 1 KiB payloads on [`SOAK_DECODERS`] keep-alive connections,
 /// [`SOAK_OVERSIZED`] connections posting encodes of 1.39 million empty payloads (the
 /// amplification body of issue 14; refused with 413 at the 1001st payload), and [`SOAK_SLOW`]
@@ -420,7 +427,8 @@ fn soak(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
     }
     std::thread::sleep(Duration::from_secs(2));
     let start_kib = rss_kib(pid);
-    let mut load = wrk(script, &body, &rust, SOAK_DECODERS, SOAK_RUN)
+    let run = soak_run();
+    let mut load = wrk(script, &body, &rust, SOAK_DECODERS, run)
         .stdout(Stdio::piped())
         .spawn()
         .expect("run wrk");
@@ -428,7 +436,13 @@ fn soak(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
     let mut samples = Vec::new();
     while load.try_wait().expect("wait for wrk").is_none() {
         if started.elapsed() >= Duration::from_secs(10) * (samples.len() as u32 + 1) {
-            samples.push(format!("{:.0}", rss_kib(pid) as f64 / 1024.0));
+            let reserved = metric(runtime, &rust.base, "engram_codec_memory_reserved_bytes");
+            let open = metric(runtime, &rust.base, "engram_codec_connections_open");
+            samples.push(format!(
+                "{:.0} ({:.0} reserved, {open} open)",
+                rss_kib(pid) as f64 / 1024.0,
+                reserved as f64 / 1048576.0
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -462,7 +476,7 @@ fn soak(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
         .collect();
     println!(
         "\nsoak, Rust server with its default limits, {} s: {SOAK_DECODERS} wrk connections decoding 1 KiB, {SOAK_OVERSIZED} connections posting oversized encodes, {SOAK_SLOW} slow connections",
-        SOAK_RUN.as_secs()
+        run.as_secs()
     );
     println!(
         "- decodes: {} payloads/s, p50 {:.2} ms, p99 {:.2} ms, {} failed ({} non-2xx, {} socket errors)",

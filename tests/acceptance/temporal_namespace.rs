@@ -6,21 +6,7 @@ use crate::support::TemporalDevServer;
 use crate::terraform::{Version, Workspace};
 
 fn config(address: &str, resources: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    engram = {{ source = "engram/engram" }}
-  }}
-}}
-provider "engram" {{
-  temporal {{
-    address = "{address}"
-  }}
-}}
-{resources}
-"#
-    )
+    config_with_temporal(&format!("address = \"{address}\""), resources)
 }
 
 const PAYMENTS: &str = r#"
@@ -321,4 +307,103 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
         "{text}"
     );
     assert!(!text.contains("not-the-key"), "the key is not echoed");
+}
+
+/// A frontend that requires a client certificate (mutual TLS, as Temporal's frontend with
+/// `requireClientAuth`): the provider's `client_certificate`/`client_key` get it through, and
+/// without them the handshake is refused with an error naming the address. The key is in
+/// neither the state nor the output.
+#[test]
+fn a_frontend_requiring_client_certificates_admits_the_provider_with_one() {
+    use rustls::pki_types::pem::PemObject as _;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let temporal = TemporalDevServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = crate::codec_server_common::tls_files(dir.path());
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            chain,
+            rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap(),
+        )
+        .unwrap();
+    let frontend = crate::frontends::tls_listener(temporal.address.clone(), config);
+
+    let pem = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
+    let block = |client: bool| {
+        let mut block =
+            format!("address        = \"{frontend}\"\n    ca_certificate = <<EOT\n{ca_pem}EOT\n");
+        if client {
+            block.push_str(&format!(
+                "    client_certificate = <<EOT\n{}EOT\n    client_key = <<EOT\n{}EOT\n",
+                pem(&cert),
+                pem(&key)
+            ));
+        }
+        config_with_temporal(&block, PAYMENTS)
+    };
+    let ws = Workspace::new(Version::V1_15_5, &block(false));
+    let refused = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.all().contains(&format!(
+            "could not connect to the Temporal frontend at {frontend}"
+        )),
+        "{}",
+        refused.all()
+    );
+
+    ws.write_config(&block(true));
+    let applied = ws.apply();
+    ws.assert_no_changes();
+    let described = temporal.cli(&[
+        "operator",
+        "namespace",
+        "describe",
+        "--namespace",
+        "payments",
+    ]);
+    assert!(described.contains("Payment workflows"), "{described}");
+    let key_body: String = pem(&key)
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    for text in [&state, &applied.all()] {
+        assert!(!text.contains(&key_body[..40]), "the client key leaked");
+    }
+}
+
+/// [`config`] with the `temporal` block's body given whole.
+fn config_with_temporal(block: &str, resources: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    engram = {{ source = "engram/engram" }}
+  }}
+}}
+provider "engram" {{
+  temporal {{
+    {block}
+  }}
+}}
+{resources}
+"#
+    )
 }
