@@ -107,7 +107,7 @@ async fn rotation_keeps_old_payloads_decryptable_and_refuses_early_retirement() 
     let plan = ws.plan_exit_code();
     assert_eq!(plan.code, 2, "{}", plan.all());
     assert!(plan.stdout.contains("update in-place"), "{}", plan.all());
-    let said = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let said = plan.words();
     assert!(said.contains("add a pending data key"), "{said}");
     assert!(said.contains("the new key activates at"), "{said}");
     ws.apply();
@@ -313,7 +313,7 @@ async fn an_unreachable_kms_fails_create_without_state() {
     let ws = workspace(&config(&OpenBao::start().await, "").replace("payments-kek", "missing-key"));
     let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = run.words();
     assert!(out.contains("The customer key cannot be used"), "{out}");
     assert!(out.contains("missing-key"), "names the key: {out}");
     assert!(
@@ -474,7 +474,7 @@ async fn a_customer_key_that_does_not_exist_is_never_created() {
     let ws = workspace(&config(&bao, "").replace("payments-kek", "payments-kek-typo"));
     let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = run.words();
     assert!(out.contains("The customer key cannot be used"), "{out}");
     assert!(out.contains("payments-kek-typo"), "names the key: {out}");
     assert!(
@@ -503,7 +503,7 @@ async fn a_write_only_token_on_terraform_1_0_3_is_a_clear_error() {
     ws.set_env("TF_VAR_vault_token", ROOT_TOKEN);
     let run = ws.run(&["plan", "-no-color", "-input=false"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = run.words();
     assert!(
         out.contains("Write-only attribute needs Terraform 1.11"),
         "{out}"

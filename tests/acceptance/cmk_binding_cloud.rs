@@ -209,7 +209,7 @@ fn bad_cloud_key_settings_are_named_with_the_fix() {
     ));
     let run = ws.run(&["plan", "-no-color"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = run.words();
     assert_eq!(
         out.matches("Invalid azure_key_vault.vault_url").count(),
         1,

@@ -673,11 +673,7 @@ resource "engram_temporal_cluster" "prod" {{
     ws.write_config(&format!("{codec}{}", cluster(true)));
     let refused = ws.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(refused.code, 1, "{}", refused.all());
-    let text = refused
-        .all()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = refused.words();
     assert!(
         text.contains("Namespace temporal-prod already exists")
             && text.contains("It belongs to engram's codec-server `codec`")

@@ -196,7 +196,7 @@ resource "engram_temporal_cluster" "prod" {{
     );
     let run = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert_ne!(run.code, 0, "{}", run.all());
-    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = run.words();
     assert!(
         out.contains(&format!(
             "the API server at https://127.0.0.1:{port}/ could not be reached"

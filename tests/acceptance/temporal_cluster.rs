@@ -254,7 +254,7 @@ async fn changing_the_shard_count_is_a_replacement_that_says_why() {
         stdout.contains("history_shard_count = 512 -> 1024 # forces replacement"),
         "{stdout}"
     );
-    let all = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let all = plan.words();
     assert!(
         all.contains("Changing history_shard_count replaces this resource"),
         "{all}"
@@ -535,11 +535,7 @@ async fn a_web_ui_ingress_behind_allowed_cidrs_admits_its_ingress_controller() {
     let ws = Workspace::new(Version::V1_15_5, &config(&server, &without));
     let refused = ws.run(&["plan", "-no-color"]);
     assert_eq!(refused.code, 1, "{}", refused.all());
-    let text = refused
-        .all()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = refused.words();
     assert!(text.contains("network.ingress_controller"), "{text}");
     assert!(
         text.contains("the Ingress's traffic comes from the controller's pods"),
@@ -616,7 +612,7 @@ async fn the_running_clusters_shard_count_is_checked_when_the_frontend_is_this_c
     ws.apply();
     let plan = ws.plan_exit_code();
     assert_eq!(plan.code, 0, "{}", plan.all());
-    let text = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = plan.words();
     assert!(
         text.contains("Shard count not checked against the running cluster")
             && text.contains("reaches the Temporal cluster `active`, not `prod`")
@@ -636,7 +632,7 @@ async fn the_running_clusters_shard_count_is_checked_when_the_frontend_is_this_c
     ws.apply();
     let plan = ws.run(&["plan", "-no-color"]);
     assert_eq!(plan.code, 1, "{}", plan.all());
-    let text = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = plan.words();
     assert!(text.contains("history_shard_count"), "{text}");
     assert!(
         text.contains("512") && text.contains("GetClusterInfo"),

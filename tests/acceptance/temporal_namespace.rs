@@ -238,11 +238,7 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
     let ws = Workspace::new(Version::V1_15_5, &config(&front.address, &resources));
     let refused = ws.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(refused.code, 1, "{}", refused.all());
-    let text = refused
-        .all()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = refused.words();
     assert!(
         text.contains("Temporal GetClusterInfo failed")
             && text.contains("does not have permission")
@@ -301,7 +297,7 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
     ws.set_env("TEMPORAL_API_KEY", "not-the-key");
     let wrong = ws.run(&["plan", "-no-color"]);
     assert_eq!(wrong.code, 1, "{}", wrong.all());
-    let text = wrong.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = wrong.words();
     assert!(
         text.contains("Temporal GetSystemInfo failed") && text.contains("set `api_key`"),
         "{text}"

@@ -39,6 +39,12 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+
+    /// Both streams with every run of whitespace as one space, for assertions on sentences that
+    /// Terraform wraps at its terminal width.
+    pub fn words(&self) -> String {
+        self.all().split_whitespace().collect::<Vec<_>>().join(" ")
+    }
 }
 
 /// A working directory with a root module and a Terraform to run in it.
