@@ -26,14 +26,6 @@ use support::{TemporalDevServer, free_port, tool, wait_for_port};
 const PLAIN_SECRET: &str = "PlainSecret-7731-evidence";
 const SEALED_SECRET: &str = "SealedSecret-4410-evidence";
 
-fn control<'a>(report: &'a Report, id: &str) -> &'a engram::evidence::Control {
-    report
-        .controls
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("no control {id}"))
-}
-
 fn start_workflow(temporal: &TemporalDevServer, id: &str, extra: &[&str]) {
     let out = Command::new(tool("temporal"))
         .args(["workflow", "start", "--address", &temporal.address])
@@ -194,7 +186,7 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
     );
     let report: Report = serde_json::from_str(&json).unwrap();
 
-    let at_rest = control(&report, "encryption-at-rest");
+    let at_rest = report.control("encryption-at-rest").unwrap();
     assert_eq!(at_rest.status, Status::Fail, "{at_rest:#?}");
     let offending: Vec<&str> = at_rest
         .facts
@@ -240,11 +232,11 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
             .all(|f| f.method.contains(&temporal.address))
     );
 
-    let access = control(&report, "access-control");
+    let access = report.control("access-control").unwrap();
     assert_eq!(access.status, Status::Fail, "{access:#?}");
     assert!(access.facts[0].observed.contains("answered HTTP"));
     assert!(!access.facts[0].observed.contains("HTTP 401"));
-    let audit = control(&report, "audit");
+    let audit = report.control("audit").unwrap();
     assert_eq!(audit.status, Status::Pass, "{audit:#?}");
     assert!(
         audit.facts.iter().any(|f| f.holds
@@ -258,7 +250,7 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
             .starts_with("1 decode audit lines for 1 decode requests")),
         "the access-control probe is the one decode: {audit:#?}"
     );
-    let key_management = control(&report, "key-management");
+    let key_management = report.control("key-management").unwrap();
     assert!(
         key_management
             .facts
@@ -266,7 +258,7 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
             .any(|f| f.holds && f.method == format!("GET {codec_url}/readyz")),
         "{key_management:#?}"
     );
-    let in_transit = control(&report, "encryption-in-transit");
+    let in_transit = report.control("encryption-in-transit").unwrap();
     assert_eq!(
         in_transit.status,
         Status::Fail,
@@ -278,9 +270,12 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
             .iter()
             .any(|f| f.observed.contains("plain TCP"))
     );
-    assert_eq!(control(&report, "key-rotation").status, Status::Pass);
+    assert_eq!(report.control("key-rotation").unwrap().status, Status::Pass);
     // A local key file is no customer-managed key.
-    assert_eq!(control(&report, "key-management").status, Status::Fail);
+    assert_eq!(
+        report.control("key-management").unwrap().status,
+        Status::Fail
+    );
 
     // No payload content, no key material in any form of the report.
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
@@ -343,7 +338,7 @@ async fn a_plaintext_workflow_and_an_open_codec_server_fail_their_controls() {
         ..Inputs::default()
     })
     .await;
-    let audit = control(&report, "audit");
+    let audit = report.control("audit").unwrap();
     assert_eq!(audit.status, Status::Fail, "{audit:#?}");
     assert!(
         audit
@@ -398,7 +393,7 @@ async fn a_token_checking_codec_server_over_tls_passes_access_control_and_in_tra
         ..Inputs::default()
     })
     .await;
-    let access = control(&report, "access-control");
+    let access = report.control("access-control").unwrap();
     assert_eq!(access.status, Status::Pass, "{access:#?}");
     assert!(access.facts[0].observed.contains("HTTP 401"));
     assert!(
@@ -418,7 +413,7 @@ async fn a_token_checking_codec_server_over_tls_passes_access_control_and_in_tra
             .starts_with(&format!("POST {}/default/decode", server.base))
     );
 
-    let in_transit = control(&report, "encryption-in-transit");
+    let in_transit = report.control("encryption-in-transit").unwrap();
     assert_eq!(in_transit.status, Status::Pass, "{in_transit:#?}");
     let observed: Vec<&str> = in_transit
         .facts
@@ -440,7 +435,11 @@ async fn a_token_checking_codec_server_over_tls_passes_access_control_and_in_tra
     // Without a keyring or a frontend those controls are not checked, and none is passed by
     // default.
     for id in ["encryption-at-rest", "key-management", "key-rotation"] {
-        assert_eq!(control(&report, id).status, Status::NotChecked, "{id}");
+        assert_eq!(
+            report.control(id).unwrap().status,
+            Status::NotChecked,
+            "{id}"
+        );
     }
     assert!(verify(&report.to_json()).unwrap());
     server.stop().await;
@@ -480,7 +479,7 @@ async fn a_keyring_past_its_rotation_date_fails_rotation() {
         ..Inputs::default()
     })
     .await;
-    let rotation = control(&report, "key-rotation");
+    let rotation = report.control("key-rotation").unwrap();
     assert_eq!(rotation.status, Status::Fail, "{rotation:#?}");
     assert!(rotation.summary.starts_with("rotation is overdue since"));
     assert!(
@@ -502,7 +501,7 @@ async fn an_unreachable_codec_server_fails_naming_the_address() {
     })
     .await;
     for id in ["access-control", "audit"] {
-        let c = control(&report, id);
+        let c = report.control(id).unwrap();
         assert_eq!(c.status, Status::Fail, "{id}");
         assert!(c.facts[0].observed.contains(&url), "{:?}", c.facts[0]);
     }
@@ -532,7 +531,7 @@ async fn the_kms_describes_the_customer_key_the_keyring_names() {
         ..Inputs::default()
     })
     .await;
-    let key_management = control(&report, "key-management");
+    let key_management = report.control("key-management").unwrap();
     assert_eq!(key_management.status, Status::Pass, "{key_management:#?}");
     let described = key_management
         .facts
@@ -555,7 +554,7 @@ async fn the_kms_describes_the_customer_key_the_keyring_names() {
         ..Inputs::default()
     })
     .await;
-    let key_management = control(&report, "key-management");
+    let key_management = report.control("key-management").unwrap();
     assert!(
         key_management
             .summary
@@ -721,7 +720,7 @@ async fn an_older_plaintext_workflow_is_found_besides_the_newest() {
     };
 
     let newest_only = gather(&inputs(0)).await;
-    let at_rest = control(&newest_only, "encryption-at-rest");
+    let at_rest = newest_only.control("encryption-at-rest").unwrap();
     assert_eq!(at_rest.status, Status::Pass, "{at_rest:#?}");
     assert!(
         at_rest.facts[0]
@@ -730,7 +729,7 @@ async fn an_older_plaintext_workflow_is_found_besides_the_newest() {
     );
 
     let with_older = gather(&inputs(5)).await;
-    let at_rest = control(&with_older, "encryption-at-rest");
+    let at_rest = with_older.control("encryption-at-rest").unwrap();
     assert_eq!(at_rest.status, Status::Fail, "{at_rest:#?}");
     assert!(
         at_rest.facts.iter().any(|f| !f.holds
@@ -772,7 +771,7 @@ async fn azure_and_gcp_customer_keys_are_described_through_stand_ins() {
         document
     };
     let described = |report: &Report| {
-        let key_management = control(report, "key-management").clone();
+        let key_management = report.control("key-management").unwrap().clone();
         let fact = key_management
             .facts
             .iter()

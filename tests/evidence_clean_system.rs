@@ -28,20 +28,12 @@ use codec_common::openbao::{OpenBao, ROOT_TOKEN};
 use codec_server_common::issuer::{Issuer, Signer};
 use codec_server_common::{Child, rustls_server, tls_files};
 use engram::codec::{CustomerKeyLocation, KeyId};
-use engram::evidence::{Control, Report, Status, verify};
+use engram::evidence::{Report, Status, verify};
 use support::{ServerProcess, TemporalDevServer, free_port, repo_root, tool};
 
 const ISSUER: &str = "https://idp.test";
 const AUDIENCE: &str = "engram-codec";
 const SECRET_INPUT: &str = "CleanSystemSecret-2291";
-
-fn control<'a>(report: &'a Report, id: &str) -> &'a Control {
-    report
-        .controls
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("no control {id}"))
-}
 
 /// The ids of the controls that did not pass, with what they observed, for failure messages.
 fn not_passing(report: &Report) -> Vec<(String, Vec<String>)> {
@@ -331,7 +323,7 @@ async fn a_clean_system_passes_every_control_and_each_weakening_fails_its_own() 
     );
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(report.controls.len(), 7);
-    let at_rest = control(&report, "encryption-at-rest");
+    let at_rest = report.control("encryption-at-rest").unwrap();
     assert!(
         at_rest.facts.iter().any(|f| f
             .observed
@@ -348,7 +340,10 @@ async fn a_clean_system_passes_every_control_and_each_weakening_fails_its_own() 
     let overdue_file = dir.path().join("overdue.json");
     std::fs::write(&overdue_file, overdue.to_json()).unwrap();
     let (report, code, _) = evidence(&system, &overdue_file, &dir.path().join("overdue"));
-    assert_eq!(failing_ids(&report), ["key-rotation"]);
+    assert_eq!(
+        report.failed().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["key-rotation"]
+    );
     assert_eq!(code, Some(1));
 
     // One payload written by a client without the codec fails encryption at rest, naming the
@@ -370,9 +365,12 @@ async fn a_clean_system_passes_every_control_and_each_weakening_fails_its_own() 
         ],
     );
     let (report, code, _) = evidence(&system, &keyring, &dir.path().join("plaintext"));
-    assert_eq!(failing_ids(&report), ["encryption-at-rest"]);
+    assert_eq!(
+        report.failed().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["encryption-at-rest"]
+    );
     assert_eq!(code, Some(1));
-    let at_rest = control(&report, "encryption-at-rest");
+    let at_rest = report.control("encryption-at-rest").unwrap();
     assert!(
         at_rest.facts.iter().any(|f| !f.holds
             && f.observed.contains("workflow `plain-order`")
@@ -393,18 +391,8 @@ async fn a_clean_system_passes_every_control_and_each_weakening_fails_its_own() 
     wait_ready(&https, &system.codec_url).await;
     let (report, code, _) = evidence(&system, &keyring, &dir.path().join("open"));
     assert_eq!(
-        failing_ids(&report),
+        report.failed().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["encryption-at-rest", "access-control"]
     );
     assert_eq!(code, Some(1));
-}
-
-/// The ids of the failing controls, in report order.
-fn failing_ids(report: &Report) -> Vec<&str> {
-    report
-        .controls
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .map(|c| c.id.as_str())
-        .collect()
 }

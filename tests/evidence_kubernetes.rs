@@ -20,14 +20,6 @@ use std::time::Duration;
 
 const NAMESPACE: &str = "temporal-prod";
 
-fn control<'a>(report: &'a Report, id: &str) -> &'a Control {
-    report
-        .controls
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("no control {id}"))
-}
-
 fn failing(control: &Control) -> Vec<&str> {
     control
         .facts
@@ -71,7 +63,7 @@ where
 async fn the_production_example_passes_every_live_object_check() {
     let (server, _client) = production().await;
     let report = report(&server).await;
-    let isolation = control(&report, "deployment-isolation");
+    let isolation = report.control("deployment-isolation").unwrap();
     assert_eq!(isolation.status, Status::Pass, "{isolation:#?}");
     let seen = |needle: &str| isolation.facts.iter().any(|f| f.observed.contains(needle));
     assert!(seen(
@@ -95,7 +87,7 @@ async fn the_production_example_passes_every_live_object_check() {
         "every fact names the request that read it: {isolation:#?}"
     );
 
-    let transit = control(&report, "encryption-in-transit");
+    let transit = report.control("encryption-in-transit").unwrap();
     assert_eq!(transit.status, Status::Pass, "{transit:#?}");
     let said = |c: &Control, needle: &str| c.facts.iter().any(|f| f.observed.contains(needle));
     assert!(said(
@@ -107,7 +99,7 @@ async fn the_production_example_passes_every_live_object_check() {
         "datastore `default` (temporal-db.example.internal:5432): TLS verify-full"
     ));
     assert!(said(transit, "datastore `visibility`"));
-    let access = control(&report, "access-control");
+    let access = report.control("access-control").unwrap();
     assert_eq!(access.status, Status::Pass, "{access:#?}");
     assert!(said(access, "authorizer is `default`"));
     assert!(said(access, "claim mapper is `default`"));
@@ -148,7 +140,7 @@ async fn a_weakened_live_deployment_fails_deployment_isolation() {
     .await;
 
     let report = report(&server).await;
-    let isolation = control(&report, "deployment-isolation");
+    let isolation = report.control("deployment-isolation").unwrap();
     assert_eq!(isolation.status, Status::Fail, "{isolation:#?}");
     let failed = failing(isolation);
     assert_eq!(failed.len(), 3, "{failed:#?}");
@@ -190,7 +182,7 @@ async fn a_weakened_live_server_configuration_fails_transit_and_access_control()
     .await;
 
     let report = report(&server).await;
-    let transit = control(&report, "encryption-in-transit");
+    let transit = report.control("encryption-in-transit").unwrap();
     assert_eq!(transit.status, Status::Fail, "{transit:#?}");
     let failed = failing(transit);
     assert_eq!(failed.len(), 2, "{failed:#?}");
@@ -208,7 +200,7 @@ async fn a_weakened_live_server_configuration_fails_transit_and_access_control()
             && f.observed.contains("verify-ca")),
         "{transit:#?}"
     );
-    let access = control(&report, "access-control");
+    let access = report.control("access-control").unwrap();
     assert_eq!(access.status, Status::Fail, "{access:#?}");
     assert!(
         failing(access)
@@ -241,7 +233,7 @@ async fn servers_that_mount_another_configuration_are_judged_by_what_they_mount(
     .await;
 
     let report = report(&server).await;
-    let transit = control(&report, "encryption-in-transit");
+    let transit = report.control("encryption-in-transit").unwrap();
     assert_eq!(transit.status, Status::Fail, "{transit:#?}");
     let failed = failing(transit);
     assert!(
@@ -291,7 +283,7 @@ async fn an_unreachable_api_server_fails_naming_its_address() {
         "encryption-in-transit",
         "access-control",
     ] {
-        let c = control(&report, id);
+        let c = report.control(id).unwrap();
         assert_eq!(c.status, Status::Fail, "{c:#?}");
         assert!(
             c.facts[0].observed.contains(&format!(
@@ -305,11 +297,11 @@ async fn an_unreachable_api_server_fails_naming_its_address() {
 #[tokio::test]
 async fn without_a_cluster_deployment_isolation_is_not_checked() {
     let report = gather(&Inputs::default()).await;
-    let isolation = control(&report, "deployment-isolation");
+    let isolation = report.control("deployment-isolation").unwrap();
     assert_eq!(isolation.status, Status::NotChecked);
     assert!(isolation.summary.contains("needs the Kubernetes cluster"));
     assert_eq!(
-        control(&report, "encryption-in-transit").status,
+        report.control("encryption-in-transit").unwrap().status,
         Status::NotChecked
     );
 }
@@ -373,7 +365,7 @@ async fn the_audit_trail_is_read_from_the_codec_server_pods_logs() {
     // A codec server whose audit lines never reach the pod's log.
     let silent = TestServer::start(files.settings()).await;
     let report = gather(&inputs(&silent.base)).await;
-    let audit = control(&report, "audit");
+    let audit = report.control("audit").unwrap();
     assert_eq!(audit.status, Status::Fail, "{audit:#?}");
     assert!(
         failing(audit)
@@ -393,7 +385,7 @@ async fn the_audit_trail_is_read_from_the_codec_server_pods_logs() {
     )
     .await;
     let report = gather(&inputs(&writing.base)).await;
-    let audit = control(&report, "audit");
+    let audit = report.control("audit").unwrap();
     assert_eq!(audit.status, Status::Pass, "{audit:#?}");
     let trail = audit
         .facts
@@ -420,7 +412,7 @@ async fn the_audit_trail_is_read_from_the_codec_server_pods_logs() {
         .unwrap();
     let again = TestServer::start(files.settings()).await;
     let report = gather(&inputs(&again.base)).await;
-    let audit = control(&report, "audit");
+    let audit = report.control("audit").unwrap();
     assert_eq!(audit.status, Status::Fail, "{audit:#?}");
     assert!(
         failing(audit)
@@ -457,7 +449,7 @@ async fn the_cli_reads_the_live_objects_and_names_a_kubeconfig_it_cannot_read() 
         serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
             .unwrap();
     assert_eq!(
-        control(&report, "deployment-isolation").status,
+        report.control("deployment-isolation").unwrap().status,
         Status::Pass
     );
 

@@ -6,7 +6,7 @@ use crate::codec::KeyringDocument;
 use crate::codec::lifecycle::LifecyclePolicy;
 use crate::evidence::facts::codec_http::ProbeToken;
 use crate::evidence::facts::live_objects::KubeTarget;
-use crate::evidence::{Inputs, Status, gather, render};
+use crate::evidence::{Inputs, gather, render};
 use crate::framework::{
     Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Schema, Type, Value,
 };
@@ -245,17 +245,10 @@ impl DataSource<ProviderSettings> for SecurityEvidence {
             vault_token,
         };
         let report = gather(&inputs).await;
-        let failed: Vec<String> = report
-            .controls
-            .iter()
-            .filter(|c| c.status == Status::Fail)
-            .map(|c| c.id.clone())
-            .collect();
+        let failed: Vec<String> = report.failed().map(|c| c.id.clone()).collect();
         if config.get("fail_on_failure").as_bool() == Some(true) && !failed.is_empty() {
             let details: Vec<String> = report
-                .controls
-                .iter()
-                .filter(|c| c.status == Status::Fail)
+                .failed()
                 .map(|c| format!("{}: {}", c.id, c.summary))
                 .collect();
             diags.error(

@@ -186,6 +186,16 @@ pub enum VerifyError {
 }
 
 impl Report {
+    /// The control `id` (e.g. `encryption-at-rest`), for a reader of a report.
+    pub fn control(&self, id: &str) -> Option<&Control> {
+        self.controls.iter().find(|c| c.id == id)
+    }
+
+    /// The controls that failed, in report order.
+    pub fn failed(&self) -> impl Iterator<Item = &Control> {
+        self.controls.iter().filter(|c| c.status == Status::Fail)
+    }
+
     /// A report of `controls`, made now, with its hash.
     pub fn new(controls: Vec<Control>) -> Self {
         let mut report = Self {

@@ -8,7 +8,7 @@ use engram::evidence::facts::at_rest::Sampling;
 use engram::evidence::facts::codec_http::ProbeToken;
 use engram::evidence::facts::customer_key;
 use engram::evidence::facts::live_objects::{self, KubeTarget};
-use engram::evidence::{Inputs, Status, gather, render};
+use engram::evidence::{Inputs, gather, render};
 use engram::temporal::TemporalEndpoint;
 use std::path::PathBuf;
 
@@ -201,6 +201,6 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
         args.out.display(),
         report.sha256
     ));
-    let failed = report.controls.iter().any(|c| c.status == Status::Fail);
+    let failed = report.failed().next().is_some();
     Ok((summary, failed))
 }
