@@ -161,11 +161,7 @@ impl ProviderSettings {
                 client_certificate: string(&t, "client_certificate"),
                 client_key: string(&t, "client_key"),
                 server_name: string(&t, "server_name"),
-                api_key: string(&t, "api_key").or_else(|| {
-                    std::env::var(crate::temporal::API_KEY_VARIABLE)
-                        .ok()
-                        .filter(|key| !key.is_empty())
-                }),
+                api_key: string(&t, "api_key").or_else(crate::temporal::api_key_from_environment),
             }),
             temporal_client: Arc::default(),
             deployer: Arc::default(),

@@ -14,6 +14,14 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Temporal CLI reads (temporalio/cli, `--api-key` flag, env `TEMPORAL_API_KEY`).
 pub const API_KEY_VARIABLE: &str = "TEMPORAL_API_KEY";
 
+/// The API key in [`API_KEY_VARIABLE`], when set and not empty: what every caller that was
+/// given no key presents.
+pub fn api_key_from_environment() -> Option<String> {
+    std::env::var(API_KEY_VARIABLE)
+        .ok()
+        .filter(|key| !key.is_empty())
+}
+
 /// Whether `value` can be sent in an ASCII gRPC header (`authorization: Bearer <value>`):
 /// visible ASCII and spaces, as tonic's `AsciiMetadataValue` accepts. temporalio-client drops a
 /// key it cannot parse into a header without saying so, so the provider refuses one first.

@@ -6,7 +6,8 @@ mod history;
 mod namespace;
 
 pub use client::{
-    API_KEY_VARIABLE, ClusterInfo, TemporalClient, TemporalEndpoint, TemporalError, is_header_value,
+    API_KEY_VARIABLE, ClusterInfo, TemporalClient, TemporalEndpoint, TemporalError,
+    api_key_from_environment, is_header_value,
 };
 pub use history::{HistoryPayloads, PayloadSeen, WorkflowRun};
 pub use namespace::{NamespaceInfo, NamespaceSpec};

@@ -151,6 +151,6 @@ async fn production_applies_end_to_end_and_replans_empty() {
         "payments",
     ]);
     assert!(described.contains("Payment workflows"), "{described}");
-    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    let state = ws.file("terraform.tfstate");
     assert!(!state.contains(TOKEN), "the API key is not in the state");
 }

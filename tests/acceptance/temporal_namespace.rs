@@ -252,12 +252,12 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
     assert!(front.refused() > 0);
 
     // The key in the provider block, from a variable as a secret would come.
-    let with_key = config(&front.address, &resources).replace(
-        &format!("address = \"{}\"", front.address),
+    let with_key = config_with_temporal(
         &format!(
             "address = \"{}\"\n    api_key = var.temporal_api_key",
             front.address
         ),
+        &resources,
     ) + "variable \"temporal_api_key\" {\n  type      = string\n  sensitive = true\n}\n";
     ws.write_config(&with_key);
     ws.set_env("TF_VAR_temporal_api_key", KEY);
@@ -271,7 +271,7 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
     assert_eq!(ws.outputs()["shards"], 1);
     assert!(front.passed() > 0, "the calls went through the front");
     ws.assert_no_changes();
-    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    let state = ws.file("terraform.tfstate");
     for (what, text) in [
         ("state", state.as_str()),
         ("apply output and logs", &applied.all()),
@@ -379,7 +379,7 @@ fn a_frontend_requiring_client_certificates_admits_the_provider_with_one() {
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .collect();
-    let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap();
+    let state = ws.file("terraform.tfstate");
     for text in [&state, &applied.all()] {
         assert!(!text.contains(&key_body[..40]), "the client key leaked");
     }

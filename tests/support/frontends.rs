@@ -75,61 +75,53 @@ impl AuthorizingFrontend {
         let passed = Arc::new(AtomicUsize::new(0));
         let (upstream, token) = (upstream.to_string(), token.to_string());
         let (refused_count, passed_count) = (refused.clone(), passed.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                    .http2_only(true)
-                    .build_http::<Incoming>();
-                while let Ok((tcp, _)) = listener.accept().await {
-                    let (client, upstream, token) =
-                        (client.clone(), upstream.clone(), token.clone());
-                    let (refused, passed) = (refused_count.clone(), passed_count.clone());
-                    let service =
-                        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                            let (client, upstream) = (client.clone(), upstream.clone());
-                            let admitted = authorized(
-                                request.uri().path(),
-                                request.headers().get("authorization"),
-                                &token,
-                            );
-                            let (refused, passed) = (refused.clone(), passed.clone());
-                            async move {
-                                if !admitted {
-                                    refused.fetch_add(1, Ordering::SeqCst);
-                                    return Ok::<_, hyper::Error>(grpc_error(
-                                        7,
-                                        "Request unauthorized.",
-                                    ));
-                                }
-                                passed.fetch_add(1, Ordering::SeqCst);
-                                let path = request
-                                    .uri()
-                                    .path_and_query()
-                                    .map(|p| p.as_str().to_string())
-                                    .unwrap_or_default();
-                                *request.uri_mut() =
-                                    format!("http://{upstream}{path}").parse().unwrap();
-                                Ok(match client.request(request).await {
-                                    Ok(answer) => answer.map(|body| body.boxed()),
-                                    Err(_) => grpc_error(
-                                        14,
-                                        "the dev server behind the front did not answer",
-                                    ),
-                                })
+        on_own_thread(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build_http::<Incoming>();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (client, upstream, token) = (client.clone(), upstream.clone(), token.clone());
+                let (refused, passed) = (refused_count.clone(), passed_count.clone());
+                let service =
+                    hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                        let (client, upstream) = (client.clone(), upstream.clone());
+                        let admitted = authorized(
+                            request.uri().path(),
+                            request.headers().get("authorization"),
+                            &token,
+                        );
+                        let (refused, passed) = (refused.clone(), passed.clone());
+                        async move {
+                            if !admitted {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                                return Ok::<_, hyper::Error>(grpc_error(
+                                    7,
+                                    "Request unauthorized.",
+                                ));
                             }
-                        });
-                    tokio::spawn(async move {
-                        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .await;
+                            passed.fetch_add(1, Ordering::SeqCst);
+                            let path = request
+                                .uri()
+                                .path_and_query()
+                                .map(|p| p.as_str().to_string())
+                                .unwrap_or_default();
+                            *request.uri_mut() =
+                                format!("http://{upstream}{path}").parse().unwrap();
+                            Ok(match client.request(request).await {
+                                Ok(answer) => answer.map(|body| body.boxed()),
+                                Err(_) => {
+                                    grpc_error(14, "the dev server behind the front did not answer")
+                                }
+                            })
+                        }
                     });
-                }
-            });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
         });
         Self {
             address,
@@ -149,6 +141,18 @@ impl AuthorizingFrontend {
     }
 }
 
+/// Runs `serve` to its end on a thread of its own with a current-thread runtime, so a front
+/// keeps answering whatever the test's own runtime (or its absence) is doing.
+fn on_own_thread(serve: impl std::future::Future<Output = ()> + Send + 'static) {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(serve);
+    });
+}
+
 /// A TLS listener on 127.0.0.1 in front of `upstream` (a plaintext `host:port`); returns its
 /// `host:port`. Runs on its own thread until the test process ends.
 pub fn tls_listener(upstream: String, mut config: rustls::ServerConfig) -> String {
@@ -157,26 +161,20 @@ pub fn tls_listener(upstream: String, mut config: rustls::ServerConfig) -> Strin
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-                });
-            }
-        });
+    on_own_thread(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
     });
     address
 }

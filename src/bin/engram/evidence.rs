@@ -142,9 +142,7 @@ pub fn run(args: EvidenceArgs) -> Result<(String, bool), String> {
             } else {
                 None
             },
-            api_key: std::env::var(engram::temporal::API_KEY_VARIABLE)
-                .ok()
-                .filter(|key| !key.is_empty()),
+            api_key: engram::temporal::api_key_from_environment(),
             ..TemporalEndpoint::default()
         }),
         namespaces: args.namespaces,
