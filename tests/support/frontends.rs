@@ -3,7 +3,7 @@
 //!
 //! [`tls_listener`]: a TLS 1.2/1.3 listener (rustls, ALPN h2) that hands every connection to the
 //! plaintext frontend once the handshake is done, presenting the certificate a TLS frontend
-//! would.
+//! would, and closing one that did not negotiate `h2`, as Temporal's gRPC server does.
 //!
 //! [`AuthorizingFrontend`]: a gRPC proxy that passes a call on only when it carries
 //! `authorization: Bearer <token>` with the expected token, and otherwise answers
@@ -169,6 +169,12 @@ pub fn tls_listener(upstream: String, mut config: rustls::ServerConfig) -> Strin
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                // Temporal's gRPC server closes a TLS connection that did not negotiate `h2`
+                // once the handshake is done (grpc-go enforces ALPN since v1.67.0,
+                // grpc/grpc-go#7535; Temporal v1.31.2's go.mod requires v1.79.3).
+                if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    return;
+                }
                 let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
