@@ -792,9 +792,10 @@ pub struct CodecServerSpec {
     pub temporal_cluster: String,
     /// Create (and on destroy, delete) the namespace, labelled for restricted Pod Security: for
     /// a codec server applied before its cluster (the cluster's Web UI naming this server's
-    /// endpoint), whose cluster then sets `create_namespace: false`. Left out of the serialized
-    /// spec when off, so specs written before it existed stay equal.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// endpoint), whose cluster then sets `create_namespace: false`. Always serialized: the
+    /// Terraform plan is read from the serialized spec, and a `false` left out would plan null
+    /// against a configured `false`.
+    #[serde(default)]
     pub create_namespace: bool,
     /// The image running `engram codec-server`.
     #[serde(default = "default_codec_image")]
@@ -813,12 +814,9 @@ pub struct CodecServerSpec {
     pub kms: CodecKmsSpec,
     /// A Secret with `tls.crt` and `tls.key` the server presents.
     pub tls_secret_name: Option<String>,
-    /// The oldest TLS version the server accepts, `1.2` or `1.3`. Left out of the serialized
-    /// spec at its default, so specs written before it existed stay equal.
-    #[serde(
-        default = "default_tls_min_version",
-        skip_serializing_if = "is_default_tls_min_version"
-    )]
+    /// The oldest TLS version the server accepts, `1.2` or `1.3`. Always serialized, like
+    /// `create_namespace`.
+    #[serde(default = "default_tls_min_version")]
     pub tls_min_version: String,
     /// Web UI origins allowed by CORS, exactly as browsers send them.
     #[serde(default)]
@@ -858,9 +856,6 @@ pub struct PodPeer {
 
 fn default_tls_min_version() -> String {
     "1.2".into()
-}
-fn is_default_tls_min_version(version: &str) -> bool {
-    version == "1.2"
 }
 
 fn default_codec_image() -> String {

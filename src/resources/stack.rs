@@ -138,6 +138,17 @@ pub fn plan<S: DeployedStack>(
     if namespace_from_provider {
         planned.set("namespace", Value::Unknown);
     }
+    // A namespace this resource created carries its labels, so destroy would still delete it
+    // (and whatever else runs there) after the flag was turned off: refuse the hand-over.
+    if req.prior.get("create_namespace").as_bool() == Some(true)
+        && planned.get("create_namespace").as_bool() == Some(false)
+    {
+        diags.attribute_error(
+            AttributePath::root("create_namespace"),
+            "The namespace cannot be handed over",
+            "This resource created its namespace and deletes it on destroy, with everything in it; with create_namespace turned off the namespace would stay labelled as this resource's and still be deleted. Keep create_namespace = true, or deploy into a namespace made elsewhere (another `namespace` replaces the resource).",
+        );
+    }
     if let Value::List(lines) = req.prior.get("drift")
         && !lines.is_empty()
     {

@@ -667,6 +667,23 @@ resource "engram_temporal_cluster" "prod" {{
     assert_eq!(labels["engram.dev/stack"], "codec-server");
     assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
 
+    // The namespace the codec server created cannot be handed over by turning the flag off.
+    ws.write_config(&format!(
+        "{}{}",
+        codec.replace("create_namespace = true", "create_namespace = false"),
+        cluster(false)
+    ));
+    let handed_over = ws.run(&["plan", "-no-color"]);
+    assert_eq!(handed_over.code, 1, "{}", handed_over.all());
+    assert!(
+        handed_over
+            .words()
+            .contains("The namespace cannot be handed over"),
+        "{}",
+        handed_over.all()
+    );
+    ws.write_config(&format!("{codec}{}", cluster(false)));
+
     // Both creating the namespace: the cluster, applied second, is refused and writes nothing.
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert!(namespaces.get_opt("temporal-prod").await.unwrap().is_none());
@@ -687,5 +704,42 @@ resource "engram_temporal_cluster" "prod" {{
             .unwrap()
             .is_none(),
         "nothing of the cluster was written"
+    );
+}
+
+/// Settings written out at their defaults (`create_namespace = false`, `tls_min_version =
+/// "1.2"`) plan and apply as themselves and replan empty; `tls_min_version = "1.3"` reaches the
+/// Deployment's environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_written_out_plan_as_configured_and_the_tls_minimum_reaches_the_pods() {
+    let Deployed {
+        server,
+        ws,
+        dir: _dir,
+        ..
+    } = deployed(Version::V1_15_5, 11).await;
+    let explicit = ws.config().replace(
+        "  tls_secret_name = \"codec-tls\"\n",
+        "  tls_secret_name  = \"codec-tls\"\n  tls_min_version  = \"1.2\"\n  create_namespace = false\n",
+    );
+    assert!(explicit.contains("tls_min_version  = \"1.2\""));
+    ws.write_config(&explicit);
+    ws.apply();
+    ws.assert_no_changes();
+    let state = ws.resource("engram_codec_server");
+    assert_eq!(state["create_namespace"], false);
+    assert_eq!(state["tls_min_version"], "1.2");
+
+    ws.write_config(&explicit.replace("\"1.2\"", "\"1.3\""));
+    ws.apply();
+    ws.assert_no_changes();
+    let deployments: Api<Deployment> = Api::namespaced(client(&server).await, "temporal");
+    let codec = serde_json::to_value(deployments.get("codec").await.unwrap()).unwrap();
+    let env = codec["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    assert!(
+        env.as_array().unwrap().contains(
+            &serde_json::json!({ "name": "ENGRAM_CODEC_TLS_MIN_VERSION", "value": "1.3" })
+        ),
+        "{env}"
     );
 }
