@@ -9,7 +9,9 @@
 //! the Rust / Python ratio and the goal of each row beside its figures. It goes on with a 60 s
 //! run against the Rust server that reports its resident memory at the start and the end, and
 //! ends with the soak: 60 s of hostile traffic beside the normal one (see [`soak`]).
-//! `cargo bench --bench codec_server -- soak` runs the soak alone; `-- table` skips it.
+//! `cargo bench --bench codec_server -- soak` runs the soak alone; `-- table` skips it;
+//! `-- profile` samples the Rust server with `perf` while `wrk` decodes each size at 64
+//! connections, and prints where its core's time goes (see [`profile`]).
 //!
 //! Needs `.tools/bin/wrk` (`scripts/tools/chromium`), `.tools/bin/codec-bench-python`
 //! (`scripts/tools/codec-bench-python`) and `taskset` (util-linux); a missing tool fails the run
@@ -90,6 +92,8 @@ struct Peer {
     name: &'static str,
     base: String,
     process: ServerProcess,
+    /// What reads the server's audit lines, stopped with it.
+    _reader: Option<ServerProcess>,
 }
 
 /// What one `wrk` run measured.
@@ -165,8 +169,8 @@ fn load_average() -> String {
 
 /// Starts `engram codec-server` (the release build Cargo made for this bench) over a fresh
 /// keyring wrapped by a local key file, without token checks, with its default limits. Its audit
-/// lines go to a pipe that a thread of this process reads and counts (the server refuses a
-/// stdout that is /dev/null).
+/// lines go to a pipe that `cat`, pinned to the load generator's CPU, reads and discards (the
+/// server refuses a stdout that is /dev/null), as a container runtime's log reader would.
 fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     let kek = dir.join("kek");
     let keyring = dir.join("keyring.json");
@@ -195,15 +199,15 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
         .stdout(audit_in)
         .stderr(Stdio::null());
     let process = ServerProcess::spawn("engram codec-server", command);
-    std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        std::io::BufReader::new(audit).lines().count()
-    });
+    let mut reader = pinned(LOAD_CPU, "cat");
+    reader.stdin(audit).stdout(Stdio::null());
+    let audit_reader = ServerProcess::spawn("cat of the audit lines", reader);
     wait_for_port(port, Duration::from_secs(20), "engram codec-server");
     Peer {
         name: "Rust",
         base: format!("http://127.0.0.1:{port}"),
         process,
+        _reader: Some(audit_reader),
     }
 }
 
@@ -223,6 +227,7 @@ fn python_server() -> Peer {
         name: "Python",
         base: format!("http://127.0.0.1:{port}"),
         process,
+        _reader: None,
     }
 }
 
@@ -501,6 +506,125 @@ fn soak(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
     );
 }
 
+/// Where the server's time goes, by what the sampled function belongs to: the first group whose
+/// marker a sample's symbol (or, for the kernel, its object) contains.
+const PROFILE_GROUPS: [(&str, &[&str]); 9] = [
+    (
+        "kernel (TCP over loopback, syscalls, scheduling)",
+        &["[kernel"],
+    ),
+    ("base64", &["base64", "vsimd"]),
+    (
+        "copies (memcpy, memmove, memset)",
+        &["memcpy", "memmove", "memset"],
+    ),
+    ("AES-256-GCM and key derivation (aws-lc)", &["aws_lc"]),
+    ("JSON (serde_json)", &["serde_json", "serde::", "from_utf8"]),
+    ("allocator", &["mi_", "malloc", "free", "realloc", "_rjem"]),
+    (
+        "HTTP (hyper, axum, tower)",
+        &["hyper", "axum", "tower", "http::", "httparse"],
+    ),
+    ("runtime (tokio)", &["tokio", "mio", "epoll"]),
+    (
+        "audit line, metrics",
+        &["audit", "metrics", "time::", "fmt"],
+    ),
+];
+
+/// The context switches of every thread of process `pid` so far, voluntary or not, from /proc.
+fn context_switches(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/<pid>/task");
+    tasks
+        .filter_map(Result::ok)
+        .map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+/// Samples the Rust server's core with `perf record` (cpu-clock, 1999 Hz) for [`RUN`] while
+/// `wrk` decodes each payload size on 64 connections, and prints the share of samples per group
+/// of [`PROFILE_GROUPS`] and the heaviest functions: a flat profile, the text form of a flame
+/// graph's widest frames. Needs `perf` (Debian's linux-perf).
+fn profile(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
+    let found = Command::new("perf")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(found, "perf is missing: apt-get install linux-perf");
+    let rust = rust_server(dir, runtime);
+    for (size, label) in SIZES {
+        let body = decode_body(runtime, dir, &rust, size);
+        run(script, &body, &rust, 64, WARM_UP);
+        let data = dir.join(format!("perf-{size}.data"));
+        let mut perf = Command::new("perf")
+            .args(["record", "-e", "cpu-clock", "-F", "1999", "-q", "-o"])
+            .arg(&data)
+            .args(["-p", &rust.process.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run perf record");
+        let switches_before = context_switches(rust.process.id());
+        let load = run(script, &body, &rust, 64, RUN);
+        let switches = context_switches(rust.process.id()) - switches_before;
+        // perf writes its file when it is interrupted.
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        perf.wait().expect("wait for perf record");
+        let report = Command::new("perf")
+            .args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "-q",
+                "--sort",
+                "dso,sym",
+                "-i",
+            ])
+            .arg(&data)
+            .output()
+            .expect("run perf report");
+        let text = String::from_utf8_lossy(&report.stdout);
+        let samples: Vec<(f64, String)> = text
+            .lines()
+            .filter_map(|line| {
+                let (share, rest) = line.trim().split_once('%')?;
+                Some((share.trim().parse().ok()?, rest.trim().to_string()))
+            })
+            .collect();
+        let mut groups = vec![0.0; PROFILE_GROUPS.len() + 1];
+        for (share, name) in &samples {
+            let group = PROFILE_GROUPS
+                .iter()
+                .position(|(_, markers)| markers.iter().any(|m| name.contains(m)))
+                .unwrap_or(PROFILE_GROUPS.len());
+            groups[group] += share;
+        }
+        println!(
+            "\nprofile, Rust server, {label}, 64 connections: {} payloads/s while sampled, {:.2} context switches per request\n\n| where | share of the core |\n|---|---:|",
+            load.rate(),
+            switches as f64 / (load.payloads_per_second * RUN.as_secs_f64())
+        );
+        for (i, share) in groups.iter().enumerate() {
+            let name = PROFILE_GROUPS.get(i).map_or("other", |(name, _)| name);
+            println!("| {name} | {share:.1} % |");
+        }
+        println!("\nheaviest functions:");
+        for (share, name) in samples.iter().take(15) {
+            println!("- {share:.1} % {name}");
+        }
+    }
+}
+
 fn main() {
     let started = Instant::now();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -509,6 +633,10 @@ fn main() {
     std::fs::write(&script, WRK_SCRIPT).unwrap();
     tool("wrk");
     require_taskset();
+    if std::env::args().any(|a| a == "profile") {
+        profile(&runtime, dir.path(), &script);
+        return;
+    }
     if std::env::args().any(|a| a == "soak") {
         println!(
             "{} CPUs, load average {} at start",

@@ -14,15 +14,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::codec::Payload;
 use crate::codec::format::{
     ENCODING_ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID, METADATA_NAMESPACE,
 };
-use crate::codec::payload::decode_base64;
+use crate::codec::payload::{append_base64, decode_base64};
 use crate::codec::server::error::ApiError;
 
 /// Most metadata entries one payload may carry. Temporal's converters write one to three
@@ -340,7 +338,9 @@ impl<'de> DeserializeSeed<'de> for Base64<'_> {
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         let (what, reason) = (self.what, self.reason);
-        d.deserialize_str(self)
+        // As bytes: serde_json then reads the string (escapes included) without checking that
+        // it is UTF-8, which base64 is whenever it decodes.
+        d.deserialize_bytes(self)
             .map_err(reason.shape(|| format!("{what} must be a base64 string")))
     }
 }
@@ -352,7 +352,7 @@ impl Visitor<'_> for Base64<'_> {
         f.write_str("a base64 string")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
         decode_base64(v).map_err(|_| {
             self.reason
                 .raise(ApiError::BadBody(format!("{} is not base64", self.what)))
@@ -471,12 +471,7 @@ fn base64_len(n: usize) -> usize {
 
 fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
-    let start = out.len();
-    out.resize(start + base64_len(bytes.len()) - 2, 0);
-    let written = STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .unwrap_or_default();
-    out.truncate(start + written);
+    append_base64(bytes, out);
     out.push(b'"');
 }
 

@@ -27,7 +27,10 @@ use crate::codec::server::state::{AppState, RequestLimits};
 use crate::codec::{KeyId, Namespace, PayloadCodec, clock};
 
 /// Bodies up to this size are converted on the request's own task; larger ones on the blocking
-/// pool, so a few milliseconds of AES and base64 never hold up the runtime's other connections.
+/// pool, so a few milliseconds of AES and base64 never hold up the runtime's other connections
+/// while other cores could serve them. A runtime with one worker (one core) converts every body
+/// on the request's task: there the blocking pool's thread only takes turns with the worker on
+/// the same core and adds two context switches per request (measured in docs/benchmarks.md).
 const INLINE_BODY_BYTES: usize = 64 * 1024;
 
 /// `/encode`.
@@ -129,7 +132,8 @@ async fn respond(
         .await?;
     let body = read_body(request.into_body(), declared, &limits, deadline).await?;
     facts.request_bytes = body.len();
-    let (answer, learned) = if body.len() <= INLINE_BODY_BYTES {
+    let one_worker = tokio::runtime::Handle::current().metrics().num_workers() == 1;
+    let (answer, learned) = if body.len() <= INLINE_BODY_BYTES || one_worker {
         convert(operation, &codec, body, &limits)
     } else {
         tokio::task::spawn_blocking(move || convert(operation, &codec, body, &limits))
