@@ -6,7 +6,9 @@
 //! `/decode` of its own ciphertext with `wrk` pinned to CPU [`LOAD_CPU`] (one payload per
 //! request, keep-alive connections) at 1, 64 and 256 concurrent connections, and prints
 //! payloads/s, plaintext MB/s and p50/p99 latency as a Markdown table for docs/benchmarks.md, with
-//! the Rust / Python ratio and the goal of each row beside its figures. It goes on with a 60 s
+//! the Rust server's own time per request (from its audit lines) and its peak resident set in
+//! each row, the Rust / Python ratio and the goal of each row beside its figures.
+//! `ENGRAM_BENCH_MEMORY_BUDGET_BYTES` sets the Rust server's `--memory-budget-bytes`. It goes on with a 60 s
 //! run against the Rust server that reports its resident memory at the start and the end, and
 //! ends with the soak: 60 s of hostile traffic beside the normal one (see [`soak`]).
 //! `cargo bench --bench codec_server -- soak` runs the soak alone; `-- table` skips it;
@@ -94,6 +96,48 @@ struct Peer {
     process: ServerProcess,
     /// What reads the server's audit lines, stopped with it.
     _reader: Option<ServerProcess>,
+    /// Where its audit lines end up, if it writes any.
+    audit_log: Option<PathBuf>,
+}
+
+/// The server's own time per request while `measure` runs, from the `latency_ms` of the audit
+/// lines it appends to `log`: p50 and p99 in milliseconds.
+fn server_time<T>(log: &Path, measure: impl FnOnce() -> T) -> (T, f64, f64) {
+    let before = std::fs::metadata(log).map_or(0, |m| m.len());
+    let measured = measure();
+    // The lines are written before their answers; give the reader a moment to copy the last.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut text = Vec::new();
+    {
+        use std::io::{Read as _, Seek as _};
+        let mut file = std::fs::File::open(log).expect("open audit.log");
+        file.seek(std::io::SeekFrom::Start(before))
+            .expect("seek in audit.log");
+        file.read_to_end(&mut text).expect("read audit.log");
+    }
+    let mut latencies: Vec<f64> = text
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let at = line.windows(13).position(|w| w == b"\"latency_ms\":")? + 13;
+            let number = &line[at..];
+            let end = number.iter().position(|&b| b == b',' || b == b'}')?;
+            std::str::from_utf8(&number[..end]).ok()?.parse().ok()
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    (measured, at(0.50), at(0.99))
+}
+
+/// Resets the peak resident set of process `pid` (`VmHWM`) to its current one (proc(5),
+/// `/proc/<pid>/clear_refs`, value 5), so the next reading is the peak of what follows.
+fn reset_peak_rss(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("write /proc/<pid>/clear_refs");
 }
 
 /// What one `wrk` run measured.
@@ -169,8 +213,9 @@ fn load_average() -> String {
 
 /// Starts `engram codec-server` (the release build Cargo made for this bench) over a fresh
 /// keyring wrapped by a local key file, without token checks, with its default limits. Its audit
-/// lines go to a pipe that `cat`, pinned to the load generator's CPU, reads and discards (the
-/// server refuses a stdout that is /dev/null), as a container runtime's log reader would.
+/// lines go to a pipe that `cat`, pinned to the load generator's CPU, copies to `audit.log` in
+/// `dir` (the server refuses a stdout that is /dev/null), as a container runtime's log reader
+/// would; the lines' `latency_ms` give the server's own time per request.
 fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     let kek = dir.join("kek");
     let keyring = dir.join("keyring.json");
@@ -196,11 +241,15 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
         .arg("--keyring")
         .arg(&keyring)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(memory_budget())
         .stdout(audit_in)
         .stderr(Stdio::null());
     let process = ServerProcess::spawn("engram codec-server", command);
+    let audit_log = dir.join("audit.log");
     let mut reader = pinned(LOAD_CPU, "cat");
-    reader.stdin(audit).stdout(Stdio::null());
+    reader
+        .stdin(audit)
+        .stdout(std::fs::File::create(&audit_log).expect("create audit.log"));
     let audit_reader = ServerProcess::spawn("cat of the audit lines", reader);
     wait_for_port(port, Duration::from_secs(20), "engram codec-server");
     Peer {
@@ -208,7 +257,16 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
         base: format!("http://127.0.0.1:{port}"),
         process,
         _reader: Some(audit_reader),
+        audit_log: Some(audit_log),
     }
+}
+
+/// `--memory-budget-bytes` from `ENGRAM_BENCH_MEMORY_BUDGET_BYTES`, if set: the server's default
+/// otherwise.
+fn memory_budget() -> Vec<String> {
+    std::env::var("ENGRAM_BENCH_MEMORY_BUDGET_BYTES")
+        .map(|bytes| vec!["--memory-budget-bytes".to_string(), bytes])
+        .unwrap_or_default()
 }
 
 /// Starts the Python peer.
@@ -228,6 +286,7 @@ fn python_server() -> Peer {
         base: format!("http://127.0.0.1:{port}"),
         process,
         _reader: None,
+        audit_log: None,
     }
 }
 
@@ -655,9 +714,9 @@ fn main() {
     );
 
     println!(
-        "servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}\n\n| payload | connections | Rust payloads/s | Rust plaintext MB/s | Rust p50 | Rust p99 | Python payloads/s | Python p50 | Python p99 | Rust / Python | goal |"
+        "servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}\n\n| payload | connections | Rust payloads/s | Rust plaintext MB/s | Rust p50 | Rust p99 | Rust server time p50 / p99 | Rust peak RSS | Python payloads/s | Python p50 | Python p99 | Rust / Python | goal |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (size, label) in SIZES {
         let bodies: Vec<PathBuf> = peers
             .iter()
@@ -667,10 +726,19 @@ fn main() {
             run(&script, body, peer, 64, WARM_UP);
         }
         for connections in CONNECTIONS {
-            let [rust, python] =
-                [0, 1].map(|i| run(&script, &bodies[i], &peers[i], connections, RUN));
+            let rust_pid = peers[0].process.id();
+            reset_peak_rss(rust_pid);
+            let audit_log = peers[0]
+                .audit_log
+                .as_deref()
+                .expect("the Rust server's audit log");
+            let (rust, server_p50, server_p99) = server_time(audit_log, || {
+                run(&script, &bodies[0], &peers[0], connections, RUN)
+            });
+            let rust_peak_mib = peak_rss_kib(rust_pid) as f64 / 1024.0;
+            let python = run(&script, &bodies[1], &peers[1], connections, RUN);
             println!(
-                "| {label} | {connections} | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {:.1}x | {} |",
+                "| {label} | {connections} | {} | {:.0} | {:.2} ms | {:.2} ms | {server_p50:.3} / {server_p99:.3} ms | {rust_peak_mib:.1} MiB | {} | {:.2} ms | {:.2} ms | {:.1}x | {} |",
                 rust.rate(),
                 rust.payloads_per_second * size as f64 / 1e6,
                 rust.p50_ms,
