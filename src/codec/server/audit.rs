@@ -151,8 +151,8 @@ pub enum AuditError {
         "stdout is /dev/null (or was closed): audit lines written there are lost. Give the codec server a stdout that something reads (the container runtime's log pipe, a file, a log shipper)"
     )]
     Discarded,
-    /// stdout's descriptor could not be duplicated.
-    #[error("cannot duplicate stdout's descriptor for the audit lines: {0}")]
+    /// The audit lines' descriptor (stdout's, in production) could not be duplicated.
+    #[error("cannot duplicate the descriptor of the audit lines (stdout): {0}")]
     Descriptor(std::io::Error),
     /// The writer thread could not be started.
     #[error("cannot start the audit writer thread: {0}")]
