@@ -192,14 +192,14 @@ fn pinned(cpu: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
     command
 }
 
-/// Fails with the install command when `taskset` is missing.
-fn require_taskset() {
-    let found = Command::new("taskset")
+/// Fails with `install`, the command that installs it, when `program` is missing.
+fn require_system_tool(program: &str, install: &str) {
+    let found = Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(found, "taskset is missing: apt-get install util-linux");
+    assert!(found, "{program} is missing: {install}");
 }
 
 /// The 1, 5 and 15 minute load averages, from /proc.
@@ -612,12 +612,7 @@ fn context_switches(pid: u32) -> u64 {
 /// of [`PROFILE_GROUPS`] and the heaviest functions: a flat profile, the text form of a flame
 /// graph's widest frames. Needs `perf` (Debian's linux-perf).
 fn profile(runtime: &tokio::runtime::Runtime, dir: &Path, script: &Path) {
-    let found = Command::new("perf")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(found, "perf is missing: apt-get install linux-perf");
+    require_system_tool("perf", "apt-get install linux-perf");
     let rust = rust_server(dir, runtime);
     for (size, label) in SIZES {
         let body = decode_body(runtime, dir, &rust, size);
@@ -691,7 +686,7 @@ fn main() {
     let script = dir.path().join("decode.lua");
     std::fs::write(&script, WRK_SCRIPT).unwrap();
     tool("wrk");
-    require_taskset();
+    require_system_tool("taskset", "apt-get install util-linux");
     if std::env::args().any(|a| a == "profile") {
         profile(&runtime, dir.path(), &script);
         return;

@@ -34,8 +34,9 @@ const QUEUE_LINES: usize = 4096;
 /// Lines the writer takes from the queue for one write.
 const BATCH_LINES: usize = 256;
 /// The longest line a request writes itself: a pipe takes a write of up to `PIPE_BUF` bytes
-/// (4096 on Linux, pipe(7)) whole or not at all, so a line that fits never blocks half-written
-/// once `poll` has said there is room.
+/// (4096 on Linux, pipe(7)) whole or not at all, and Linux's `pipe_poll` (fs/pipe.c) reports
+/// `POLLOUT` only while a whole buffer slot is free, so a line that fits never blocks once `poll`
+/// has said there is room (the unit test below fills a real pipe).
 const PIPE_BUF: usize = 4096;
 
 /// The two codec operations.

@@ -132,8 +132,7 @@ async fn respond(
         .await?;
     let body = read_body(request.into_body(), declared, &limits, deadline).await?;
     facts.request_bytes = body.len();
-    let one_worker = tokio::runtime::Handle::current().metrics().num_workers() == 1;
-    let (answer, learned) = if body.len() <= INLINE_BODY_BYTES || one_worker {
+    let (answer, learned) = if body.len() <= INLINE_BODY_BYTES || one_worker() {
         convert(operation, &codec, body, &limits)
     } else {
         tokio::task::spawn_blocking(move || convert(operation, &codec, body, &limits))
@@ -152,6 +151,11 @@ async fn respond(
         Body::new(ReservedBody::new(answer, reservation)),
     )
         .into_response())
+}
+
+/// Whether the runtime serving this request has a single worker.
+fn one_worker() -> bool {
+    tokio::runtime::Handle::current().metrics().num_workers() == 1
 }
 
 /// The `Content-Length` a request declares, if any.
