@@ -96,42 +96,85 @@ struct Peer {
     process: ServerProcess,
     /// What reads the server's audit lines, stopped with it.
     _reader: Option<ServerProcess>,
-    /// Where its audit lines end up, if it writes any.
-    audit_log: Option<PathBuf>,
+    /// Its audit lines, if it writes any.
+    audit: Option<AuditLines>,
 }
 
-/// The server's own time per request while `measure` runs, from the `latency_ms` of the audit
-/// lines it appends to `log`: p50 and p99 in milliseconds.
-fn server_time<T>(log: &Path, measure: impl FnOnce() -> T) -> (T, f64, f64) {
-    let before = std::fs::metadata(log).map_or(0, |m| m.len());
-    let measured = measure();
-    // The lines are written before their answers; give the reader a moment to copy the last.
-    std::thread::sleep(Duration::from_millis(300));
-    let mut text = Vec::new();
-    {
-        use std::io::{Read as _, Seek as _};
-        let mut file = std::fs::File::open(log).expect("open audit.log");
-        file.seek(std::io::SeekFrom::Start(before))
-            .expect("seek in audit.log");
-        file.read_to_end(&mut text).expect("read audit.log");
+/// The audit lines a server writes, kept in a file only while a table row records them: a run of
+/// a minute writes hundreds of megabytes of lines that nothing reads.
+struct AuditLines {
+    /// The file the reader appends the lines to.
+    path: PathBuf,
+    /// Whether a row is recording; while it is not, the file is emptied twice a second.
+    recording: Arc<AtomicBool>,
+    /// Tells the thread that empties the file to stop.
+    stop: Arc<AtomicBool>,
+}
+
+impl AuditLines {
+    /// Lines appended to `path` from now on, emptied while no row records them.
+    fn keep(path: PathBuf) -> Self {
+        let recording = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (file, flags) = (path.clone(), (recording.clone(), stop.clone()));
+        std::thread::spawn(move || {
+            while !flags.1.load(Ordering::Relaxed) {
+                if !flags.0.load(Ordering::Relaxed) {
+                    empty(&file);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Self {
+            path,
+            recording,
+            stop,
+        }
     }
-    let mut latencies: Vec<f64> = text
-        .split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let at = line.windows(13).position(|w| w == b"\"latency_ms\":")? + 13;
-            let number = &line[at..];
-            let end = number.iter().position(|&b| b == b',' || b == b'}')?;
-            std::str::from_utf8(&number[..end]).ok()?.parse().ok()
-        })
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    (measured, at(0.50), at(0.99))
+
+    /// The server's own time per request while `measure` runs, from the `latency_ms` of the
+    /// lines written meanwhile: p50 and p99 in milliseconds.
+    fn server_time<T>(&self, measure: impl FnOnce() -> T) -> (T, f64, f64) {
+        self.recording.store(true, Ordering::Relaxed);
+        empty(&self.path);
+        let measured = measure();
+        // The lines are written before their answers; give the reader a moment to copy the last.
+        std::thread::sleep(Duration::from_millis(300));
+        let text = std::fs::read(&self.path).expect("read audit.log");
+        self.recording.store(false, Ordering::Relaxed);
+        let mut latencies: Vec<f64> = text
+            .split(|&b| b == b'\n')
+            .filter_map(|line| {
+                let at = line.windows(13).position(|w| w == b"\"latency_ms\":")? + 13;
+                let number = &line[at..];
+                let end = number.iter().position(|&b| b == b',' || b == b'}')?;
+                std::str::from_utf8(&number[..end]).ok()?.parse().ok()
+            })
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        (measured, at(0.50), at(0.99))
+    }
+}
+
+impl Drop for AuditLines {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Empties the audit log at `path`; the reader appends, so its next line lands at the start.
+fn empty(path: &Path) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_len(0))
+        .expect("empty audit.log");
 }
 
 /// Resets the peak resident set of process `pid` (`VmHWM`) to its current one (proc(5),
@@ -215,7 +258,8 @@ fn load_average() -> String {
 /// keyring wrapped by a local key file, without token checks, with its default limits. Its audit
 /// lines go to a pipe that `cat`, pinned to the load generator's CPU, copies to `audit.log` in
 /// `dir` (the server refuses a stdout that is /dev/null), as a container runtime's log reader
-/// would; the lines' `latency_ms` give the server's own time per request.
+/// would; the lines' `latency_ms` give the server's own time per request. The file holds only
+/// the lines of the row being recorded ([`AuditLines`]).
 fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     let kek = dir.join("kek");
     let keyring = dir.join("keyring.json");
@@ -247,9 +291,13 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
     let process = ServerProcess::spawn("engram codec-server", command);
     let audit_log = dir.join("audit.log");
     let mut reader = pinned(LOAD_CPU, "cat");
-    reader
-        .stdin(audit)
-        .stdout(std::fs::File::create(&audit_log).expect("create audit.log"));
+    reader.stdin(audit).stdout(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&audit_log)
+            .expect("create audit.log"),
+    );
     let audit_reader = ServerProcess::spawn("cat of the audit lines", reader);
     wait_for_port(port, Duration::from_secs(20), "engram codec-server");
     Peer {
@@ -257,7 +305,7 @@ fn rust_server(dir: &Path, runtime: &tokio::runtime::Runtime) -> Peer {
         base: format!("http://127.0.0.1:{port}"),
         process,
         _reader: Some(audit_reader),
-        audit_log: Some(audit_log),
+        audit: Some(AuditLines::keep(audit_log)),
     }
 }
 
@@ -286,7 +334,7 @@ fn python_server() -> Peer {
         base: format!("http://127.0.0.1:{port}"),
         process,
         _reader: None,
-        audit_log: None,
+        audit: None,
     }
 }
 
@@ -723,13 +771,12 @@ fn main() {
         for connections in CONNECTIONS {
             let rust_pid = peers[0].process.id();
             reset_peak_rss(rust_pid);
-            let audit_log = peers[0]
-                .audit_log
-                .as_deref()
-                .expect("the Rust server's audit log");
-            let (rust, server_p50, server_p99) = server_time(audit_log, || {
-                run(&script, &bodies[0], &peers[0], connections, RUN)
-            });
+            let audit = peers[0]
+                .audit
+                .as_ref()
+                .expect("the Rust server's audit lines");
+            let (rust, server_p50, server_p99) =
+                audit.server_time(|| run(&script, &bodies[0], &peers[0], connections, RUN));
             let rust_peak_mib = peak_rss_kib(rust_pid) as f64 / 1024.0;
             let python = run(&script, &bodies[1], &peers[1], connections, RUN);
             println!(

@@ -246,3 +246,37 @@ async fn a_token_without_permission_is_permission_denied() {
     );
     assert!(err.to_string().contains("transit/keys/engram"), "{err}");
 }
+
+/// The dev servers above run on ports from `support::free_port`: each is claimed for the whole
+/// test process (another process opening its lock file is refused), none repeats, and all lie
+/// below the kernel's ephemeral range, where no `bind(0)` or outgoing connection can take them.
+#[test]
+fn test_ports_are_claimed_for_the_process_and_below_the_kernels_own() {
+    let ephemeral_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut ports: Vec<u16> = (0..40).map(|_| support::free_port()).collect();
+    let pair = support::free_ports_in_a_row(2);
+    ports.extend([pair, pair + 1]);
+    for &port in &ports {
+        assert!(port < ephemeral_start, "{port} is in the ephemeral range");
+        let lock = std::fs::File::open(
+            std::env::temp_dir()
+                .join("engram-test-ports")
+                .join(port.to_string()),
+        )
+        .unwrap();
+        assert!(
+            lock.try_lock().is_err(),
+            "port {port}'s lock is not held while the process runs"
+        );
+    }
+    let count = ports.len();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), count, "a port was handed out twice");
+}

@@ -1,13 +1,13 @@
 //! A real OpenBao dev server (`bao server -dev`) with the Transit engine mounted.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use engram::kms::SecretBytes;
 use engram::kms::vault::{VaultAuth, VaultTransit, VaultTransitConfig};
 use serde_json::{Value, json};
 
-use crate::support::{ServerProcess, free_port, tool, wait_for_port};
+use crate::support::{ServerProcess, free_ports_in_a_row, tool};
 
 /// The root token of the dev server.
 pub const ROOT_TOKEN: &str = "engram-test-root";
@@ -17,12 +17,43 @@ pub struct OpenBao {
     pub address: String,
     http: reqwest::Client,
     _process: ServerProcess,
+    _log: tempfile::NamedTempFile,
 }
 
+/// How many times a dev server that exits before it is healthy is started again on new ports.
+const STARTS: usize = 3;
+
 impl OpenBao {
-    /// Starts `bao server -dev` on a free port and mounts Transit at `transit/`.
+    /// Starts `bao server -dev` on free ports and mounts Transit at `transit/`.
     pub async fn start() -> Self {
-        let port = free_port();
+        let mut failures = Vec::new();
+        for _ in 0..STARTS {
+            match Self::start_once().await {
+                Ok(bao) => {
+                    bao.request(
+                        "POST",
+                        "sys/mounts/transit",
+                        Some(json!({"type": "transit"})),
+                    )
+                    .await;
+                    return bao;
+                }
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "bao server -dev did not start in {STARTS} tries:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    /// One start: `Err` says why the server is not usable (it exited, or never reported itself
+    /// healthy) with the end of its log.
+    async fn start_once() -> Result<Self, String> {
+        // The dev server opens its cluster listener on the port after its API port.
+        let port = free_ports_in_a_row(2);
+        let log = tempfile::NamedTempFile::new().expect("a log file for bao");
+        let output = log.reopen().expect("bao's log");
         let mut command = Command::new(tool("bao"));
         command
             .args([
@@ -31,42 +62,25 @@ impl OpenBao {
                 &format!("-dev-root-token-id={ROOT_TOKEN}"),
                 &format!("-dev-listen-address=127.0.0.1:{port}"),
             ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(output.try_clone().expect("bao's log"))
+            .stdout(output);
         let mut process = ServerProcess::spawn("bao server -dev", command);
-        wait_for_port(port, Duration::from_secs(30), "bao server -dev");
-        process.assert_running();
-        let bao = Self {
-            address: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-            _process: process,
-        };
-        bao.wait_unsealed().await;
-        bao.request(
-            "POST",
-            "sys/mounts/transit",
-            Some(json!({"type": "transit"})),
-        )
-        .await;
-        bao
-    }
-
-    async fn wait_unsealed(&self) {
-        // A loaded 2-core machine (a whole suite beside it) can take tens of seconds to start it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            if let Ok(r) = self
-                .http
-                .get(format!("{}/v1/sys/health", self.address))
-                .send()
-                .await
-                && r.status().is_success()
-            {
-                return;
+        let address = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        match wait_healthy(&http, &address, &mut process).await {
+            Ok(()) => Ok(Self {
+                address,
+                http,
+                _process: process,
+                _log: log,
+            }),
+            Err(why) => {
+                let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+                Err(format!("on port {port}: {why}; its log ends:\n{tail}"))
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("OpenBao dev server did not become healthy");
     }
 
     /// An API call with the root token; panics unless it succeeds. A freshly started dev server
@@ -122,4 +136,28 @@ impl OpenBao {
         self.request("POST", &format!("transit/keys/{name}"), Some(json!({})))
             .await;
     }
+}
+
+/// Waits until the dev server `process` at `address` answers its health check (initialized,
+/// unsealed, active), or says why not: it exited, or the last answer within a minute.
+async fn wait_healthy(
+    http: &reqwest::Client,
+    address: &str,
+    process: &mut ServerProcess,
+) -> Result<(), String> {
+    // A loaded 2-core machine (a whole suite beside it) can take tens of seconds to start it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = String::from("no answer");
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = process.exit_status() {
+            return Err(format!("it exited with {status}"));
+        }
+        match http.get(format!("{address}/v1/sys/health")).send().await {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) => last = format!("the health check answered {}", response.status()),
+            Err(e) => last = format!("the health check failed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("not healthy within 60 s; last: {last}"))
 }

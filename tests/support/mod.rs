@@ -27,12 +27,82 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that no other test process running beside this one is handed, and
+/// that the kernel never hands out on its own.
+///
+/// A port from `bind(0)` is free only for a moment: the kernel may give the same port to another
+/// test's `bind(0)` or to an outgoing connection before the server this test starts has bound it,
+/// and the test then talks to somebody else's server. So ports come from a band just below the
+/// kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`, which `bind(0)` and
+/// `connect` draw from), and each is claimed with an exclusive lock on a file named after it,
+/// held until this test process exits.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    free_ports_in_a_row(1)
+}
+
+/// The first of `count` consecutive ports claimed as [`free_port`] claims one: for a server that
+/// opens a second listener on the port after the one it is given (OpenBao's cluster port).
+pub fn free_ports_in_a_row(count: u16) -> u16 {
+    let band = port_band();
+    let dir = std::env::temp_dir().join("engram-test-ports");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let width = u32::from(band.end - band.start - count);
+    let start = std::process::id().wrapping_mul(7919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for step in 0..width {
+        let first = band.start + (start.wrapping_add(step) % width) as u16;
+        let locks: Option<Vec<std::fs::File>> = (first..first + count)
+            .map(|port| claim(&dir, port))
+            .collect();
+        if let Some(locks) = locks {
+            CLAIMED_PORTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(locks);
+            return first;
+        }
+    }
+    panic!(
+        "no {count} free port(s) in a row on 127.0.0.1 in {}..{}; every one is held by a test \
+         process or in use",
+        band.start, band.end
+    );
+}
+
+/// The lock on `port`'s file in `dir`, if no other process holds it and nothing listens on the
+/// port; released when the file is dropped.
+fn claim(dir: &Path, port: u16) -> Option<std::fs::File> {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(port.to_string()))
+        .ok()?;
+    lock.try_lock().ok()?;
+    TcpListener::bind(("127.0.0.1", port)).ok()?;
+    Some(lock)
+}
+
+/// The lock files of the ports this test process claimed; dropped, and so released, only when
+/// the process exits.
+static CLAIMED_PORTS: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+
+/// The 8,192 ports below the kernel's ephemeral range (32768..61000 by default, in which case
+/// this is 24576..32768).
+fn port_band() -> std::ops::Range<u16> {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let start = ephemeral_start.saturating_sub(8192).max(1024);
+    assert!(
+        start < ephemeral_start,
+        "the kernel's ephemeral port range starts at {ephemeral_start}, leaving no ports below it \
+         for test servers; raise it with `sysctl net.ipv4.ip_local_port_range`"
+    );
+    start..ephemeral_start
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`, or panics after `timeout`.
@@ -92,9 +162,14 @@ impl ServerProcess {
 
     /// Panics if the process has already exited (it failed to start, say).
     pub fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
+        if let Some(status) = self.exit_status() {
             panic!("{} exited early with {status}", self.name);
         }
+    }
+
+    /// How the process ended, or `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// The operating-system process id.
