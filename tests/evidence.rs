@@ -7,6 +7,8 @@
 
 mod codec_common;
 mod codec_server_common;
+#[path = "support/frontends.rs"]
+mod frontends;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -883,4 +885,71 @@ async fn azure_and_gcp_customer_keys_are_described_through_stand_ins() {
         "{fact:?}"
     );
     assert!(!report.to_json().contains("gke-token"));
+}
+
+/// With authorization on at the frontend, `engram evidence` without a token is refused, and the
+/// finding says where a token goes; with TEMPORAL_API_KEY the same run reads the workflows. The
+/// token is in neither the report nor the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frontend_with_authorization_on_is_read_with_temporal_api_key() {
+    const TOKEN: &str = "evidence-reader-token-5521";
+    let files = KeyringFiles::create("default").await;
+    let temporal = TemporalDevServer::start();
+    start_workflow(&temporal, "plain-order", &["--input", "\"plain\""]);
+    let front = frontends::AuthorizingFrontend::start(&temporal.address, TOKEN);
+
+    let evidence = |key: Option<&str>, out: &str| {
+        let out_dir = files.dir.path().join(out);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_engram"));
+        command
+            .args(["evidence", "--temporal-address", &front.address])
+            .args(["--namespace", "default", "--keyring"])
+            .arg(&files.keyring)
+            .arg("--out")
+            .arg(&out_dir)
+            .env_remove("TEMPORAL_API_KEY");
+        if let Some(key) = key {
+            command.env("TEMPORAL_API_KEY", key);
+        }
+        let output = command.output().unwrap();
+        let json = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!json.contains(TOKEN) && !printed.contains(TOKEN));
+        let report: Report = serde_json::from_str(&json).unwrap();
+        report.control("encryption-at-rest").unwrap().clone()
+    };
+
+    let refused = evidence(None, "without-key");
+    assert_eq!(refused.status, Status::Fail, "{refused:#?}");
+    let refusal = refused
+        .facts
+        .iter()
+        .find(|f| f.observed.contains("Request unauthorized."))
+        .unwrap_or_else(|| panic!("the refusal is a finding: {refused:#?}"));
+    assert!(
+        refusal
+            .observed
+            .contains("TEMPORAL_API_KEY for the provider and `engram evidence`"),
+        "{}",
+        refusal.observed
+    );
+    assert!(front.refused() > 0);
+
+    let read = evidence(Some(TOKEN), "with-key");
+    assert!(
+        read.facts
+            .iter()
+            .all(|f| !f.observed.contains("Request unauthorized.")),
+        "{read:#?}"
+    );
+    assert!(
+        read.facts
+            .iter()
+            .any(|f| f.observed.contains("workflow `plain-order`")),
+        "the workflows were read: {read:#?}"
+    );
 }

@@ -102,7 +102,7 @@ pub enum TemporalError {
 fn access_hint(code: tonic::Code) -> String {
     match code {
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => format!(
-            ". The frontend checks callers: set `api_key` in the provider's `temporal` block (or {API_KEY_VARIABLE}) to a token whose permissions cover this call, or a client certificate its authorizer accepts"
+            ". The frontend checks callers: give a token whose permissions cover this call (`api_key` in the provider's `temporal` block, or {API_KEY_VARIABLE} for the provider and `engram evidence`), or a client certificate its authorizer accepts"
         ),
         _ => String::new(),
     }

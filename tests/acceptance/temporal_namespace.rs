@@ -246,7 +246,9 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
         "{text}"
     );
     assert!(
-        text.contains("set `api_key` in the provider's `temporal` block (or TEMPORAL_API_KEY)"),
+        text.contains(
+            "(`api_key` in the provider's `temporal` block, or TEMPORAL_API_KEY for the provider and `engram evidence`)"
+        ),
         "{text}"
     );
     assert!(front.refused() > 0);
@@ -299,7 +301,8 @@ fn a_frontend_with_authorization_on_is_called_with_the_api_key() {
     assert_eq!(wrong.code, 1, "{}", wrong.all());
     let text = wrong.words();
     assert!(
-        text.contains("Temporal GetSystemInfo failed") && text.contains("set `api_key`"),
+        text.contains("Temporal GetSystemInfo failed")
+            && text.contains("`api_key` in the provider's `temporal` block"),
         "{text}"
     );
     assert!(!text.contains("not-the-key"), "the key is not echoed");
