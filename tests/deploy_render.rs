@@ -787,6 +787,8 @@ fn tolerations_and_pull_secrets_a_real_api_server_refuses_are_refused() {
             Some(60),
         ),
         toleration(None, "Exists", None, None, None),
+        toleration(Some("bad key!"), "Exists", None, None, None),
+        toleration(Some("dedicated"), "Equal", Some("not a value"), None, None),
     ];
     spec.services
         .matching
@@ -804,6 +806,8 @@ fn tolerations_and_pull_secrets_a_real_api_server_refuses_are_refused() {
             "services.matching.tolerations[2].operator",
             "services.matching.tolerations[3].effect",
             "services.matching.tolerations[4].toleration_seconds",
+            "services.matching.tolerations[6].key",
+            "services.matching.tolerations[7].value",
         ]
     );
 }

@@ -91,14 +91,12 @@ impl Checker {
     /// `[A-Za-z0-9._-]` starting and ending alphanumeric), value empty or like a name
     /// (apimachinery pkg/util/validation/validation.go `IsQualifiedName`, `IsValidLabelValue`).
     fn label(&mut self, field: &str, key: &str, value: &str) {
-        let name_ok = |n: &str| {
-            !n.is_empty()
-                && n.len() <= 63
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-        };
+        self.label_key(field, key);
+        self.label_value(field, value);
+    }
+
+    /// A label key or other qualified name (`IsQualifiedName`).
+    fn label_key(&mut self, field: &str, key: &str) {
         let key_ok = match key.split_once('/') {
             Some((prefix, name)) => {
                 !prefix.is_empty()
@@ -111,9 +109,9 @@ impl Checker {
                             && !part.starts_with('-')
                             && !part.ends_with('-')
                     })
-                    && name_ok(name)
+                    && is_label_name(name)
             }
-            None => name_ok(key),
+            None => is_label_name(key),
         };
         if !key_ok {
             self.fail(
@@ -121,7 +119,11 @@ impl Checker {
                 "the key must be a Kubernetes label key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
             );
         }
-        if !(value.is_empty() || name_ok(value)) {
+    }
+
+    /// A label value (`IsValidLabelValue`).
+    fn label_value(&mut self, field: &str, value: &str) {
+        if !(value.is_empty() || is_label_name(value)) {
             self.fail(
                 field,
                 "the value must be empty or up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
@@ -155,7 +157,7 @@ impl Checker {
             }
         }
         for key in spec.annotations.keys() {
-            self.label(&format!("{field}.annotations.{key}"), key, "");
+            self.label_key(&format!("{field}.annotations.{key}"), key);
         }
         if let (Some(annotation), Some(class)) = (
             spec.annotations.get(INGRESS_CLASS_ANNOTATION),
@@ -284,7 +286,7 @@ impl Checker {
     /// k8s.io/apimachinery v0.36.3 pkg/labels/selector.go `NewRequirement`); an expression it
     /// cannot read matches no node, so those are refused here too.
     fn node_requirement(&mut self, field: &str, key: &str, operator: &str, values: &[String]) {
-        self.label(&format!("{field}.key"), key, "");
+        self.label_key(&format!("{field}.key"), key);
         let values_field = format!("{field}.values");
         match operator {
             "In" | "NotIn" => self.check(
@@ -324,6 +326,9 @@ impl Checker {
     fn toleration(&mut self, field: &str, t: &Toleration) {
         let key = t.key.as_deref().unwrap_or_default();
         let value = t.value.as_deref().unwrap_or_default();
+        if !key.is_empty() {
+            self.label_key(&format!("{field}.key"), key);
+        }
         match t.operator.as_str() {
             "Exists" => self.check(
                 value.is_empty(),
@@ -336,9 +341,7 @@ impl Checker {
                     &format!("{field}.operator"),
                     "must be \"Exists\" when key is unset (a toleration of every taint)",
                 );
-                if !key.is_empty() {
-                    self.label(&format!("{field}.key"), key, value);
-                }
+                self.label_value(&format!("{field}.value"), value);
             }
             _ => self.fail(
                 format!("{field}.operator"),
@@ -970,6 +973,24 @@ pub fn keyring_secret(spec: &KeyringSecretSpec) -> Result<(), SpecError> {
         );
     }
     c.finish()
+}
+
+/// The name part of a label key, or a label value: up to 63 of `[A-Za-z0-9._-]`, starting and
+/// ending with a letter or digit.
+fn is_label_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]

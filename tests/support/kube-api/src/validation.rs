@@ -1266,6 +1266,72 @@ fn node_affinity(errors: &mut Errors, spec: &Value, path: &str) {
     }
 }
 
+/// `ValidateTolerations` (core validation.go, called from `ValidatePodSpec` without options, so
+/// only `Equal` and `Exists` are operators), with `validateTaintEffect` allowing an empty effect.
+/// As there, a bad value under `Equal` and a value under `Exists` are reported at `operator`;
+/// the latter shows the whole toleration as its value (Go prints the internal struct with `%#v`;
+/// here it is the JSON the client sent).
+fn tolerations(errors: &mut Errors, spec: &Value, path: &str) {
+    for (i, toleration) in list(spec, "tolerations").iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let key = text(toleration, "key");
+        let operator = text(toleration, "operator");
+        let value = text(toleration, "value");
+        let effect = text(toleration, "effect");
+        if !key.is_empty() {
+            errors.messages(&format!("{at}.key"), key, qualified_name(key));
+        }
+        if key.is_empty() && operator != "Exists" {
+            errors.push(invalid(
+                &format!("{at}.operator"),
+                &s(operator),
+                "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+            ));
+        }
+        if present(toleration, "tolerationSeconds") && effect != "NoExecute" {
+            errors.push(invalid(
+                &format!("{at}.effect"),
+                &s(effect),
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ));
+        }
+        match operator {
+            "Equal" | "" => {
+                let messages = label_value(value);
+                if !messages.is_empty() {
+                    errors.push(invalid(
+                        &format!("{at}.operator"),
+                        &s(value),
+                        &messages.join(";"),
+                    ));
+                }
+            }
+            "Exists" => {
+                if !value.is_empty() {
+                    errors.push(invalid(
+                        &format!("{at}.operator"),
+                        toleration,
+                        "value must be empty when `operator` is 'Exists'",
+                    ));
+                }
+            }
+            other => errors.push(not_supported(
+                &format!("{at}.operator"),
+                &s(other),
+                &["Equal", "Exists"],
+            )),
+        }
+        if !effect.is_empty() && !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute")
+        {
+            errors.push(not_supported(
+                &format!("{at}.effect"),
+                &s(effect),
+                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+            ));
+        }
+    }
+}
+
 /// `ValidatePodCreate`: the spec of a Pod, as of a template's.
 fn pod(errors: &mut Errors, object: &Value) {
     match object.get("spec") {
@@ -1342,6 +1408,7 @@ fn pod_spec(errors: &mut Errors, spec: &Value, path: &str) {
             errors.messages(&format!("{path}.{field}"), value, check(value));
         }
     }
+    tolerations(errors, spec, &format!("{path}.tolerations"));
     if let Some(seconds) = int(spec, "activeDeadlineSeconds")
         && !(1..=i32::MAX as i64).contains(&seconds)
     {
@@ -2163,6 +2230,67 @@ mod tests {
                 "{required}: Required value: must have at least one node selector term"
             )]
         );
+    }
+
+    #[test]
+    fn tolerations_are_refused_where_the_real_server_refuses_them() {
+        let check = |list: Value| {
+            let mut errors = Errors::default();
+            tolerations(
+                &mut errors,
+                &json!({ "tolerations": list }),
+                "s.tolerations",
+            );
+            errors
+                .0
+                .into_iter()
+                .map(|c| format!("{}: {}", c.field, c.message))
+                .collect::<Vec<_>>()
+        };
+        let accepted = check(json!([
+            { "key": "dedicated", "operator": "Equal", "value": "temporal", "effect": "NoSchedule" },
+            { "key": "example.com/spot", "value": "true" },
+            { "key": "node.kubernetes.io/unreachable", "operator": "Exists",
+              "effect": "NoExecute", "tolerationSeconds": 30 },
+            { "operator": "Exists" }
+        ]));
+        assert_eq!(accepted, Vec::<String>::new());
+        let refused = check(json!([
+            { "operator": "Equal", "value": "x" },
+            { "key": "dedicated", "operator": "Exists", "value": "x" },
+            { "key": "dedicated", "operator": "Gt", "value": "1" },
+            { "key": "dedicated", "operator": "Exists", "effect": "NoRun" },
+            { "key": "dedicated", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 60 },
+            { "key": "bad key!", "operator": "Exists" },
+            { "key": "dedicated", "value": "not a value" }
+        ]));
+        let fields: Vec<&str> = refused
+            .iter()
+            .map(|line| line.split(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "s.tolerations[0].operator",
+                "s.tolerations[1].operator",
+                "s.tolerations[2].operator",
+                "s.tolerations[3].effect",
+                "s.tolerations[4].effect",
+                "s.tolerations[5].key",
+                "s.tolerations[6].operator",
+            ]
+        );
+        assert!(refused[0].ends_with(
+            "Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\""
+        ));
+        assert!(refused[1].ends_with("value must be empty when `operator` is 'Exists'"));
+        assert!(
+            refused[2]
+                .ends_with("Unsupported value: \"Gt\": supported values: \"Equal\", \"Exists\"")
+        );
+        assert!(refused[4].ends_with(
+            "Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set"
+        ));
     }
 
     #[test]
