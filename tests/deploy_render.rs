@@ -643,6 +643,69 @@ fn accepted_source_namespaces_reach_the_codec_server_as_its_own_setting() {
     );
 }
 
+/// The codec server's token settings in its Deployment.
+fn codec_jwt(rendered: &engram::deploy::Rendered) -> engram::codec::server::JwtConfig {
+    match codec_settings(&codec_env(rendered)).auth {
+        engram::codec::server::AuthConfig::Jwt(jwt) => jwt,
+        other => panic!("the rendered server checks no tokens: {other:?}"),
+    }
+}
+
+#[test]
+fn the_token_leeway_and_a_private_jwks_ca_reach_the_codec_server_as_its_own_settings() {
+    let mut codec = example("production").codec_server.unwrap();
+    let rendered = render_codec_server(&codec).unwrap();
+    let env = codec_env(&rendered);
+    assert!(
+        !env.iter().any(
+            |(n, _)| n == "ENGRAM_CODEC_JWT_LEEWAY_SECONDS" || n == "ENGRAM_CODEC_JWKS_CA_CERT"
+        ),
+        "at the defaults neither is set, so Deployments from before them stay equal: {env:?}"
+    );
+    let jwt = codec_jwt(&rendered);
+    assert_eq!(jwt.leeway, std::time::Duration::from_secs(60));
+    assert_eq!(jwt.ca_cert, None);
+
+    let oidc = codec.oidc.as_mut().unwrap();
+    oidc.leeway_seconds = 120;
+    oidc.jwks_ca_config_map = Some("idp-ca".into());
+    let rendered = render_codec_server(&codec).unwrap();
+    let jwt = codec_jwt(&rendered);
+    assert_eq!(jwt.leeway, std::time::Duration::from_secs(120));
+    let pod = &rendered
+        .objects
+        .iter()
+        .find(|m| m.kind == Kind::Deployment)
+        .unwrap()
+        .object["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["configMap"]["name"] == "idp-ca")
+        .expect("the ConfigMap is a volume");
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == volume["name"])
+        .expect("and is mounted");
+    assert_eq!(mount["readOnly"], true);
+    assert_eq!(
+        jwt.ca_cert.unwrap(),
+        std::path::Path::new(mount["mountPath"].as_str().unwrap()).join("ca.crt"),
+        "the server reads the ConfigMap's ca.crt"
+    );
+
+    let oidc = codec.oidc.as_mut().unwrap();
+    oidc.leeway_seconds = 301;
+    oidc.jwks_ca_config_map = Some("IdP CA".into());
+    let error = render_codec_server(&codec).unwrap_err();
+    let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["oidc.leeway_seconds", "oidc.jwks_ca_config_map"]);
+    assert!(error.problems[0].reason.contains("at most 300"), "{error}");
+}
+
 #[test]
 fn every_variable_the_codec_server_deployment_sets_is_a_codec_server_setting() {
     let rendered = render_codec_server(&example("production").codec_server.unwrap()).unwrap();

@@ -905,6 +905,19 @@ pub struct CodecOidcSpec {
     /// The claim holding `<namespace>:<role>` permissions.
     #[serde(default = "default_permissions_claim")]
     pub permissions_claim: String,
+    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
+    #[serde(default = "default_jwt_leeway_seconds")]
+    pub leeway_seconds: u64,
+    /// A ConfigMap in the server's namespace whose `ca.crt` holds the CA certificates (PEM) that
+    /// signed the JWKS URL's certificate, for an issuer with a private CA; the public roots are
+    /// trusted either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_ca_config_map: Option<String>,
+}
+
+/// The codec server's own default clock skew (`--jwt-leeway-seconds`).
+fn default_jwt_leeway_seconds() -> u64 {
+    crate::codec::server::DEFAULT_LEEWAY_SECONDS
 }
 
 /// A keyring document written into a namespace as a Secret (key `keyring.json`), for the workers

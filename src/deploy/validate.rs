@@ -935,6 +935,18 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             "oidc.audiences",
             "needs at least one audience",
         );
+        if oidc.leeway_seconds > crate::codec::server::MAX_LEEWAY_SECONDS {
+            c.fail(
+                "oidc.leeway_seconds",
+                format!(
+                    "must be at most {} seconds: a wider window accepts tokens long after they expired",
+                    crate::codec::server::MAX_LEEWAY_SECONDS
+                ),
+            );
+        }
+        if let Some(config_map) = &oidc.jwks_ca_config_map {
+            c.dns_label("oidc.jwks_ca_config_map", config_map, 253);
+        }
     } else {
         c.fail(
             "oidc",

@@ -407,9 +407,10 @@ resource "engram_codec_server" "bad" {
     annotations = { "kubernetes.io/ingress.class" = "traefik" }
   }
   oidc = {
-    issuer    = "https://login.example.com"
-    jwks_url  = "https://login.example.com/keys"
-    audiences = ["codec"]
+    issuer         = "https://login.example.com"
+    jwks_url       = "https://login.example.com/keys"
+    audiences      = ["codec"]
+    leeway_seconds = 301
   }
 }
 "#,
@@ -426,6 +427,8 @@ resource "engram_codec_server" "bad" {
         "must be a DNS name such as temporal.example.com",
         "Invalid ingress.annotations.kubernetes.io/ingress.class",
         "disagrees with class_name `nginx`",
+        "Invalid oidc.leeway_seconds",
+        "must be at most 300 seconds",
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }
@@ -741,5 +744,73 @@ async fn defaults_written_out_plan_as_configured_and_the_tls_minimum_reaches_the
             &serde_json::json!({ "name": "ENGRAM_CODEC_TLS_MIN_VERSION", "value": "1.3" })
         ),
         "{env}"
+    );
+}
+
+/// The token leeway and a private CA for the issuer's JWKS: left out, the state holds the
+/// default leeway and a replan is empty; set, they reach the pods as the server's own settings
+/// and the ConfigMap as a read-only volume; unset again, the volume goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_leeway_and_a_private_jwks_ca_reach_the_pods() {
+    let Deployed {
+        server,
+        ws,
+        dir: _dir,
+        ..
+    } = deployed(Version::V1_15_5, 13).await;
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(
+        ws.resource("engram_codec_server")["oidc"]["leeway_seconds"],
+        60
+    );
+
+    let base = ws.config();
+    let oidc = "    audiences = [\"temporal-codec\"]\n";
+    assert!(base.contains(oidc));
+    ws.write_config(&base.replace(oidc, &format!("{oidc}    leeway_seconds = 60\n")));
+    ws.assert_no_changes();
+
+    ws.write_config(&base.replace(
+        oidc,
+        &format!("{oidc}    leeway_seconds = 120\n    jwks_ca_config_map = \"idp-ca\"\n"),
+    ));
+    ws.apply();
+    ws.assert_no_changes();
+    let deployments: Api<Deployment> = Api::namespaced(client(&server).await, "temporal");
+    let pod = |deployment: Deployment| {
+        serde_json::to_value(deployment).unwrap()["spec"]["template"]["spec"].clone()
+    };
+    let live = pod(deployments.get("codec").await.unwrap());
+    let env = live["containers"][0]["env"].as_array().unwrap().clone();
+    for (name, value) in [
+        ("ENGRAM_CODEC_JWT_LEEWAY_SECONDS", "120"),
+        ("ENGRAM_CODEC_JWKS_CA_CERT", "/etc/engram/jwks-ca/ca.crt"),
+    ] {
+        assert!(
+            env.contains(&serde_json::json!({ "name": name, "value": value })),
+            "{name}: {env:?}"
+        );
+    }
+    let volumes = live["volumes"].as_array().unwrap().clone();
+    assert!(
+        volumes.contains(&serde_json::json!({
+            "name": "jwks-ca",
+            "configMap": { "name": "idp-ca", "defaultMode": 420 }
+        })),
+        "{volumes:?}"
+    );
+
+    ws.write_config(&base);
+    ws.apply();
+    ws.assert_no_changes();
+    let live = pod(deployments.get("codec").await.unwrap());
+    assert!(
+        !live["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "jwks-ca"),
+        "{live}"
     );
 }

@@ -51,6 +51,8 @@ pub const MEMORY_PER_BODY_BYTE: usize = 4;
 pub const MEMORY_PER_REQUEST_BYTES: usize = 64 * 1024;
 /// The largest clock skew the server tolerates on token times.
 pub const MAX_LEEWAY_SECONDS: u64 = 300;
+/// The clock skew tolerated on token times when none is given.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
 
 /// Every setting as given. Each is optional here so a flag, an environment variable and the
 /// configuration file can be merged before defaults apply.
@@ -741,7 +743,7 @@ impl Settings {
         if self.jwt_audiences.is_empty() {
             return Err(invalid("--jwt-audience", "required with --jwks-url"));
         }
-        let leeway = self.jwt_leeway_seconds.unwrap_or(60);
+        let leeway = self.jwt_leeway_seconds.unwrap_or(DEFAULT_LEEWAY_SECONDS);
         if leeway > MAX_LEEWAY_SECONDS {
             return Err(invalid(
                 "--jwt-leeway-seconds",

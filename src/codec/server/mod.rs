@@ -35,7 +35,7 @@ pub use audit::{AuditError, AuditLog, Operation, Outcome};
 pub use auth::{AuthSetupError, Role, role_on};
 pub use body::MAX_METADATA_ENTRIES;
 pub use config::{
-    AuthConfig, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAYLOADS,
+    AuthConfig, ConfigError, DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAYLOADS,
     DEFAULT_MEMORY_BUDGET_BYTES, JwtConfig, KeyringPaths, KmsConfig, MAX_LEEWAY_SECONDS,
     ServerConfig, Settings, TlsFiles,
 };

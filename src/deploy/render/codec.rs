@@ -51,6 +51,11 @@ pub const OWN_ENV: [&str; 12] = [
 const USER: i64 = 65532;
 const KEYRING_DIR: &str = "/etc/engram/keyring";
 const TLS_DIR: &str = "/etc/engram/tls";
+/// Where the JWKS URL's CA ConfigMap is mounted; the image has nothing under /etc/engram.
+const JWKS_CA_DIR: &str = "/etc/engram/jwks-ca";
+/// The ConfigMap key holding the CA certificates, as cert-manager's trust-manager and the
+/// `kube-root-ca.crt` ConfigMap name theirs.
+const JWKS_CA_KEY: &str = "ca.crt";
 
 /// The owner of a codec server's objects.
 pub fn owner(spec: &CodecServerSpec) -> Owner {
@@ -133,6 +138,20 @@ fn env(spec: &CodecServerSpec) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
             "ENGRAM_CODEC_PERMISSIONS_CLAIM",
             &oidc.permissions_claim,
         ));
+        // At the default the variable is left out, so Deployments from before it existed stay
+        // unchanged.
+        if oidc.leeway_seconds != crate::codec::server::DEFAULT_LEEWAY_SECONDS {
+            env.push(pod::env(
+                "ENGRAM_CODEC_JWT_LEEWAY_SECONDS",
+                &oidc.leeway_seconds.to_string(),
+            ));
+        }
+        if oidc.jwks_ca_config_map.is_some() {
+            env.push(pod::env(
+                "ENGRAM_CODEC_JWKS_CA_CERT",
+                &format!("{JWKS_CA_DIR}/{JWKS_CA_KEY}"),
+            ));
+        }
     }
     env
 }
@@ -205,6 +224,14 @@ pub fn render(spec: &CodecServerSpec) -> Vec<Manifest> {
     if let Some(tls) = &spec.tls_secret_name {
         volumes.push(pod::secret_volume("tls", tls));
         mounts.push(pod::mount("tls", TLS_DIR));
+    }
+    if let Some(config_map) = spec
+        .oidc
+        .as_ref()
+        .and_then(|o| o.jwks_ca_config_map.as_ref())
+    {
+        volumes.push(pod::config_map_volume("jwks-ca", config_map));
+        mounts.push(pod::mount("jwks-ca", JWKS_CA_DIR));
     }
     let container = Container {
         name: COMPONENT.into(),

@@ -419,7 +419,9 @@ async fn the_image_serves_from_its_own_files_as_the_rendered_pod_runs_it() {
             "VAULT_ADDR": bao.address,
             "ENGRAM_CODEC_VAULT_KEY": "engram",
         }},
-        "oidc": {"issuer": issuer_name, "jwks_url": issuer.jwks_url(), "audiences": ["engram-codec"]},
+        // The stand-in issuer's certificate is signed by a private CA, as an in-house IdP's is.
+        "oidc": {"issuer": issuer_name, "jwks_url": issuer.jwks_url(), "audiences": ["engram-codec"],
+                 "jwks_ca_config_map": "idp-ca"},
     }));
     let pod = pod_spec(&spec);
     let container = &pod["containers"][0];
@@ -443,15 +445,15 @@ async fn the_image_serves_from_its_own_files_as_the_rendered_pod_runs_it() {
             };
             secret_volume(&dir, &files);
             volume_dirs.insert(name, Some(dir));
+        } else if let Some(config_map) = volume["configMap"]["name"].as_str() {
+            assert_eq!(config_map, "idp-ca");
+            secret_volume(&dir, &[("ca.crt", issuer_ca.as_bytes().to_vec())]);
+            volume_dirs.insert(name, Some(dir));
         } else {
             assert!(volume.get("emptyDir").is_some(), "{volume}");
             volume_dirs.insert(name, None);
         }
     }
-    // Test-only: the stand-in issuer's private CA (a real issuer has a public certificate).
-    let jwks_ca_dir = work.path().join("volumes/jwks-ca");
-    secret_volume(&jwks_ca_dir, &[("ca.crt", issuer_ca.into_bytes())]);
-
     // The sandbox: a private mount namespace and PID namespace, the image's root bound
     // read-only, the volumes at the Deployment's mount paths, then the image's entrypoint with
     // the Deployment's args as the Deployment's user.
@@ -488,7 +490,6 @@ async fn the_image_serves_from_its_own_files_as_the_rendered_pod_runs_it() {
             (m["mountPath"].as_str().unwrap().to_string(), dir)
         })
         .collect();
-    mounts.push(("/etc/engram/jwks-ca".into(), Some(jwks_ca_dir)));
     for (path, dir) in &mounts {
         let target = quote(&format!("{root}{path}"));
         script.push(format!("mkdir -p {target}"));
@@ -554,14 +555,10 @@ async fn the_image_serves_from_its_own_files_as_the_rendered_pod_runs_it() {
         .find(|(k, _)| k == "ENGRAM_CODEC_LISTEN")
         .map(|(_, v)| v.clone());
     assert_eq!(deployment_listen.as_deref(), Some("0.0.0.0:8443"));
-    // Test-only: the host's network (so another port), a Vault token in place of the pod's
-    // Kubernetes login, and the issuer's CA.
+    // Test-only: the host's network (so another port), and a Vault token in place of the pod's
+    // Kubernetes login.
     env.push(("ENGRAM_CODEC_LISTEN".into(), format!("127.0.0.1:{port}")));
     env.push(("VAULT_TOKEN".into(), ROOT_TOKEN.into()));
-    env.push((
-        "ENGRAM_CODEC_JWKS_CA_CERT".into(),
-        "/etc/engram/jwks-ca/ca.crt".into(),
-    ));
 
     // Standard output is the container log, where the audit lines go.
     let log = work.path().join("server.log");
