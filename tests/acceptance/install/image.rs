@@ -474,7 +474,7 @@ async fn the_image_serves_from_its_own_files_as_the_rendered_pod_runs_it() {
             r = quote(&root)
         ));
     }
-    let mut mounts: Vec<(String, Option<PathBuf>)> = container["volumeMounts"]
+    let mounts: Vec<(String, Option<PathBuf>)> = container["volumeMounts"]
         .as_array()
         .unwrap()
         .iter()
