@@ -700,10 +700,28 @@ fn the_token_leeway_and_a_private_jwks_ca_reach_the_codec_server_as_its_own_sett
     let oidc = codec.oidc.as_mut().unwrap();
     oidc.leeway_seconds = 301;
     oidc.jwks_ca_config_map = Some("IdP CA".into());
+    // Before the attribute, the leeway could only be passed through `kms.env`.
+    codec
+        .kms
+        .env
+        .insert("ENGRAM_CODEC_JWT_LEEWAY_SECONDS".into(), "120".into());
     let error = render_codec_server(&codec).unwrap_err();
     let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
-    assert_eq!(fields, ["oidc.leeway_seconds", "oidc.jwks_ca_config_map"]);
-    assert!(error.problems[0].reason.contains("at most 300"), "{error}");
+    assert_eq!(
+        fields,
+        [
+            "kms.env.ENGRAM_CODEC_JWT_LEEWAY_SECONDS",
+            "oidc.leeway_seconds",
+            "oidc.jwks_ca_config_map"
+        ]
+    );
+    assert!(
+        error.problems[0]
+            .reason
+            .contains("is set from `oidc.leeway_seconds`; set that instead"),
+        "{error}"
+    );
+    assert!(error.problems[1].reason.contains("at most 300"), "{error}");
 }
 
 #[test]

@@ -877,10 +877,17 @@ pub fn codec_server(spec: &CodecServerSpec) -> Result<(), SpecError> {
             &format!("kms.env.{name}"),
             "must be an environment variable name (A-Z, 0-9, _)",
         );
-        if super::render::codec::OWN_ENV.contains(&name.as_str()) {
+        if let Some((_, attribute)) = super::render::codec::OWN_ENV
+            .iter()
+            .find(|(variable, _)| variable == name)
+        {
             c.fail(
                 format!("kms.env.{name}"),
-                "is set from the codec server's own attributes; set that attribute instead",
+                if attribute.is_empty() {
+                    "is set by the Deployment, which the Service and probes are built around; leave it out".to_string()
+                } else {
+                    format!("is set from `{attribute}`; set that instead")
+                },
             );
         }
         if SECRET_ENV_HINTS.iter().any(|hint| name.contains(hint)) {

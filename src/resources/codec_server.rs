@@ -368,7 +368,7 @@ kms:
 tls_secret_name: codec-tls
 tls_min_version: "1.3"
 cors_origins: [https://temporal.example.com]
-oidc: { issuer: https://login.example.com, jwks_url: https://login.example.com/keys, audiences: [ui] }
+oidc: { issuer: https://login.example.com, jwks_url: https://login.example.com/keys, audiences: [ui], jwks_ca_config_map: idp-ca }
 accepted_source_namespaces: { payments: [orders] }
 client_cidrs: [10.20.0.0/16]
 ingress_controller: { namespace: ingress-nginx, pod_labels: { app: nginx } }

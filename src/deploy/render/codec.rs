@@ -31,21 +31,28 @@ pub const PORT: i32 = 8443;
 pub const SERVICE_PORT: i32 = 443;
 /// The key of the keyring document in its Secret.
 pub const KEYRING_KEY: &str = "keyring.json";
-/// The environment variables the Deployment sets from the spec's own fields; `kms.env` may not
-/// name them (a second entry of one name is refused by server-side apply).
-pub const OWN_ENV: [&str; 12] = [
-    "ENGRAM_CODEC_LISTEN",
-    "ENGRAM_CODEC_KEYRING",
-    "ENGRAM_CODEC_KMS",
-    "ENGRAM_CODEC_TLS_CERT",
-    "ENGRAM_CODEC_TLS_KEY",
-    "ENGRAM_CODEC_TLS_MIN_VERSION",
-    "ENGRAM_CODEC_CORS_ORIGINS",
-    "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
-    "ENGRAM_CODEC_JWKS_URL",
-    "ENGRAM_CODEC_JWT_ISSUER",
-    "ENGRAM_CODEC_JWT_AUDIENCES",
-    "ENGRAM_CODEC_PERMISSIONS_CLAIM",
+/// The environment variables the Deployment sets from the spec's own fields, each with the
+/// attribute it comes from (none for the listen address, which is the Deployment's own); `kms.env`
+/// may not name them (a second entry of one name is refused by
+/// server-side apply).
+pub const OWN_ENV: [(&str, &str); 14] = [
+    ("ENGRAM_CODEC_LISTEN", ""),
+    ("ENGRAM_CODEC_KEYRING", "keyring"),
+    ("ENGRAM_CODEC_KMS", "kms.provider"),
+    ("ENGRAM_CODEC_TLS_CERT", "tls_secret_name"),
+    ("ENGRAM_CODEC_TLS_KEY", "tls_secret_name"),
+    ("ENGRAM_CODEC_TLS_MIN_VERSION", "tls_min_version"),
+    ("ENGRAM_CODEC_CORS_ORIGINS", "cors_origins"),
+    (
+        "ENGRAM_CODEC_ACCEPT_SOURCE_NAMESPACES",
+        "accepted_source_namespaces",
+    ),
+    ("ENGRAM_CODEC_JWKS_URL", "oidc.jwks_url"),
+    ("ENGRAM_CODEC_JWT_ISSUER", "oidc.issuer"),
+    ("ENGRAM_CODEC_JWT_AUDIENCES", "oidc.audiences"),
+    ("ENGRAM_CODEC_PERMISSIONS_CLAIM", "oidc.permissions_claim"),
+    ("ENGRAM_CODEC_JWT_LEEWAY_SECONDS", "oidc.leeway_seconds"),
+    ("ENGRAM_CODEC_JWKS_CA_CERT", "oidc.jwks_ca_config_map"),
 ];
 /// The user the server runs as (the distroless `nonroot` user).
 const USER: i64 = 65532;
