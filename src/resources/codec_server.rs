@@ -197,7 +197,7 @@ impl Resource<ProviderSettings> for CodecServer {
                         Attribute::new("jwks_url", Type::String).required().description("The issuer's JWKS URL."),
                         Attribute::new("audiences", Type::list(Type::String)).required().description("Accepted audiences."),
                         Attribute::new("permissions_claim", Type::String).optional_computed().description("Claim with `namespace:role` permissions. Default `permissions`."),
-                        Attribute::new("leeway_seconds", Type::Number).optional_computed().description("Clock skew tolerated on a token's `exp` and `nbf`, in seconds, at most 300. Default `60`."),
+                        Attribute::new("leeway_seconds", Type::Number).optional_computed().validate(IntegerBetween { min: 0, max: crate::codec::server::MAX_LEEWAY_SECONDS as i64 }).description("Clock skew tolerated on a token's `exp` and `nbf`, in seconds, at most 300. Default `60`."),
                         Attribute::new("jwks_ca_config_map", Type::String).validate(NotBlank).description("For an issuer with a private CA: a ConfigMap in `namespace` whose `ca.crt` holds the CA certificates (PEM) that signed `jwks_url`'s certificate, trusted besides the public roots. The server reads it when it starts: after changing the certificates in the ConfigMap, restart its pods (`kubectl rollout restart`)."),
                     ],
                 )

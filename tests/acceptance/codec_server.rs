@@ -428,7 +428,7 @@ resource "engram_codec_server" "bad" {
         "Invalid ingress.annotations.kubernetes.io/ingress.class",
         "disagrees with class_name `nginx`",
         "Invalid oidc.leeway_seconds",
-        "must be at most 300 seconds",
+        "must be a whole number from 0 to 300; got 301",
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }

@@ -32,9 +32,8 @@ pub const SERVICE_PORT: i32 = 443;
 /// The key of the keyring document in its Secret.
 pub const KEYRING_KEY: &str = "keyring.json";
 /// The environment variables the Deployment sets from the spec's own fields, each with the
-/// attribute it comes from (none for the listen address, which is the Deployment's own); `kms.env`
-/// may not name them (a second entry of one name is refused by
-/// server-side apply).
+/// attribute it comes from (none for the listen address, which is the Deployment's own).
+/// `kms.env` may not name them: server-side apply refuses a second entry of one name.
 pub const OWN_ENV: [(&str, &str); 14] = [
     ("ENGRAM_CODEC_LISTEN", ""),
     ("ENGRAM_CODEC_KEYRING", "keyring"),
